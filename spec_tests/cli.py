@@ -1,0 +1,158 @@
+"""`caplin-spec-tests`: run consensus-spec-tests cases through caplin."""
+
+import argparse
+import fnmatch
+import multiprocessing
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+from spec_tests.case import Case
+from spec_tests.execute import FAILED, PASSED, SKIPPED, Outcome, run_case
+from spec_tests.junit import write_junit
+from spec_tests.registry import load_runners
+from spec_tests.source import CaseKey, iter_cases
+
+# Cases sent to the worker pool ahead of the results, per worker: enough to keep
+# workers busy, few enough that mainnet states in flight stay in the hundreds of MB.
+_IN_FLIGHT_PER_JOB = 4
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="caplin-spec-tests",
+        description="Run consensus-spec-tests cases (directories or .tar.gz archives).",
+    )
+    parser.add_argument("paths", nargs="+", help="a tests/ directory or a .tar.gz archive")
+    parser.add_argument("--preset", action="append", help="only this preset (repeatable)")
+    parser.add_argument("--fork", action="append", help="only this fork (repeatable)")
+    parser.add_argument("--runner", action="append", help="only this runner (repeatable)")
+    parser.add_argument("--handler", action="append", help="only this handler (repeatable)")
+    parser.add_argument(
+        "-k", dest="pattern", help="only cases whose path contains PATTERN (shell wildcards allowed)"
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
+    parser.add_argument(
+        "--failures", action="store_true", help="print each failing case with the reason"
+    )
+    parser.add_argument(
+        "--skips", action="store_true", help="print each skipped case with the reason"
+    )
+    return parser.parse_args(argv)
+
+
+def make_filter(args: argparse.Namespace):
+    pattern = args.pattern
+    if pattern and not any(char in pattern for char in "*?["):
+        pattern = f"*{pattern}*"
+
+    def wanted(key: CaseKey) -> bool:
+        preset, fork, runner, handler, _, _ = key
+        if args.preset and preset not in args.preset:
+            return False
+        if args.fork and fork not in args.fork:
+            return False
+        if args.runner and runner not in args.runner:
+            return False
+        if args.handler and handler not in args.handler:
+            return False
+        return not pattern or fnmatch.fnmatchcase("/".join(key), pattern)
+
+    return wanted
+
+
+def all_cases(paths: Iterable[str], wanted) -> Iterator[Case]:
+    for path in paths:
+        yield from iter_cases(path, wanted)
+
+
+def run_serial(cases: Iterable[Case]) -> Iterator[Outcome]:
+    load_runners()
+    for case in cases:
+        yield run_case(case)
+
+
+def run_parallel(cases: Iterable[Case], jobs: int) -> Iterator[Outcome]:
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=load_runners) as pool:
+        pending: set[Future[Outcome]] = set()
+        for case in cases:
+            pending.add(pool.submit(run_case, case))
+            while len(pending) >= jobs * _IN_FLIGHT_PER_JOB:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        for future in pending:
+            yield future.result()
+
+
+def print_table(outcomes: list[Outcome]) -> None:
+    groups: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+    for outcome in outcomes:
+        groups[(outcome.preset, outcome.fork, outcome.runner)][outcome.status] += 1
+    header = f"{'preset':<8} {'fork':<10} {'runner':<18} {'passed':>7} {'failed':>7} {'skipped':>7}"
+    print(header)
+    print("-" * len(header))
+    for (preset, fork, runner), counts in sorted(groups.items(), key=_group_order):
+        print(
+            f"{preset:<8} {fork:<10} {runner:<18} "
+            f"{counts[PASSED]:>7} {counts[FAILED]:>7} {counts[SKIPPED]:>7}"
+        )
+
+
+_FORK_ORDER = ["phase0", "altair", "bellatrix", "capella", "deneb", "electra", "fulu"]
+
+
+def _group_order(item):
+    (preset, fork, runner), _ = item
+    fork_rank = _FORK_ORDER.index(fork) if fork in _FORK_ORDER else len(_FORK_ORDER)
+    return (preset, fork_rank, fork, runner)
+
+
+def print_skip_summary(outcomes: list[Outcome]) -> None:
+    reasons: Counter[str] = Counter(o.reason for o in outcomes if o.status == SKIPPED)
+    if reasons:
+        print("\nskipped:")
+        for reason, count in sorted(reasons.items()):
+            print(f"  {count:>6}  {reason}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    wanted = make_filter(args)
+    cases = all_cases(args.paths, wanted)
+    started = time.perf_counter()
+    stream = run_serial(cases) if args.jobs <= 1 else run_parallel(cases, args.jobs)
+    outcomes: list[Outcome] = []
+    try:
+        for outcome in stream:
+            outcomes.append(outcome)
+            if outcome.status == FAILED and args.failures:
+                print(f"FAIL {outcome.path}: {outcome.reason}", flush=True)
+            if outcome.status == SKIPPED and args.skips:
+                print(f"SKIP {outcome.path}: {outcome.reason}", flush=True)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    elapsed = time.perf_counter() - started
+
+    print_table(outcomes)
+    print_skip_summary(outcomes)
+    if args.junit:
+        write_junit(args.junit, outcomes)
+    counts = Counter(outcome.status for outcome in outcomes)
+    print(
+        f"\n{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[SKIPPED]} skipped"
+        f" in {elapsed:.1f}s"
+    )
+    if not outcomes:
+        print("error: no cases matched the paths and filters", file=sys.stderr)
+        return 2
+    return 1 if counts[FAILED] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
