@@ -41,6 +41,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--skips", action="store_true", help="print each skipped case with the reason"
     )
+    parser.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="run at most N cases per preset, fork, runner and handler (a quick check)",
+    )
     return parser.parse_args(argv)
 
 
@@ -64,9 +70,22 @@ def make_filter(args: argparse.Namespace):
     return wanted
 
 
-def all_cases(paths: Iterable[str], wanted) -> Iterator[Case]:
+def all_cases(paths: Iterable[str], wanted, sample: int | None = None) -> Iterator[Case]:
+    taken: Counter[tuple[str, str, str, str]] = Counter()
+
+    def sampled(key: CaseKey) -> bool:
+        if not wanted(key):
+            return False
+        if sample is None:
+            return True
+        group = key[:4]
+        if taken[group] >= sample:
+            return False
+        taken[group] += 1
+        return True
+
     for path in paths:
-        yield from iter_cases(path, wanted)
+        yield from iter_cases(path, sampled)
 
 
 def run_serial(cases: Iterable[Case]) -> Iterator[Outcome]:
@@ -123,7 +142,7 @@ def print_skip_summary(outcomes: list[Outcome]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     wanted = make_filter(args)
-    cases = all_cases(args.paths, wanted)
+    cases = all_cases(args.paths, wanted, args.sample)
     started = time.perf_counter()
     stream = run_serial(cases) if args.jobs <= 1 else run_parallel(cases, args.jobs)
     outcomes: list[Outcome] = []

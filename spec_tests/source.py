@@ -54,6 +54,7 @@ def _iter_directory(root: Path, wanted: KeyFilter) -> Iterator[Case]:
 def _iter_archive(archive: Path, wanted: KeyFilter) -> Iterator[Case]:
     current: Case | None = None
     finished: set[CaseKey] = set()
+    decisions: dict[CaseKey, bool] = {}
     with tarfile.open(archive, mode="r|*") as tar:
         for member in tar:
             if not member.isfile():
@@ -62,7 +63,10 @@ def _iter_archive(archive: Path, wanted: KeyFilter) -> Iterator[Case]:
             if split is None:
                 continue
             key, file_name = split
-            if not wanted(key):
+            # The filter sees each case once, however many files the case has.
+            if key not in decisions:
+                decisions[key] = wanted(key)
+            if not decisions[key]:
                 continue
             if current is None or key != _key(current):
                 if current is not None:
