@@ -1,0 +1,202 @@
+"""`ChainSpec`: one preset plus one network config, as a single typed object."""
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from caplin.config.forks import Fork
+from caplin.config.values import NETWORKS_DIR, PRESETS_DIR, load_yaml, parse_values
+from caplin.errors import ConfigError
+
+PRESETS = ("minimal", "mainnet")
+NETWORKS = ("mainnet", "sepolia", "holesky", "hoodi", "minimal")
+
+
+@cache
+def _preset_values(preset: str) -> dict[str, Any]:
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset; expected one of {', '.join(PRESETS)}", preset=preset)
+    values: dict[str, Any] = {}
+    for fork in Fork:
+        values.update(parse_values(load_yaml(PRESETS_DIR / preset / f"{fork.lower}.yaml")))
+    return values
+
+
+@cache
+def _network_values(network: str) -> dict[str, Any]:
+    """Return the config of a bundled network; testnet files list only what differs from mainnet."""
+    if network not in NETWORKS:
+        raise ConfigError(
+            f"unknown network; expected one of {', '.join(NETWORKS)}", network=network
+        )
+    raw = load_yaml(NETWORKS_DIR / f"{network}.yaml")
+    if network in ("mainnet", "minimal"):
+        return parse_values(raw)
+    return {**_network_values("mainnet"), **parse_values(raw, frozenset(_network_values("mainnet")))}
+
+
+def _default_config(preset: str) -> dict[str, Any]:
+    return _network_values("minimal" if preset == "minimal" else "mainnet")
+
+
+class ChainSpec:
+    """The preset and config values of one chain, with fork lookups and SSZ types.
+
+    Every preset and config value is an UPPER_CASE attribute: ints as `int`,
+    fork versions, hashes and addresses as `bytes`, `BLOB_SCHEDULE` as a list of
+    `{"EPOCH": int, "MAX_BLOBS_PER_BLOCK": int}` sorted by epoch.
+    `SECONDS_PER_SLOT` is derived from `SLOT_DURATION_MS` (or the reverse when
+    a config only sets `SECONDS_PER_SLOT`).
+    """
+
+    preset_name: str
+    config_name: str
+
+    def __init__(self, preset_name: str, preset: dict[str, Any], config: dict[str, Any]) -> None:
+        self.preset_name = preset_name
+        self.preset = dict(preset)
+        self.config = dict(config)
+        self._check_and_derive()
+        for key, value in {**self.preset, **self.config}.items():
+            setattr(self, key, value)
+        self.config_name = self.config.get("CONFIG_NAME", preset_name)
+        self._fork_epochs = tuple((fork, self.fork_epoch(fork)) for fork in Fork)
+
+    def _check_and_derive(self) -> None:
+        config = self.config
+        if "SLOT_DURATION_MS" in config:
+            config["SECONDS_PER_SLOT"] = config["SLOT_DURATION_MS"] // 1000
+        elif "SECONDS_PER_SLOT" in config:
+            config["SLOT_DURATION_MS"] = config["SECONDS_PER_SLOT"] * 1000
+        else:
+            raise ConfigError("config sets neither SLOT_DURATION_MS nor SECONDS_PER_SLOT")
+        if config["SLOT_DURATION_MS"] == 0:
+            raise ConfigError("slot duration must be positive", key="SLOT_DURATION_MS")
+        config["BLOB_SCHEDULE"] = sorted(config.get("BLOB_SCHEDULE", []), key=lambda e: e["EPOCH"])
+
+        previous = 0
+        for fork in list(Fork)[1:]:
+            key = f"{fork.name}_FORK_EPOCH"
+            if key not in config:
+                raise ConfigError("config is missing a fork epoch", key=key)
+            if config[key] < previous:
+                raise ConfigError(
+                    "fork epochs must not decrease", key=key, epoch=config[key], previous=previous
+                )
+            previous = config[key]
+        for key in ("SLOTS_PER_EPOCH", "SLOTS_PER_HISTORICAL_ROOT"):
+            if self.preset.get(key, 0) == 0:
+                raise ConfigError("preset value must be positive", key=key)
+
+    # Construction
+
+    @classmethod
+    def for_preset(cls, preset: str) -> "ChainSpec":
+        """Return the preset with its own spec config (`minimal` or `mainnet`), as spec tests use."""
+        return _for_preset(preset)
+
+    @classmethod
+    def for_network(cls, network: str) -> "ChainSpec":
+        """Return the spec of a bundled network: mainnet, sepolia, holesky, hoodi or minimal."""
+        return _for_network(network)
+
+    @classmethod
+    def from_config(cls, source: dict[str, Any] | str | Path, preset: str | None = None) -> "ChainSpec":
+        """Build a spec from a config mapping or a config.yaml path.
+
+        The preset is `preset` if given, else the config's PRESET_BASE, else
+        mainnet. Values the config does not set come from that preset's default
+        config. Unknown keys are kept as attributes; invalid values of known
+        keys raise ConfigError naming the key.
+        """
+        raw = load_yaml(source) if isinstance(source, (str, Path)) else dict(source)
+        if preset is None:
+            preset = raw.get("PRESET_BASE", "mainnet")
+            if not isinstance(preset, str):
+                raise ConfigError("PRESET_BASE must be a string", key="PRESET_BASE", value=preset)
+        preset_values = _preset_values(preset)
+        defaults = _default_config(preset)
+        config = {**defaults, **parse_values(raw, frozenset(defaults) | frozenset(preset_values))}
+        preset_overrides = {key: config.pop(key) for key in list(config) if key in preset_values}
+        if preset_overrides:
+            # A config that restates preset values must agree with the preset; types depend on it.
+            for key, value in preset_overrides.items():
+                if value != preset_values[key]:
+                    raise ConfigError(
+                        "config value differs from its preset", key=key, value=value, preset=preset
+                    )
+        return cls(preset, preset_values, config)
+
+    # Forks
+
+    def fork_epoch(self, fork: Fork) -> int:
+        """Return the activation epoch of `fork` (0 for phase0)."""
+        if fork == Fork.PHASE0:
+            return 0
+        return self.config[f"{fork.name}_FORK_EPOCH"]
+
+    def fork_version(self, fork: Fork) -> bytes:
+        """Return the 4-byte fork version of `fork`."""
+        if fork == Fork.PHASE0:
+            return self.config["GENESIS_FORK_VERSION"]
+        return self.config[f"{fork.name}_FORK_VERSION"]
+
+    def fork_at_epoch(self, epoch: int) -> Fork:
+        """Return the fork active at `epoch`."""
+        for fork, start in reversed(self._fork_epochs):
+            if epoch >= start:
+                return fork
+        return Fork.PHASE0
+
+    def fork_at_slot(self, slot: int) -> Fork:
+        """Return the fork active at `slot`."""
+        return self.fork_at_epoch(slot // self.preset["SLOTS_PER_EPOCH"])
+
+    def fork_of_version(self, version: bytes) -> Fork | None:
+        """Return the fork whose version is `version`, or None if no fork of this chain has it."""
+        for fork in reversed(Fork):
+            if self.fork_version(fork) == bytes(version):
+                return fork
+        return None
+
+    def max_blobs_per_block(self, epoch: int) -> int:
+        """Return the blob limit per block at `epoch`: BLOB_SCHEDULE from fulu, else the fork's."""
+        fork = self.fork_at_epoch(epoch)
+        if fork >= Fork.FULU:
+            limit = self.config["MAX_BLOBS_PER_BLOCK_ELECTRA"]
+            for entry in self.config["BLOB_SCHEDULE"]:
+                if epoch >= entry["EPOCH"]:
+                    limit = entry["MAX_BLOBS_PER_BLOCK"]
+            return limit
+        if fork >= Fork.ELECTRA:
+            return self.config["MAX_BLOBS_PER_BLOCK_ELECTRA"]
+        return self.config["MAX_BLOBS_PER_BLOCK"]
+
+    # Types
+
+    def types(self, fork: Fork) -> Any:
+        """Return the namespace of SSZ classes of `fork` built for this spec's preset."""
+        from caplin.types import types_for
+
+        return types_for(self.preset_name, self.preset, Fork(fork))
+
+    def fork_of(self, value: Any) -> Fork:
+        """Return the fork of a fork-versioned SSZ object or class (BeaconState, blocks, ...)."""
+        from caplin.types import fork_of
+
+        return fork_of(value)
+
+    def __repr__(self) -> str:
+        return f"ChainSpec(preset={self.preset_name!r}, config={self.config_name!r})"
+
+
+@cache
+def _for_preset(preset: str) -> ChainSpec:
+    return ChainSpec(preset, _preset_values(preset), _default_config(preset))
+
+
+@cache
+def _for_network(network: str) -> ChainSpec:
+    config = _network_values(network)
+    preset = config.get("PRESET_BASE", "mainnet")
+    return ChainSpec(preset, _preset_values(preset), config)
