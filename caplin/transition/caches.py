@@ -1,0 +1,70 @@
+"""Bounded memo caches for the state-transition helpers.
+
+The spec recomputes active validator sets, shufflings and proposer indices
+from scratch on every call. These caches keep the answers, keyed by the
+inputs they are a pure function of: the hash tree root of `state.validators`
+(which changes whenever any validator field changes), the epoch, and the
+seed. A mutated state therefore never sees a stale value, and states that
+share history (copies, forks of a chain) share entries.
+"""
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+V = TypeVar("V")
+
+
+class LruCache[V]:
+    """A dict that forgets its least recently used entry beyond `capacity` entries."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[Hashable, V] = OrderedDict()
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], V]) -> V:
+        entries = self._entries
+        try:
+            value = entries[key]
+        except KeyError:
+            value = compute()
+            entries[key] = value
+            if len(entries) > self.capacity:
+                entries.popitem(last=False)
+            return value
+        entries.move_to_end(key)
+        return value
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+active_indices_cache: LruCache[tuple[int, ...]] = LruCache(256)
+shuffling_cache: LruCache[tuple[int, ...]] = LruCache(64)
+proposer_cache: LruCache[int] = LruCache(1024)
+total_active_balance_cache: LruCache[int] = LruCache(256)
+effective_balances_cache: LruCache[tuple[int, ...]] = LruCache(32)
+sync_committee_cache: LruCache[Any] = LruCache(32)
+
+ALL_CACHES = (
+    active_indices_cache,
+    shuffling_cache,
+    proposer_cache,
+    total_active_balance_cache,
+    effective_balances_cache,
+    sync_committee_cache,
+)
+
+
+def clear_all() -> None:
+    """Drop every cached entry (for tests and memory pressure)."""
+    for cache in ALL_CACHES:
+        cache.clear()
+
+
+def validators_key(state: Any) -> bytes:
+    """The cache key for everything derived from `state.validators`: its hash tree root."""
+    return bytes(state.validators.hash_tree_root())
