@@ -32,7 +32,10 @@ def _network_values(network: str) -> dict[str, Any]:
     raw = load_yaml(NETWORKS_DIR / f"{network}.yaml")
     if network in ("mainnet", "minimal"):
         return parse_values(raw)
-    return {**_network_values("mainnet"), **parse_values(raw, frozenset(_network_values("mainnet")))}
+    return {
+        **_network_values("mainnet"),
+        **parse_values(raw, frozenset(_network_values("mainnet"))),
+    }
 
 
 def _default_config(preset: str) -> dict[str, Any]:
@@ -92,7 +95,7 @@ class ChainSpec:
 
     @classmethod
     def for_preset(cls, preset: str) -> "ChainSpec":
-        """Return the preset with its own spec config (`minimal` or `mainnet`), as spec tests use."""
+        """Return `minimal` or `mainnet` with its own spec config, the pairing spec tests use."""
         return _for_preset(preset)
 
     @classmethod
@@ -101,7 +104,9 @@ class ChainSpec:
         return _for_network(network)
 
     @classmethod
-    def from_config(cls, source: dict[str, Any] | str | Path, preset: str | None = None) -> "ChainSpec":
+    def from_config(
+        cls, source: dict[str, Any] | str | Path, preset: str | None = None
+    ) -> "ChainSpec":
         """Build a spec from a config mapping or a config.yaml path.
 
         The preset is `preset` if given, else the config's PRESET_BASE, else
