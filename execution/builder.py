@@ -1,0 +1,207 @@
+"""Payload building for local block proposals.
+
+The builder takes the pool's executable transactions, best tip first, keeps
+those whose gas limits and encodings fit the block, executes them on the
+parent state, and drops any that fail (with that sender's later ones),
+retrying until the block executes. The result is a complete payload with
+the state root, receipts root, bloom and block hash filled in, plus the
+EIP-7685 requests the block produced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eth.db.atomic import AtomicDB
+from eth.db.chain import ChainDB
+from eth.exceptions import HeaderNotFound
+from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
+from eth.vm.forks.prague.blocks import PragueBlock
+from eth_utils import ValidationError
+
+from execution.engine import GAS_LIMIT_BOUND_DIVISOR, EmbeddedEngine
+from execution.errors import ExecutionError, UnknownParentError
+from execution.payload import (
+    NewPayload,
+    Withdrawal,
+    build_header,
+    compute_requests_hash,
+    compute_transactions_root,
+    payload_from_header,
+)
+from execution.storage import Overlay
+from execution.txpool import PooledTransaction, TransactionPool
+
+# Osaka (EIP-7934) caps an RLP-encoded block at 10 MiB; the builder keeps the
+# transactions under 8 MiB so the header, withdrawals and encoding overhead fit.
+DEFAULT_MAX_TRANSACTION_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BuiltPayload:
+    """A payload ready to propose, with the priority fees it pays the fee recipient (Wei)."""
+
+    request: NewPayload
+    block_value: int
+    transaction_hashes: tuple[bytes, ...]
+
+
+def next_gas_limit(parent_gas_limit: int, desired: int | None) -> int:
+    """Step the gas limit toward `desired` by the most one block may change it."""
+    if desired is None:
+        return parent_gas_limit
+    step = parent_gas_limit // GAS_LIMIT_BOUND_DIVISOR - 1
+    if desired > parent_gas_limit:
+        return min(desired, parent_gas_limit + step)
+    return max(desired, parent_gas_limit - step)
+
+
+def build_payload(
+    engine: EmbeddedEngine,
+    pool: TransactionPool | None,
+    *,
+    parent_hash: bytes,
+    timestamp: int,
+    fee_recipient: bytes,
+    prev_randao: bytes,
+    parent_beacon_block_root: bytes,
+    withdrawals: Sequence[Withdrawal] = (),
+    desired_gas_limit: int | None = None,
+    extra_data: bytes = b"",
+    max_transaction_bytes: int = DEFAULT_MAX_TRANSACTION_BYTES,
+) -> BuiltPayload:
+    """Build a payload on `parent_hash` from `pool` (None builds an empty block).
+
+    Raises UnknownParentError when the parent or its state is unknown.
+    """
+    try:
+        parent = engine.header_by_hash(parent_hash)
+    except HeaderNotFound:
+        raise UnknownParentError("parent block is unknown", parent_hash=parent_hash) from None
+    if not engine.has_state(parent_hash):
+        raise UnknownParentError("parent state was pruned", parent_hash=parent_hash)
+    gas_limit = next_gas_limit(parent.gas_limit, desired_gas_limit)
+    base_fee = calculate_expected_base_fee_per_gas(parent)
+
+    candidates: list[PooledTransaction] = []
+    if pool is not None:
+        parent_state = engine.state_at(parent)
+        candidates = _fit(
+            pool.pending(lambda a: parent_state.get_nonce(a), base_fee),
+            gas_limit,
+            max_transaction_bytes,
+        )
+
+    while True:
+        attempt = _execute(
+            engine,
+            parent,
+            candidates,
+            timestamp=timestamp,
+            gas_limit=gas_limit,
+            fee_recipient=fee_recipient,
+            prev_randao=prev_randao,
+            parent_beacon_block_root=parent_beacon_block_root,
+            withdrawals=withdrawals,
+            extra_data=extra_data,
+        )
+        if isinstance(attempt, BuiltPayload):
+            return attempt
+        failed = candidates[attempt]
+        candidates = [
+            c
+            for i, c in enumerate(candidates)
+            if i < attempt or (c.sender != failed.sender and i != attempt)
+        ]
+
+
+def _fit(
+    candidates: list[PooledTransaction], gas_limit: int, max_bytes: int
+) -> list[PooledTransaction]:
+    """Keep candidates while their gas limits and sizes fit; skip a sender after a misfit."""
+    chosen: list[PooledTransaction] = []
+    skipped: set[bytes] = set()
+    gas = 0
+    size = 0
+    for candidate in candidates:
+        if candidate.sender in skipped:
+            continue
+        tx_gas = candidate.transaction.gas
+        if gas + tx_gas > gas_limit or size + len(candidate.raw) > max_bytes:
+            skipped.add(candidate.sender)
+            continue
+        chosen.append(candidate)
+        gas += tx_gas
+        size += len(candidate.raw)
+    return chosen
+
+
+def _execute(
+    engine: EmbeddedEngine,
+    parent: object,
+    candidates: list[PooledTransaction],
+    *,
+    timestamp: int,
+    gas_limit: int,
+    fee_recipient: bytes,
+    prev_randao: bytes,
+    parent_beacon_block_root: bytes,
+    withdrawals: Sequence[Withdrawal],
+    extra_data: bytes,
+) -> BuiltPayload | int:
+    """Execute the candidates on a throwaway overlay; return the payload or the failing index."""
+    db = AtomicDB(Overlay(engine.backend))
+    header = engine.vm_class.create_header_from_parent(
+        parent,
+        timestamp=timestamp,
+        gas_limit=gas_limit,
+        coinbase=fee_recipient,
+        mix_hash=prev_randao,
+        extra_data=extra_data,
+        parent_beacon_block_root=parent_beacon_block_root,
+    )
+    transactions = [c.transaction for c in candidates]
+    block = PragueBlock(
+        header=header,
+        transactions=transactions,
+        uncles=[],
+        withdrawals=[w.to_evm() for w in withdrawals],
+    )
+    vm = engine.build_vm(db, header)
+    try:
+        result = vm.import_block(block)
+    except ValidationError:
+        return vm.transactions_applied
+
+    executed = result.block.header
+    requests = tuple(vm.execution_requests)
+    payload = payload_from_header(executed, [c.raw for c in candidates], withdrawals)
+    rebuilt = build_header(
+        payload,
+        parent_beacon_block_root,
+        compute_requests_hash(requests),
+        compute_transactions_root(transactions),
+    )
+    if rebuilt.hash != executed.hash:
+        raise ExecutionError(
+            "built header does not round-trip through the payload",
+            built=executed.hash,
+            rebuilt=rebuilt.hash,
+        )
+
+    receipts = result.block.get_receipts(ChainDB(db))
+    block_value = 0
+    previous_gas = 0
+    for candidate, receipt in zip(candidates, receipts, strict=True):
+        gas_used = receipt.gas_used - previous_gas
+        previous_gas = receipt.gas_used
+        block_value += gas_used * candidate.effective_tip(executed.base_fee_per_gas)
+
+    request = NewPayload(
+        payload=payload,
+        parent_beacon_block_root=parent_beacon_block_root,
+        versioned_hashes=(),
+        execution_requests=requests,
+    )
+    return BuiltPayload(request, block_value, tuple(c.hash for c in candidates))

@@ -1,0 +1,538 @@
+"""The embedded execution engine: batched payload execution on py-evm.
+
+`EmbeddedEngine.execute_batch` runs payloads one after another, each on top
+of its parent (which may be any block with retained state, so forks and
+reorgs work), checks every field the payload commits to, and writes the whole
+batch to the database in one transaction. A bad payload stops the batch: the
+blocks before it are committed, it and everything after it are not, and
+`InvalidPayloadError` names the failing field with the expected and actual
+values.
+
+All execution follows Prague rules (see `execution.vm`): py-evm has no Osaka
+yet, so a fulu chain runs Prague execution until it does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from eth.abc import BlockHeaderAPI
+from eth.chains.base import ChainContext
+from eth.consensus.context import ConsensusContext
+from eth.constants import GENESIS_PARENT_HASH
+from eth.db.atomic import AtomicDB
+from eth.db.chain import ChainDB
+from eth.exceptions import HeaderNotFound
+from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
+from eth.vm.forks.prague.blocks import PragueBlock
+from eth.vm.forks.prague.headers import calc_excess_blob_gas_prague
+from eth_utils import ValidationError
+
+from execution.errors import ExecutionStorageError, InvalidPayloadError, UnknownParentError
+from execution.genesis import Genesis, dev_genesis, write_genesis
+from execution.payload import (
+    NewPayload,
+    blob_versioned_hashes,
+    build_header,
+    compute_requests_hash,
+    compute_transactions_root,
+    decode_transactions,
+    from_ssz_request,
+)
+from execution.storage import KVBackend, LMDBBackend, MemoryBackend, Overlay
+from execution.vm import CaplinPragueVM, vm_class_for
+
+logger = logging.getLogger("caplin.execution")
+
+_META = b"caplin-exec:"
+META_GENESIS_HASH = _META + b"genesis-hash"
+META_CHAIN_ID = _META + b"chain-id"
+META_DEPOSIT_CONTRACT = _META + b"deposit-contract"
+META_FINALIZED_HASH = _META + b"finalized-hash"
+META_PRUNED_BELOW = _META + b"state-pruned-below"
+# Index of every stored block: prefix + number (8 bytes, big-endian) + hash -> b"".
+BLOCK_INDEX_PREFIX = _META + b"block:"
+
+GAS_LIMIT_BOUND_DIVISOR = 1024
+MIN_GAS_LIMIT = 5000
+MAX_EXTRA_DATA_BYTES = 32
+
+MODE_ARCHIVE = "archive"
+MODE_FULL = "full"
+# States kept below the finalized block in full mode; 128 matches geth's default.
+DEFAULT_RETAINED_STATES = 128
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Block hashes a batch committed, in order, and the head afterwards."""
+
+    executed: tuple[bytes, ...]
+    head_hash: bytes
+
+
+def _block_index_key(number: int, block_hash: bytes) -> bytes:
+    return BLOCK_INDEX_PREFIX + number.to_bytes(8, "big") + block_hash
+
+
+class EmbeddedEngine:
+    """An execution client inside the beacon node, on a `KVBackend`.
+
+    `mode` is `full` (states older than `retained_states` blocks below the
+    finalized block are no longer served or executed on) or `archive` (every
+    state kept). A fresh backend is initialised from `genesis` (default: the
+    dev genesis); an existing one must hold the same genesis.
+    """
+
+    def __init__(
+        self,
+        backend: KVBackend,
+        genesis: Genesis | None = None,
+        *,
+        mode: str = MODE_FULL,
+        retained_states: int = DEFAULT_RETAINED_STATES,
+    ) -> None:
+        if mode not in (MODE_FULL, MODE_ARCHIVE):
+            raise ValueError(f"unknown execution mode {mode!r}; use 'full' or 'archive'")
+        self.backend = backend
+        self.mode = mode
+        self.retained_states = retained_states
+        self._lock = threading.RLock()
+        self._open(genesis)
+
+    @classmethod
+    def in_memory(cls, genesis: Genesis | None = None, **options: Any) -> EmbeddedEngine:
+        return cls(MemoryBackend(), genesis, **options)
+
+    @classmethod
+    def open_lmdb(
+        cls, path: str, genesis: Genesis | None = None, *, sync: bool = True, **options: Any
+    ) -> EmbeddedEngine:
+        return cls(LMDBBackend(path, sync=sync), genesis, **options)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    # --- setup ---
+
+    def _open(self, genesis: Genesis | None) -> None:
+        stored_hash = self.backend.get_raw(META_GENESIS_HASH)
+        if stored_hash is None:
+            genesis = genesis or dev_genesis()
+            overlay = Overlay(self.backend)
+            header = write_genesis(genesis, overlay)
+            overlay[META_GENESIS_HASH] = header.hash
+            overlay[META_CHAIN_ID] = genesis.chain_id.to_bytes(8, "big")
+            overlay[META_DEPOSIT_CONTRACT] = genesis.deposit_contract_address
+            overlay[META_FINALIZED_HASH] = header.hash
+            overlay[_block_index_key(0, header.hash)] = b""
+            overlay.commit_to_backend()
+            stored_hash = header.hash
+            logger.info("execution genesis written hash=0x%s", header.hash.hex())
+        elif genesis is not None:
+            reader = Overlay(self.backend)
+            expected_header = write_genesis(genesis, reader)
+            if expected_header.hash != stored_hash:
+                raise ExecutionStorageError(
+                    "database holds another chain's genesis",
+                    stored=stored_hash,
+                    requested=expected_header.hash,
+                )
+        self.genesis_hash = stored_hash
+        self.chain_id = int.from_bytes(self.backend.get_raw(META_CHAIN_ID) or b"", "big")
+        deposit_contract = self.backend.get_raw(META_DEPOSIT_CONTRACT) or b""
+        self.vm_class: type[CaplinPragueVM] = vm_class_for(deposit_contract)
+        self.chain_context = ChainContext(self.chain_id)
+
+    # --- reading ---
+
+    def reader(self) -> ChainDB:
+        """Return a ChainDB over a throwaway overlay: reads see the last commit."""
+        return ChainDB(AtomicDB(Overlay(self.backend)))
+
+    def head(self) -> BlockHeaderAPI:
+        return self.reader().get_canonical_head()
+
+    def finalized_hash(self) -> bytes:
+        return self.backend.get_raw(META_FINALIZED_HASH) or self.genesis_hash
+
+    def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI:
+        """Return the header of `block_hash`; raises HeaderNotFound."""
+        return self.reader().get_block_header_by_hash(block_hash)
+
+    def has_state(self, block_hash: bytes) -> bool:
+        """Return True when the post-state of `block_hash` can be read and built on."""
+        try:
+            header = self.header_by_hash(block_hash)
+        except HeaderNotFound:
+            return False
+        pruned_below = int.from_bytes(self.backend.get_raw(META_PRUNED_BELOW) or b"", "big")
+        if header.block_number < pruned_below:
+            return False
+        return self.backend.get_raw(header.state_root) is not None
+
+    def build_vm(self, db: AtomicDB, header: BlockHeaderAPI) -> CaplinPragueVM:
+        """Build a VM whose pending block is `header` (its parent's state is the pre-state)."""
+        return self.vm_class(
+            header=header,
+            chaindb=ChainDB(db),
+            chain_context=self.chain_context,
+            consensus_context=ConsensusContext(db),
+        )
+
+    def state_at(self, header: BlockHeaderAPI) -> Any:
+        """Return a read-only py-evm state after block `header`."""
+        db = AtomicDB(Overlay(self.backend))
+        vm = self.build_vm(db, header)
+        return vm.build_state(db, header, self.chain_context)
+
+    # --- execution ---
+
+    def execute_batch(
+        self, requests: Sequence[NewPayload | Any], *, set_head: bool = True
+    ) -> BatchResult:
+        """Execute `requests` in order and commit them in one database write.
+
+        Each request is a `NewPayload` or a consensus `NewPayloadRequest` SSZ
+        container. With `set_head`, the last executed block becomes the
+        canonical head (also when a later one failed); otherwise the head is
+        left where it was. Raises InvalidPayloadError (with `.committed`, the
+        hashes written before it) or UnknownParentError.
+        """
+        with self._lock:
+            batch = Overlay(self.backend)
+            previous_head = ChainDB(AtomicDB(batch)).get_canonical_head().hash
+            executed: list[bytes] = []
+            failure: Exception | None = None
+            for request in requests:
+                new_payload = (
+                    request if isinstance(request, NewPayload) else from_ssz_request(request)
+                )
+                layer = Overlay(batch)
+                try:
+                    block_hash = self._execute_one(layer, new_payload)
+                except (InvalidPayloadError, UnknownParentError) as error:
+                    failure = error
+                    break
+                layer.merge_into_parent()
+                executed.append(block_hash)
+
+            head_hash = executed[-1] if (set_head and executed) else previous_head
+            self._set_canonical_head(batch, head_hash)
+            batch.commit_to_backend()
+            if executed:
+                logger.debug(
+                    "execution batch committed blocks=%d head=0x%s", len(executed), head_hash.hex()
+                )
+            if failure is not None:
+                failure.committed = tuple(executed)  # type: ignore[attr-defined]
+                raise failure
+            return BatchResult(tuple(executed), head_hash)
+
+    def execute_payload(self, request: NewPayload | Any, *, set_head: bool = True) -> bytes:
+        """Execute one payload (a batch of one); return its block hash."""
+        return self.execute_batch([request], set_head=set_head).executed[0]
+
+    def verify_and_notify_new_payload(self, new_payload_request: Any) -> bool:
+        """Execute the payload of a consensus `NewPayloadRequest`; return True when valid.
+
+        A payload that was already executed is valid without running it again.
+        The head does not move: fork choice moves it with `forkchoice_updated`.
+        """
+        request = (
+            new_payload_request
+            if isinstance(new_payload_request, NewPayload)
+            else from_ssz_request(new_payload_request)
+        )
+        if self.has_state(request.payload.block_hash):
+            return True
+        try:
+            self.execute_batch([request], set_head=False)
+        except InvalidPayloadError as error:
+            logger.warning("invalid execution payload %s", error)
+            return False
+        except UnknownParentError as error:
+            logger.warning("execution payload has no known parent %s", error)
+            return False
+        return True
+
+    def notify_new_payload(self, new_payload_request: Any) -> bool:
+        return self.verify_and_notify_new_payload(new_payload_request)
+
+    def _execute_one(self, layer: Overlay, request: NewPayload) -> bytes:
+        payload = request.payload
+        db = AtomicDB(layer)
+        chaindb = ChainDB(db)
+
+        def invalid(field: str, message: str, expected: Any, actual: Any, **extra: Any) -> None:
+            raise InvalidPayloadError(
+                field,
+                message,
+                block_number=payload.block_number,
+                block_hash=payload.block_hash,
+                expected=expected,
+                actual=actual,
+                **extra,
+            )
+
+        parent = self._parent_header(chaindb, layer, payload.parent_hash, payload.block_number)
+        self._check_header_fields(request, parent, invalid)
+
+        try:
+            transactions = decode_transactions(payload.transactions)
+        except Exception as error:  # rlp and py-evm raise many types on malformed input
+            invalid("transactions", f"cannot decode a transaction: {error}", None, None)
+        versioned_hashes = blob_versioned_hashes(transactions)
+        if versioned_hashes != tuple(request.versioned_hashes):
+            invalid(
+                "versioned_hashes",
+                "blob versioned hashes differ from the transactions' hashes",
+                list(versioned_hashes),
+                list(request.versioned_hashes),
+            )
+
+        claimed_header = build_header(
+            payload,
+            request.parent_beacon_block_root,
+            compute_requests_hash(request.execution_requests),
+            compute_transactions_root(transactions),
+        )
+        block = PragueBlock(
+            header=claimed_header,
+            transactions=transactions,
+            uncles=[],
+            withdrawals=[w.to_evm() for w in payload.withdrawals],
+        )
+        base_header = self.vm_class.create_header_from_parent(
+            parent,
+            timestamp=payload.timestamp,
+            gas_limit=payload.gas_limit,
+            coinbase=payload.fee_recipient,
+        )
+        vm = self.build_vm(db, base_header)
+        try:
+            result = vm.import_block(block)
+        except ValidationError as error:
+            invalid(
+                "transactions",
+                f"transaction {vm.transactions_applied} is invalid: {error}",
+                None,
+                None,
+                transaction_index=vm.transactions_applied,
+            )
+        computed = result.block.header
+        self._check_execution_results(request, computed, vm.execution_requests, invalid)
+
+        if claimed_header.hash != payload.block_hash:
+            invalid(
+                "block_hash",
+                "block hash differs from the hash of the header built from the payload",
+                claimed_header.hash,
+                payload.block_hash,
+            )
+        chaindb.persist_block(result.block)
+        layer[_block_index_key(payload.block_number, payload.block_hash)] = b""
+        return payload.block_hash
+
+    def _parent_header(
+        self, chaindb: ChainDB, layer: Overlay, parent_hash: bytes, block_number: int
+    ) -> BlockHeaderAPI:
+        try:
+            parent = chaindb.get_block_header_by_hash(parent_hash)
+        except HeaderNotFound:
+            raise UnknownParentError(
+                "parent block is unknown", parent_hash=parent_hash, block_number=block_number
+            ) from None
+        pruned_below = int.from_bytes(layer.get_raw(META_PRUNED_BELOW) or b"", "big")
+        if parent.block_number < pruned_below or layer.get_raw(parent.state_root) is None:
+            raise UnknownParentError(
+                "parent state was pruned", parent_hash=parent_hash, block_number=block_number
+            )
+        return parent
+
+    def _check_header_fields(
+        self, request: NewPayload, parent: BlockHeaderAPI, invalid: Any
+    ) -> None:
+        payload = request.payload
+        if payload.block_number != parent.block_number + 1:
+            invalid(
+                "block_number",
+                "not parent number + 1",
+                parent.block_number + 1,
+                payload.block_number,
+            )
+        if payload.timestamp <= parent.timestamp:
+            invalid(
+                "timestamp",
+                "not after the parent's timestamp",
+                parent.timestamp + 1,
+                payload.timestamp,
+            )
+        bound = parent.gas_limit // GAS_LIMIT_BOUND_DIVISOR
+        if abs(payload.gas_limit - parent.gas_limit) >= bound or payload.gas_limit < MIN_GAS_LIMIT:
+            invalid(
+                "gas_limit",
+                f"changes by {bound} or more from the parent's, or is below {MIN_GAS_LIMIT}",
+                parent.gas_limit,
+                payload.gas_limit,
+            )
+        if payload.gas_used > payload.gas_limit:
+            invalid("gas_used", "exceeds the gas limit", payload.gas_limit, payload.gas_used)
+        if len(payload.extra_data) > MAX_EXTRA_DATA_BYTES:
+            invalid(
+                "extra_data", "longer than 32 bytes", MAX_EXTRA_DATA_BYTES, len(payload.extra_data)
+            )
+        expected_base_fee = calculate_expected_base_fee_per_gas(parent)
+        if payload.base_fee_per_gas != expected_base_fee:
+            invalid(
+                "base_fee_per_gas",
+                "differs from the EIP-1559 value",
+                expected_base_fee,
+                payload.base_fee_per_gas,
+            )
+        expected_excess = calc_excess_blob_gas_prague(parent)
+        if payload.excess_blob_gas != expected_excess:
+            invalid(
+                "excess_blob_gas",
+                "differs from the EIP-4844 value",
+                expected_excess,
+                payload.excess_blob_gas,
+            )
+        if request.expected_withdrawals is not None and tuple(payload.withdrawals) != tuple(
+            request.expected_withdrawals
+        ):
+            invalid(
+                "withdrawals",
+                "differ from the withdrawals the consensus state expects",
+                list(request.expected_withdrawals),
+                list(payload.withdrawals),
+            )
+
+    @staticmethod
+    def _check_execution_results(
+        request: NewPayload, computed: BlockHeaderAPI, requests: list[bytes], invalid: Any
+    ) -> None:
+        payload = request.payload
+        if computed.gas_used != payload.gas_used:
+            invalid(
+                "gas_used",
+                "differs from the gas the transactions used",
+                computed.gas_used,
+                payload.gas_used,
+            )
+        if computed.blob_gas_used != payload.blob_gas_used:
+            invalid(
+                "blob_gas_used",
+                "differs from the blob gas the transactions used",
+                computed.blob_gas_used,
+                payload.blob_gas_used,
+            )
+        if computed.receipt_root != payload.receipts_root:
+            invalid(
+                "receipts_root",
+                "differs from the root of the computed receipts",
+                computed.receipt_root,
+                payload.receipts_root,
+            )
+        computed_bloom = computed.bloom.to_bytes(256, "big")
+        if computed_bloom != payload.logs_bloom:
+            invalid(
+                "logs_bloom",
+                "differs from the bloom of the computed logs",
+                computed_bloom,
+                payload.logs_bloom,
+            )
+        if tuple(requests) != tuple(request.execution_requests):
+            invalid(
+                "execution_requests",
+                "differ from the requests the block produced",
+                [r.hex() for r in requests],
+                [r.hex() for r in request.execution_requests],
+            )
+        if computed.state_root != payload.state_root:
+            invalid(
+                "state_root",
+                "differs from the computed post-state root",
+                computed.state_root,
+                payload.state_root,
+            )
+
+    # --- head, fork choice and pruning ---
+
+    def _set_canonical_head(self, overlay: Overlay, head_hash: bytes) -> None:
+        """Make `head_hash` canonical in `overlay`, moving transaction lookups with it."""
+        db = AtomicDB(overlay)
+        chaindb = ChainDB(db)
+        if chaindb.get_canonical_head().hash == head_hash:
+            return
+        header = chaindb.get_block_header_by_hash(head_hash)
+        with db.atomic_batch() as write:
+            new_headers, old_headers = ChainDB._set_as_canonical_chain_head(
+                write, header, GENESIS_PARENT_HASH
+            )
+        for old in old_headers:
+            for tx_hash in chaindb.get_block_transaction_hashes(old):
+                ChainDB._remove_transaction_from_canonical_chain(overlay, tx_hash)
+        for new in new_headers:
+            for index, tx_hash in enumerate(chaindb.get_block_transaction_hashes(new)):
+                ChainDB._add_transaction_to_canonical_chain(overlay, tx_hash, new, index)
+
+    def forkchoice_updated(self, head_hash: bytes, finalized_hash: bytes | None = None) -> None:
+        """Move the canonical head to `head_hash`; on a new finalized block, prune.
+
+        Raises UnknownParentError when either block is not stored.
+        """
+        with self._lock:
+            overlay = Overlay(self.backend)
+            for block_hash in (head_hash, finalized_hash):
+                if block_hash is not None and not ChainDB(AtomicDB(overlay)).header_exists(
+                    block_hash
+                ):
+                    raise UnknownParentError(
+                        "fork choice names an unknown block", block_hash=block_hash
+                    )
+            self._set_canonical_head(overlay, head_hash)
+            if finalized_hash is not None and finalized_hash != self.finalized_hash():
+                overlay[META_FINALIZED_HASH] = finalized_hash
+                self._prune(overlay, finalized_hash)
+            overlay.commit_to_backend()
+
+    def _prune(self, overlay: Overlay, finalized_hash: bytes) -> None:
+        """Forget blocks that conflict with the finalized block; in full mode, old states too.
+
+        NOTE: this removes headers and index entries; the trie nodes of pruned
+        states stay on disk because py-evm's tries are not reference-counted.
+        """
+        chaindb = ChainDB(AtomicDB(overlay))
+        finalized = chaindb.get_block_header_by_hash(finalized_hash)
+        orphans = 0
+        for key in list(self.backend.keys_with_prefix(BLOCK_INDEX_PREFIX)):
+            suffix = key[len(BLOCK_INDEX_PREFIX) :]
+            number, block_hash = int.from_bytes(suffix[:8], "big"), suffix[8:]
+            if number > finalized.block_number:
+                continue
+            canonical = chaindb.get_canonical_block_hash(number)
+            if block_hash != canonical:
+                del overlay[key]
+                overlay.delete(block_hash)  # the header (py-evm keys headers by hash)
+                orphans += 1
+        if self.mode == MODE_FULL:
+            pruned_below = max(0, finalized.block_number - self.retained_states)
+            overlay[META_PRUNED_BELOW] = pruned_below.to_bytes(8, "big")
+        logger.info(
+            "execution finalized number=%d hash=0x%s orphans_pruned=%d",
+            finalized.block_number,
+            finalized_hash.hex(),
+            orphans,
+        )
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the engine's write lock (for callers that read several values consistently)."""
+        with self._lock:
+            yield

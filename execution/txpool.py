@@ -1,0 +1,247 @@
+"""A transaction pool for local block building.
+
+Admission checks: decodable, chain id of this chain (transactions without
+EIP-155 replay protection are rejected), at most `max_transaction_bytes`,
+intrinsic gas covered, gas within the block gas limit, a max fee of at least
+`min_fee`, nonce not below the sender's account nonce, balance covering
+gas * max fee + value, and pool and per-sender size limits. A transaction
+with the nonce of one already pooled replaces it only when it raises both
+the max fee and the priority fee by `price_bump_percent` (geth's rule and
+default, 10%). Blob transactions are rejected: the pool keeps no blob
+sidecars, so it could not build their consensus block.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eth.vm.forks.prague.blocks import PragueBlock
+
+from execution.errors import TransactionPoolError
+
+BLOB_TRANSACTION_TYPE = 3
+# JSON-RPC error codes clients recognise for transaction rejections (geth's).
+ERROR_INVALID_INPUT = -32602
+ERROR_REJECTED = -32000
+ERROR_UNSUPPORTED = -32601
+
+DEFAULT_MAX_TRANSACTION_BYTES = 128 * 1024  # geth's txMaxSize
+DEFAULT_MAX_POOL_SIZE = 4096
+DEFAULT_MAX_PER_SENDER = 64
+DEFAULT_PRICE_BUMP_PERCENT = 10
+
+
+@dataclass(frozen=True)
+class PooledTransaction:
+    """A validated transaction with its decoded form and raw encoding."""
+
+    transaction: Any
+    raw: bytes
+    sender: bytes
+    nonce: int
+    hash: bytes
+
+    @property
+    def max_fee(self) -> int:
+        return _fee_field(self.transaction, "max_fee_per_gas")
+
+    @property
+    def max_priority_fee(self) -> int:
+        return _fee_field(self.transaction, "max_priority_fee_per_gas")
+
+    def effective_tip(self, base_fee: int) -> int:
+        return min(self.max_priority_fee, self.max_fee - base_fee)
+
+
+def _fee_field(transaction: Any, name: str) -> int:
+    # Legacy and access-list transactions have one gas price that serves as both fees.
+    try:
+        return int(getattr(transaction, name))
+    except AttributeError:
+        return int(transaction.gas_price)
+
+
+AccountReader = Callable[[bytes], tuple[int, int]]
+"""Return (nonce, balance in Wei) of an address in the current head state."""
+
+
+class TransactionPool:
+    """Pending transactions by sender and nonce; thread-safe."""
+
+    def __init__(
+        self,
+        chain_id: int,
+        *,
+        block_gas_limit: Callable[[], int],
+        max_transaction_bytes: int = DEFAULT_MAX_TRANSACTION_BYTES,
+        max_pool_size: int = DEFAULT_MAX_POOL_SIZE,
+        max_per_sender: int = DEFAULT_MAX_PER_SENDER,
+        price_bump_percent: int = DEFAULT_PRICE_BUMP_PERCENT,
+        min_fee: int = 0,
+    ) -> None:
+        self.chain_id = chain_id
+        self.block_gas_limit = block_gas_limit
+        self.max_transaction_bytes = max_transaction_bytes
+        self.max_pool_size = max_pool_size
+        self.max_per_sender = max_per_sender
+        self.price_bump_percent = price_bump_percent
+        self.min_fee = min_fee
+        self._by_sender: dict[bytes, dict[int, PooledTransaction]] = {}
+        self._by_hash: dict[bytes, PooledTransaction] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    def get(self, tx_hash: bytes) -> PooledTransaction | None:
+        return self._by_hash.get(tx_hash)
+
+    def add(self, raw: bytes, read_account: AccountReader) -> bytes:
+        """Validate and pool a raw transaction; return its hash. Raises TransactionPoolError."""
+        pooled = self._decode(raw)
+        self._check_static(pooled)
+        nonce, balance = read_account(pooled.sender)
+        if pooled.nonce < nonce:
+            raise TransactionPoolError(
+                "nonce too low", ERROR_REJECTED, next_nonce=nonce, nonce=pooled.nonce
+            )
+        cost = pooled.transaction.gas * pooled.max_fee + pooled.transaction.value
+        if balance < cost:
+            raise TransactionPoolError(
+                "insufficient funds for gas * price + value",
+                ERROR_REJECTED,
+                balance=balance,
+                cost=cost,
+            )
+        with self._lock:
+            self._insert(pooled)
+        return pooled.hash
+
+    def _decode(self, raw: bytes) -> PooledTransaction:
+        if len(raw) > self.max_transaction_bytes:
+            raise TransactionPoolError(
+                "oversized transaction",
+                ERROR_REJECTED,
+                size=len(raw),
+                limit=self.max_transaction_bytes,
+            )
+        try:
+            transaction = PragueBlock.transaction_builder.decode(raw)
+            transaction.check_signature_validity()
+            sender = transaction.sender
+        except Exception as error:  # rlp, eth-keys and py-evm raise many types on bad input
+            raise TransactionPoolError(
+                f"invalid transaction: {error}", ERROR_INVALID_INPUT
+            ) from None
+        return PooledTransaction(
+            transaction, raw, bytes(sender), int(transaction.nonce), bytes(transaction.hash)
+        )
+
+    def _check_static(self, pooled: PooledTransaction) -> None:
+        transaction = pooled.transaction
+        if getattr(transaction, "type_id", None) == BLOB_TRANSACTION_TYPE:
+            raise TransactionPoolError(
+                "blob transactions are not supported by this pool", ERROR_UNSUPPORTED
+            )
+        chain_id = getattr(transaction, "chain_id", None)
+        if chain_id is None:
+            raise TransactionPoolError(
+                "only replay-protected (EIP-155) transactions allowed", ERROR_REJECTED
+            )
+        if chain_id != self.chain_id:
+            raise TransactionPoolError(
+                "invalid chain id", ERROR_REJECTED, expected=self.chain_id, actual=chain_id
+            )
+        if transaction.gas < transaction.intrinsic_gas:
+            raise TransactionPoolError(
+                "intrinsic gas too low",
+                ERROR_REJECTED,
+                gas=transaction.gas,
+                intrinsic=transaction.intrinsic_gas,
+            )
+        gas_limit = self.block_gas_limit()
+        if transaction.gas > gas_limit:
+            raise TransactionPoolError(
+                "exceeds block gas limit", ERROR_REJECTED, gas=transaction.gas, limit=gas_limit
+            )
+        if pooled.max_priority_fee > pooled.max_fee:
+            raise TransactionPoolError(
+                "max priority fee per gas higher than max fee per gas", ERROR_REJECTED
+            )
+        if pooled.max_fee < self.min_fee:
+            raise TransactionPoolError(
+                "transaction underpriced", ERROR_REJECTED, min_fee=self.min_fee
+            )
+
+    def _insert(self, pooled: PooledTransaction) -> None:
+        if pooled.hash in self._by_hash:
+            raise TransactionPoolError("already known", ERROR_REJECTED)
+        queue = self._by_sender.setdefault(pooled.sender, {})
+        existing = queue.get(pooled.nonce)
+        if existing is not None:
+            bump = 100 + self.price_bump_percent
+            if pooled.max_fee * 100 < existing.max_fee * bump or (
+                pooled.max_priority_fee * 100 < existing.max_priority_fee * bump
+            ):
+                raise TransactionPoolError("replacement transaction underpriced", ERROR_REJECTED)
+            del self._by_hash[existing.hash]
+        elif len(queue) >= self.max_per_sender:
+            raise TransactionPoolError("sender has too many pending transactions", ERROR_REJECTED)
+        elif len(self._by_hash) >= self.max_pool_size:
+            raise TransactionPoolError("transaction pool is full", ERROR_REJECTED)
+        queue[pooled.nonce] = pooled
+        self._by_hash[pooled.hash] = pooled
+
+    def pending(self, read_nonce: Callable[[bytes], int], base_fee: int) -> list[PooledTransaction]:
+        """Return executable transactions, best effective tip first, nonces in order per sender.
+
+        A sender's transactions start at its account nonce and stop at the
+        first gap; transactions whose max fee is below `base_fee` wait.
+        """
+        with self._lock:
+            runs: dict[bytes, list[PooledTransaction]] = {}
+            for sender, queue in self._by_sender.items():
+                nonce = read_nonce(sender)
+                run = []
+                while nonce in queue and queue[nonce].max_fee >= base_fee:
+                    run.append(queue[nonce])
+                    nonce += 1
+                if run:
+                    runs[sender] = run
+        heap = [
+            (-run[0].effective_tip(base_fee), run[0].hash, sender, 0)
+            for sender, run in runs.items()
+        ]
+        heapq.heapify(heap)
+        ordered: list[PooledTransaction] = []
+        while heap:
+            _, _, sender, position = heapq.heappop(heap)
+            run = runs[sender]
+            ordered.append(run[position])
+            if position + 1 < len(run):
+                following = run[position + 1]
+                heapq.heappush(
+                    heap, (-following.effective_tip(base_fee), following.hash, sender, position + 1)
+                )
+        return ordered
+
+    def remove_stale(self, read_nonce: Callable[[bytes], int]) -> None:
+        """Drop transactions whose nonce is below their sender's account nonce (included ones)."""
+        with self._lock:
+            for sender in list(self._by_sender):
+                queue = self._by_sender[sender]
+                nonce = read_nonce(sender)
+                for stale in [n for n in queue if n < nonce]:
+                    del self._by_hash[queue.pop(stale).hash]
+                if not queue:
+                    del self._by_sender[sender]
+
+    def discard(self, tx_hash: bytes) -> None:
+        with self._lock:
+            pooled = self._by_hash.pop(tx_hash, None)
+            if pooled is not None:
+                self._by_sender[pooled.sender].pop(pooled.nonce, None)

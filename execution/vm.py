@@ -1,0 +1,90 @@
+"""The py-evm virtual machine the engine runs: Prague rules, validated by the engine itself.
+
+py-evm 0.12 has no Osaka (fulu's execution fork), so a chain at fulu still
+runs Prague execution rules here, including Prague's blob limits (target 6,
+max 9 blobs per block).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
+from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.constants import (
+    DEPOSIT_CONTRACT_ADDRESS,
+    DEPOSIT_EVENT_SIGNATURE_HASH,
+    DEPOSIT_REQUEST_TYPE,
+)
+
+# Byte ranges of each field inside the ABI-encoded DepositEvent log data (EIP-6110).
+_DEPOSIT_LOG_FIELDS = (
+    slice(192, 240),  # pubkey, 48 bytes
+    slice(288, 320),  # withdrawal_credentials, 32 bytes
+    slice(352, 360),  # amount, 8 bytes little-endian Gwei
+    slice(416, 512),  # signature, 96 bytes
+    slice(544, 552),  # index, 8 bytes little-endian
+)
+_DEPOSIT_LOG_SIZE = 576
+
+
+class CaplinPragueVM(PragueVM):
+    """PragueVM that leaves block validation to the engine and records what it computed.
+
+    `mine_block` skips py-evm's `validate_block`: the engine compares every
+    computed field with the payload and raises a typed error naming the
+    field. After `import_block`, `execution_requests` holds the EIP-7685
+    requests the block produced (empty ones dropped) and `transactions_applied`
+    the number of transactions that executed, which is the index of the
+    failing one when a transaction raises.
+    """
+
+    deposit_contract_address: bytes = DEPOSIT_CONTRACT_ADDRESS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.execution_requests: list[bytes] = []
+        self.transactions_applied = 0
+
+    def apply_transaction(
+        self, header: BlockHeaderAPI, transaction: SignedTransactionAPI
+    ) -> tuple[Any, Any]:
+        result = super().apply_transaction(header, transaction)
+        self.transactions_applied += 1
+        return result
+
+    def process_deposit_request_data(self, block: BlockAPI) -> None:
+        # py-evm reads deposits only from the mainnet address; a devnet may use another.
+        data = b""
+        for receipt in block.get_receipts(self.chaindb):
+            for log in receipt.logs:
+                if log.address != self.deposit_contract_address or not log.topics:
+                    continue
+                topic = log.topics[0]
+                topic_bytes = topic if isinstance(topic, bytes) else topic.to_bytes(32, "big")
+                if topic_bytes != DEPOSIT_EVENT_SIGNATURE_HASH:
+                    continue
+                if len(log.data) != _DEPOSIT_LOG_SIZE:
+                    continue
+                data += b"".join(log.data[part] for part in _DEPOSIT_LOG_FIELDS)
+        block.block_requests.append(DEPOSIT_REQUEST_TYPE + data)
+
+    def block_postprocessing(self, block: BlockAPI) -> BlockAPI:
+        processed = super().block_postprocessing(block)
+        self.execution_requests = [r for r in block.block_requests if len(r) > 1]
+        return processed
+
+    def mine_block(self, block: BlockAPI, *args: Any, **kwargs: Any) -> Any:
+        packed = self.pack_block(block, *args, **kwargs)
+        return self.finalize_block(packed)
+
+
+def vm_class_for(deposit_contract_address: bytes) -> type[CaplinPragueVM]:
+    """Return a CaplinPragueVM subclass that reads deposits from `deposit_contract_address`."""
+    if not deposit_contract_address or deposit_contract_address == DEPOSIT_CONTRACT_ADDRESS:
+        return CaplinPragueVM
+    return type(
+        "CaplinPragueVM",
+        (CaplinPragueVM,),
+        {"deposit_contract_address": deposit_contract_address},
+    )
