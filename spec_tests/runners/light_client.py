@@ -170,7 +170,6 @@ def _check_object(decoder: _Decoder, what: str, actual: Any, expected: dict | No
 
 
 def _check_collector(decoder: _Decoder, collector: LightClientDataCollector, checks: dict) -> None:
-    spec = decoder.case.spec
     finalized = checks["latest_finalized_checkpoint"]
     if (collector.latest_finalized_epoch, collector.latest_finalized.root) != (
         int(finalized["epoch"]),
