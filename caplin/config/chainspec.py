@@ -22,6 +22,17 @@ def _preset_values(preset: str) -> dict[str, Any]:
     return values
 
 
+# Values of a live network that are not spec config, kept apart so that the
+# spec-test configs and custom configs never inherit mainnet's.
+NETWORK_FACT_KEYS = ("GENESIS_VALIDATORS_ROOT",)
+
+
+@cache
+def _spec_config(name: str) -> dict[str, Any]:
+    """Return the consensus-specs config `mainnet` or `minimal`."""
+    return parse_values(load_yaml(NETWORKS_DIR / f"{name}.yaml"))
+
+
 @cache
 def _network_values(network: str) -> dict[str, Any]:
     """Return the config of a bundled network; testnet files list only what differs from mainnet."""
@@ -29,17 +40,21 @@ def _network_values(network: str) -> dict[str, Any]:
         raise ConfigError(
             f"unknown network; expected one of {', '.join(NETWORKS)}", network=network
         )
+    if network == "minimal":
+        return _spec_config("minimal")
+    if network == "mainnet":
+        facts = parse_values(load_yaml(NETWORKS_DIR / "mainnet_facts.yaml"))
+        return {**_spec_config("mainnet"), **facts}
     raw = load_yaml(NETWORKS_DIR / f"{network}.yaml")
-    if network in ("mainnet", "minimal"):
-        return parse_values(raw)
-    return {
-        **_network_values("mainnet"),
-        **parse_values(raw, frozenset(_network_values("mainnet"))),
-    }
+    return {**_spec_config("mainnet"), **parse_values(raw, frozenset(_spec_config("mainnet")))}
 
 
 def _default_config(preset: str) -> dict[str, Any]:
-    return _network_values("minimal" if preset == "minimal" else "mainnet")
+    return _spec_config("minimal" if preset == "minimal" else "mainnet")
+
+
+def _ceillog2(value: int) -> int:
+    return (value - 1).bit_length()
 
 
 class ChainSpec:
@@ -76,6 +91,9 @@ class ChainSpec:
         if config["SLOT_DURATION_MS"] == 0:
             raise ConfigError("slot duration must be positive", key="SLOT_DURATION_MS")
         config["BLOB_SCHEDULE"] = sorted(config.get("BLOB_SCHEDULE", []), key=lambda e: e["EPOCH"])
+        for key in NETWORK_FACT_KEYS:
+            config.setdefault(key, None)
+        self._derive_networking_values()
 
         previous = 0
         for fork in list(Fork)[1:]:
@@ -91,6 +109,36 @@ class ChainSpec:
             if self.preset.get(key, 0) == 0:
                 raise ConfigError("preset value must be positive", key=key)
 
+    def _derive_networking_values(self) -> None:
+        """Fill in the p2p values that the networking specs define as formulas of others."""
+        config = self.config
+        derived = {
+            "MIN_EPOCHS_FOR_BLOCK_REQUESTS": lambda: (
+                config["MIN_VALIDATOR_WITHDRAWABILITY_DELAY"] + config["CHURN_LIMIT_QUOTIENT"] // 2
+            ),
+            "MAX_REQUEST_BLOB_SIDECARS": lambda: (
+                config["MAX_REQUEST_BLOCKS_DENEB"] * config["MAX_BLOBS_PER_BLOCK"]
+            ),
+            "MAX_REQUEST_BLOB_SIDECARS_ELECTRA": lambda: (
+                config["MAX_REQUEST_BLOCKS_DENEB"] * config["MAX_BLOBS_PER_BLOCK_ELECTRA"]
+            ),
+            "MAX_REQUEST_DATA_COLUMN_SIDECARS": lambda: (
+                config["MAX_REQUEST_BLOCKS_DENEB"] * self.preset["NUMBER_OF_COLUMNS"]
+            ),
+            "ATTESTATION_SUBNET_PREFIX_BITS": lambda: (
+                _ceillog2(config["ATTESTATION_SUBNET_COUNT"])
+                + config["ATTESTATION_SUBNET_EXTRA_BITS"]
+            ),
+        }
+        for key, formula in derived.items():
+            if key not in config:
+                try:
+                    config[key] = formula()
+                except KeyError as error:
+                    raise ConfigError(
+                        f"config is missing {error.args[0]}, needed for {key}"
+                    ) from None
+
     # Construction
 
     @classmethod
@@ -100,7 +148,10 @@ class ChainSpec:
 
     @classmethod
     def for_network(cls, network: str) -> "ChainSpec":
-        """Return the spec of a bundled network: mainnet, sepolia, holesky, hoodi or minimal."""
+        """Return the spec of a bundled network: mainnet, sepolia, holesky, hoodi or minimal.
+
+        Live networks also set GENESIS_VALIDATORS_ROOT (None elsewhere).
+        """
         return _for_network(network)
 
     @classmethod
@@ -165,8 +216,13 @@ class ChainSpec:
         return None
 
     def max_blobs_per_block(self, epoch: int) -> int:
-        """Return the blob limit per block at `epoch`: BLOB_SCHEDULE from fulu, else the fork's."""
+        """Return the blob limit per block at `epoch`: BLOB_SCHEDULE from fulu, else the fork's.
+
+        Forks before deneb have no blobs, so the limit there is 0.
+        """
         fork = self.fork_at_epoch(epoch)
+        if fork < Fork.DENEB:
+            return 0
         if fork >= Fork.FULU:
             limit = self.config["MAX_BLOBS_PER_BLOCK_ELECTRA"]
             for entry in self.config["BLOB_SCHEDULE"]:
