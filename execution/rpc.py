@@ -1,0 +1,676 @@
+"""The eth JSON-RPC methods of the embedded execution engine.
+
+`EthRpc.handle(body)` takes a raw JSON-RPC 2.0 request (single or batch)
+and returns the raw response, or None for a batch of notifications only.
+Errors follow JSON-RPC 2.0: -32700 parse error, -32600 invalid request,
+-32601 method not found, -32602 invalid params, -32603 internal error, and
+geth's codes for execution (-32000 rejected transaction, 3 reverted call).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from eth._utils.address import generate_contract_address
+from eth.abc import BlockHeaderAPI
+from eth.estimators.gas import binary_gas_search
+from eth.exceptions import HeaderNotFound, Revert, TransactionNotFound, VMError
+from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
+from eth.vm.forks.prague.blocks import PragueBlock
+from eth.vm.spoof import SpoofTransaction
+from eth_utils import ValidationError, to_checksum_address
+
+from execution.engine import EmbeddedEngine
+from execution.errors import TransactionPoolError
+from execution.txpool import TransactionPool
+
+logger = logging.getLogger("caplin.execution.rpc")
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+SERVER_ERROR = -32000
+EXECUTION_REVERTED = 3
+
+DEFAULT_MAX_BATCH = 100
+DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 Gwei, the tip suggested when recent blocks paid none
+MAX_FEE_HISTORY_BLOCKS = 1024
+FEE_HISTORY_WINDOW = 20  # blocks sampled for the suggested priority fee
+
+
+class RpcError(Exception):
+    """A JSON-RPC error with its code and optional data."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+def quantity(value: int) -> str:
+    return hex(value)
+
+
+def data(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def address(value: bytes) -> str:
+    return to_checksum_address(value)
+
+
+def parse_quantity(value: Any, name: str) -> int:
+    if not isinstance(value, str) or not value.startswith("0x") or len(value) < 3:
+        raise RpcError(INVALID_PARAMS, f"invalid {name}: expected a hex quantity like 0x1a")
+    try:
+        return int(value, 16)
+    except ValueError:
+        raise RpcError(INVALID_PARAMS, f"invalid {name}: {value!r} is not hex") from None
+
+
+def parse_data(value: Any, name: str, length: int | None = None) -> bytes:
+    if not isinstance(value, str) or not value.startswith("0x") or len(value) % 2:
+        raise RpcError(INVALID_PARAMS, f"invalid {name}: expected 0x-prefixed hex of whole bytes")
+    try:
+        decoded = bytes.fromhex(value[2:])
+    except ValueError:
+        raise RpcError(INVALID_PARAMS, f"invalid {name}: {value!r} is not hex") from None
+    if length is not None and len(decoded) != length:
+        raise RpcError(
+            INVALID_PARAMS, f"invalid {name}: expected {length} bytes, got {len(decoded)}"
+        )
+    return decoded
+
+
+def _param(params: list[Any], index: int, name: str, default: Any = ...) -> Any:
+    if index < len(params) and params[index] is not None:
+        return params[index]
+    if default is ...:
+        raise RpcError(INVALID_PARAMS, f"missing value for required argument {index} ({name})")
+    return default
+
+
+def client_version() -> str:
+    try:
+        caplin_version = version("caplin")
+    except PackageNotFoundError:
+        caplin_version = "dev"
+    return f"caplin/v{caplin_version}/py-evm-{version('py-evm')}/python3"
+
+
+class EthRpc:
+    """eth_*, net_* and web3_* methods over an engine and its transaction pool.
+
+    `on_transaction` is called with each accepted transaction hash (a dev
+    node uses it to build a block at once).
+    """
+
+    def __init__(
+        self,
+        engine: EmbeddedEngine,
+        pool: TransactionPool,
+        *,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        on_transaction: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.pool = pool
+        self.max_batch = max_batch
+        self.on_transaction = on_transaction
+        self._lock = threading.Lock()
+        self.methods: dict[str, Callable[[list[Any]], Any]] = {
+            "eth_chainId": lambda p: quantity(engine.chain_id),
+            "net_version": lambda p: str(engine.chain_id),
+            "web3_clientVersion": lambda p: client_version(),
+            "eth_blockNumber": lambda p: quantity(engine.head().block_number),
+            "eth_getBalance": self.get_balance,
+            "eth_getTransactionCount": self.get_transaction_count,
+            "eth_getCode": self.get_code,
+            "eth_sendRawTransaction": self.send_raw_transaction,
+            "eth_getBlockByNumber": self.get_block_by_number,
+            "eth_getBlockByHash": self.get_block_by_hash,
+            "eth_getTransactionByHash": self.get_transaction_by_hash,
+            "eth_getTransactionReceipt": self.get_transaction_receipt,
+            "eth_call": self.call,
+            "eth_estimateGas": self.estimate_gas,
+            "eth_gasPrice": self.gas_price,
+            "eth_maxPriorityFeePerGas": lambda p: quantity(self.suggested_priority_fee()),
+            "eth_feeHistory": self.fee_history,
+        }
+
+    # --- envelope ---
+
+    def handle(self, body: bytes) -> bytes | None:
+        """Answer one raw JSON-RPC request body (single or batch)."""
+        try:
+            request = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _encode(_error_response(None, RpcError(PARSE_ERROR, "parse error")))
+        if isinstance(request, list):
+            if not request:
+                return _encode(_error_response(None, RpcError(INVALID_REQUEST, "empty batch")))
+            if len(request) > self.max_batch:
+                error = RpcError(
+                    INVALID_REQUEST, f"batch too large: at most {self.max_batch} calls"
+                )
+                return _encode(_error_response(None, error))
+            responses = [r for r in (self.handle_call(item) for item in request) if r is not None]
+            return _encode(responses) if responses else None
+        response = self.handle_call(request)
+        return _encode(response) if response is not None else None
+
+    def handle_call(self, request: Any) -> dict[str, Any] | None:
+        if not isinstance(request, dict) or request.get("jsonrpc") != "2.0":
+            return _error_response(None, RpcError(INVALID_REQUEST, "invalid request"))
+        request_id = request.get("id")
+        is_notification = "id" not in request
+        method = request.get("method")
+        params = request.get("params", [])
+        try:
+            if not isinstance(method, str):
+                raise RpcError(INVALID_REQUEST, "invalid request: method must be a string")
+            if not isinstance(params, list):
+                raise RpcError(INVALID_PARAMS, "params must be an array")
+            handler = self.methods.get(method)
+            if handler is None:
+                raise RpcError(
+                    METHOD_NOT_FOUND, f"the method {method} does not exist/is not available"
+                )
+            result = handler(params)
+        except RpcError as error:
+            return None if is_notification else _error_response(request_id, error)
+        except Exception:
+            logger.exception("JSON-RPC method failed method=%s", method)
+            error = RpcError(INTERNAL_ERROR, "internal error")
+            return None if is_notification else _error_response(request_id, error)
+        if is_notification:
+            return None
+        return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+    # --- block selection ---
+
+    def resolve_block(self, tag: Any) -> BlockHeaderAPI:
+        """Resolve a block tag, number, or EIP-1898 object to a header."""
+        reader = self.engine.reader()
+        if isinstance(tag, dict):
+            if "blockHash" in tag:
+                return self._header_by_hash(parse_data(tag["blockHash"], "blockHash", 32))
+            tag = tag.get("blockNumber")
+        if tag in (None, "latest", "pending"):
+            return reader.get_canonical_head()
+        if tag in ("safe", "finalized"):
+            return self._header_by_hash(self.engine.finalized_hash())
+        if tag == "earliest":
+            number = 0
+        else:
+            number = parse_quantity(tag, "block number")
+        try:
+            return reader.get_canonical_block_header_by_number(number)
+        except HeaderNotFound:
+            raise RpcError(SERVER_ERROR, "header not found") from None
+
+    def _header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI:
+        try:
+            return self.engine.header_by_hash(block_hash)
+        except HeaderNotFound:
+            raise RpcError(SERVER_ERROR, "header not found") from None
+
+    def _state(self, tag: Any) -> Any:
+        header = self.resolve_block(tag)
+        if not self.engine.has_state(header.hash):
+            raise RpcError(SERVER_ERROR, f"state of block {header.block_number} is not available")
+        return self.engine.state_at(header)
+
+    # --- accounts ---
+
+    def get_balance(self, params: list[Any]) -> str:
+        account = parse_data(_param(params, 0, "address"), "address", 20)
+        return quantity(self._state(_param(params, 1, "block", "latest")).get_balance(account))
+
+    def get_transaction_count(self, params: list[Any]) -> str:
+        account = parse_data(_param(params, 0, "address"), "address", 20)
+        tag = _param(params, 1, "block", "latest")
+        nonce = self._state(tag).get_nonce(account)
+        if tag == "pending":
+            while any(
+                p.sender == account and p.nonce == nonce for p in list(self.pool._by_hash.values())
+            ):
+                nonce += 1
+        return quantity(nonce)
+
+    def get_code(self, params: list[Any]) -> str:
+        account = parse_data(_param(params, 0, "address"), "address", 20)
+        return data(self._state(_param(params, 1, "block", "latest")).get_code(account))
+
+    # --- transactions ---
+
+    def send_raw_transaction(self, params: list[Any]) -> str:
+        raw = parse_data(_param(params, 0, "data"), "transaction data")
+        state = self.engine.state_at(self.engine.head())
+        try:
+            tx_hash = self.pool.add(raw, lambda a: (state.get_nonce(a), state.get_balance(a)))
+        except TransactionPoolError as error:
+            raise RpcError(error.code, error.message) from None
+        logger.debug("transaction accepted hash=0x%s", tx_hash.hex())
+        if self.on_transaction is not None:
+            self.on_transaction(tx_hash)
+        return data(tx_hash)
+
+    def _locate(self, tx_hash: bytes) -> tuple[BlockHeaderAPI, int, Any] | None:
+        reader = self.engine.reader()
+        try:
+            number, index = reader.get_transaction_index(tx_hash)
+            header = reader.get_canonical_block_header_by_number(number)
+        except (TransactionNotFound, HeaderNotFound):
+            return None
+        transactions = reader.get_block_transactions(header, PragueBlock.transaction_builder)
+        # py-evm keeps lookups of transactions from blocks that a reorg replaced.
+        if index >= len(transactions) or transactions[index].hash != tx_hash:
+            return None
+        return header, index, transactions[index]
+
+    def get_transaction_by_hash(self, params: list[Any]) -> dict[str, Any] | None:
+        tx_hash = parse_data(_param(params, 0, "hash"), "transaction hash", 32)
+        located = self._locate(tx_hash)
+        if located is not None:
+            header, index, transaction = located
+            return transaction_json(transaction, header, index)
+        pooled = self.pool.get(tx_hash)
+        if pooled is not None:
+            return transaction_json(pooled.transaction, None, None)
+        return None
+
+    def get_transaction_receipt(self, params: list[Any]) -> dict[str, Any] | None:
+        tx_hash = parse_data(_param(params, 0, "hash"), "transaction hash", 32)
+        located = self._locate(tx_hash)
+        if located is None:
+            return None
+        header, index, transaction = located
+        reader = self.engine.reader()
+        receipts = reader.get_receipts(header, PragueBlock.receipt_builder)
+        log_offset = sum(len(r.logs) for r in receipts[:index])
+        previous_gas = receipts[index - 1].gas_used if index > 0 else 0
+        return receipt_json(receipts[index], transaction, header, index, previous_gas, log_offset)
+
+    # --- blocks ---
+
+    def get_block_by_number(self, params: list[Any]) -> dict[str, Any] | None:
+        try:
+            header = self.resolve_block(_param(params, 0, "block"))
+        except RpcError as error:
+            if error.message == "header not found":
+                return None
+            raise
+        return self._block_json(header, bool(_param(params, 1, "full", False)))
+
+    def get_block_by_hash(self, params: list[Any]) -> dict[str, Any] | None:
+        block_hash = parse_data(_param(params, 0, "hash"), "block hash", 32)
+        try:
+            header = self.engine.header_by_hash(block_hash)
+        except HeaderNotFound:
+            return None
+        return self._block_json(header, bool(_param(params, 1, "full", False)))
+
+    def _block_json(self, header: BlockHeaderAPI, full: bool) -> dict[str, Any]:
+        reader = self.engine.reader()
+        transactions = reader.get_block_transactions(header, PragueBlock.transaction_builder)
+        withdrawals = reader.get_block_withdrawals(header)
+        return block_json(header, transactions, withdrawals, full)
+
+    # --- calls ---
+
+    def _call_transaction(self, call: Any, state: Any, header: BlockHeaderAPI, gas: int) -> Any:
+        if not isinstance(call, dict):
+            raise RpcError(INVALID_PARAMS, "invalid call object: expected an object")
+        sender = parse_data(call["from"], "from", 20) if call.get("from") else b"\x00" * 20
+        to = parse_data(call["to"], "to", 20) if call.get("to") else b""
+        payload = call.get("input", call.get("data"))
+        call_data = parse_data(payload, "input") if payload else b""
+        value = parse_quantity(call["value"], "value") if call.get("value") else 0
+        if call.get("gas"):
+            gas = parse_quantity(call["gas"], "gas")
+        unsigned = self.engine.vm_class.create_unsigned_transaction(
+            nonce=state.get_nonce(sender), gas_price=0, gas=gas, to=to, value=value, data=call_data
+        )
+        return SpoofTransaction(unsigned, from_=sender)
+
+    def _costless_vm(self, header: BlockHeaderAPI) -> Any:
+        from eth.db.atomic import AtomicDB
+
+        from execution.storage import Overlay
+
+        db = AtomicDB(Overlay(self.engine.backend))
+        return self.engine.build_vm(db, header)
+
+    def call(self, params: list[Any]) -> str:
+        header = self.resolve_block(_param(params, 1, "block", "latest"))
+        vm = self._costless_vm(header)
+        with vm.in_costless_state() as state:
+            transaction = self._call_transaction(
+                _param(params, 0, "call"), state, header, header.gas_limit
+            )
+            try:
+                computation = state.costless_execute_transaction(transaction)
+            except ValidationError as error:
+                raise RpcError(SERVER_ERROR, str(error)) from None
+        if computation.is_error:
+            _raise_execution_error(computation)
+        return data(computation.output)
+
+    def estimate_gas(self, params: list[Any]) -> str:
+        header = self.resolve_block(_param(params, 1, "block", "latest"))
+        vm = self._costless_vm(header)
+        with vm.in_costless_state() as state:
+            transaction = self._call_transaction(
+                _param(params, 0, "call"), state, header, header.gas_limit
+            )
+            try:
+                return quantity(binary_gas_search(state, transaction, tolerance=1))
+            except Revert as error:
+                raise RpcError(
+                    EXECUTION_REVERTED, "execution reverted", _revert_data(error)
+                ) from None
+            except (VMError, ValidationError) as error:
+                raise RpcError(
+                    SERVER_ERROR,
+                    f"gas required exceeds allowance or always failing transaction: {error}",
+                ) from None
+
+    # --- fees ---
+
+    def _tips_of(self, header: BlockHeaderAPI) -> list[tuple[int, int]]:
+        """Return (effective tip, gas used) of each transaction of `header`, sorted by tip."""
+        reader = self.engine.reader()
+        transactions = reader.get_block_transactions(header, PragueBlock.transaction_builder)
+        receipts = reader.get_receipts(header, PragueBlock.receipt_builder)
+        tips = []
+        previous = 0
+        for transaction, receipt in zip(transactions, receipts, strict=True):
+            max_fee = _fee(transaction, "max_fee_per_gas")
+            tip = min(
+                _fee(transaction, "max_priority_fee_per_gas"), max_fee - header.base_fee_per_gas
+            )
+            tips.append((tip, receipt.gas_used - previous))
+            previous = receipt.gas_used
+        return sorted(tips)
+
+    def suggested_priority_fee(self) -> int:
+        """Return the median tip of recent blocks, or 1 Gwei when they had no transactions."""
+        reader = self.engine.reader()
+        head = reader.get_canonical_head()
+        tips: list[int] = []
+        for number in range(
+            max(1, head.block_number - FEE_HISTORY_WINDOW + 1), head.block_number + 1
+        ):
+            tips.extend(
+                tip for tip, _ in self._tips_of(reader.get_canonical_block_header_by_number(number))
+            )
+        if not tips:
+            return DEFAULT_PRIORITY_FEE
+        return sorted(tips)[len(tips) // 2]
+
+    def gas_price(self, params: list[Any]) -> str:
+        head = self.engine.head()
+        return quantity(calculate_expected_base_fee_per_gas(head) + self.suggested_priority_fee())
+
+    def fee_history(self, params: list[Any]) -> dict[str, Any]:
+        raw_count = _param(params, 0, "blockCount")
+        count = raw_count if isinstance(raw_count, int) else parse_quantity(raw_count, "blockCount")
+        if count < 1 or count > MAX_FEE_HISTORY_BLOCKS:
+            raise RpcError(
+                INVALID_PARAMS, f"blockCount must be between 1 and {MAX_FEE_HISTORY_BLOCKS}"
+            )
+        newest = self.resolve_block(_param(params, 1, "newestBlock"))
+        percentiles = _param(params, 2, "rewardPercentiles", None)
+        if percentiles is not None:
+            if (
+                not isinstance(percentiles, list)
+                or any(not isinstance(p, (int, float)) or p < 0 or p > 100 for p in percentiles)
+                or percentiles != sorted(percentiles)
+            ):
+                raise RpcError(
+                    INVALID_PARAMS, "rewardPercentiles must be increasing values in [0, 100]"
+                )
+        reader = self.engine.reader()
+        oldest = max(0, newest.block_number - count + 1)
+        base_fees, gas_ratios, blob_fees, blob_ratios, rewards = [], [], [], [], []
+        for number in range(oldest, newest.block_number + 1):
+            header = reader.get_canonical_block_header_by_number(number)
+            base_fees.append(quantity(header.base_fee_per_gas))
+            gas_ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0.0)
+            blob_fees.append(quantity(_blob_base_fee(header.excess_blob_gas)))
+            blob_ratios.append(header.blob_gas_used / MAX_BLOB_GAS_PER_BLOCK)
+            if percentiles is not None:
+                rewards.append(
+                    [
+                        quantity(r)
+                        for r in _rewards(self._tips_of(header), header.gas_used, percentiles)
+                    ]
+                )
+        base_fees.append(quantity(calculate_expected_base_fee_per_gas(newest)))
+        from eth.vm.forks.prague.headers import calc_excess_blob_gas_prague
+
+        blob_fees.append(quantity(_blob_base_fee(calc_excess_blob_gas_prague(newest))))
+        result: dict[str, Any] = {
+            "oldestBlock": quantity(oldest),
+            "baseFeePerGas": base_fees,
+            "gasUsedRatio": gas_ratios,
+            "baseFeePerBlobGas": blob_fees,
+            "blobGasUsedRatio": blob_ratios,
+        }
+        if percentiles is not None:
+            result["reward"] = rewards
+        return result
+
+
+MAX_BLOB_GAS_PER_BLOCK = 1_179_648  # Prague (EIP-7691): 9 blobs of 131072 gas
+
+
+def _blob_base_fee(excess_blob_gas: int) -> int:
+    from eth.vm.forks.cancun.state import fake_exponential
+    from eth.vm.forks.prague.constants import BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE
+
+    return fake_exponential(1, excess_blob_gas, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE)
+
+
+def _rewards(tips: list[tuple[int, int]], gas_used: int, percentiles: list[float]) -> list[int]:
+    """Return the tip at each gas-weighted percentile, as eth_feeHistory defines it."""
+    if not tips:
+        return [0 for _ in percentiles]
+    rewards = []
+    index = 0
+    cumulative = tips[0][1]
+    for percentile in percentiles:
+        threshold = gas_used * percentile / 100
+        while cumulative < threshold and index < len(tips) - 1:
+            index += 1
+            cumulative += tips[index][1]
+        rewards.append(tips[index][0])
+    return rewards
+
+
+def _fee(transaction: Any, name: str) -> int:
+    try:
+        return int(getattr(transaction, name))
+    except AttributeError:
+        return int(transaction.gas_price)
+
+
+def _revert_data(error: Exception) -> str:
+    output = error.args[0] if error.args and isinstance(error.args[0], bytes) else b""
+    return data(output)
+
+
+def _raise_execution_error(computation: Any) -> None:
+    error = computation.error
+    if isinstance(error, Revert):
+        raise RpcError(EXECUTION_REVERTED, "execution reverted", data(computation.output))
+    raise RpcError(SERVER_ERROR, f"execution failed: {error!r}")
+
+
+def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": error.code, "message": error.message}
+    if error.data is not None:
+        body["data"] = error.data
+    return {"jsonrpc": "2.0", "id": request_id, "error": body}
+
+
+def _encode(response: Any) -> bytes:
+    return json.dumps(response, separators=(",", ":")).encode()
+
+
+# --- JSON views ---
+
+
+def transaction_json(
+    transaction: Any, header: BlockHeaderAPI | None, index: int | None
+) -> dict[str, Any]:
+    type_id = transaction.type_id or 0
+    view: dict[str, Any] = {
+        "hash": data(transaction.hash),
+        "type": quantity(type_id),
+        "nonce": quantity(transaction.nonce),
+        "from": address(transaction.sender),
+        "to": address(transaction.to) if transaction.to else None,
+        "value": quantity(transaction.value),
+        "gas": quantity(transaction.gas),
+        "input": data(transaction.data),
+        "r": quantity(transaction.r),
+        "s": quantity(transaction.s),
+        "blockHash": data(header.hash) if header is not None else None,
+        "blockNumber": quantity(header.block_number) if header is not None else None,
+        "transactionIndex": quantity(index) if index is not None else None,
+    }
+    max_fee = _fee(transaction, "max_fee_per_gas")
+    if type_id >= 2:
+        tip = _fee(transaction, "max_priority_fee_per_gas")
+        view["maxFeePerGas"] = quantity(max_fee)
+        view["maxPriorityFeePerGas"] = quantity(tip)
+        price = min(max_fee, header.base_fee_per_gas + tip) if header is not None else max_fee
+        view["gasPrice"] = quantity(price)
+    else:
+        view["gasPrice"] = quantity(max_fee)
+    if type_id >= 1:
+        view["chainId"] = quantity(transaction.chain_id)
+        view["yParity"] = quantity(transaction.y_parity)
+        view["v"] = quantity(transaction.y_parity)
+        view["accessList"] = [
+            {
+                "address": address(entry[0]),
+                "storageKeys": [data(k.to_bytes(32, "big")) for k in entry[1]],
+            }
+            for entry in transaction.access_list
+        ]
+    else:
+        view["v"] = quantity(transaction.v)
+        if transaction.chain_id is not None:
+            view["chainId"] = quantity(transaction.chain_id)
+    return view
+
+
+def receipt_json(
+    receipt: Any,
+    transaction: Any,
+    header: BlockHeaderAPI,
+    index: int,
+    previous_gas: int,
+    log_offset: int,
+) -> dict[str, Any]:
+    type_id = transaction.type_id or 0
+    if type_id >= 2:
+        tip = _fee(transaction, "max_priority_fee_per_gas")
+        effective_price = min(_fee(transaction, "max_fee_per_gas"), header.base_fee_per_gas + tip)
+    else:
+        effective_price = _fee(transaction, "max_fee_per_gas")
+    contract_address = None
+    if not transaction.to:
+        contract_address = address(generate_contract_address(transaction.sender, transaction.nonce))
+    common = {
+        "transactionHash": data(transaction.hash),
+        "transactionIndex": quantity(index),
+        "blockHash": data(header.hash),
+        "blockNumber": quantity(header.block_number),
+    }
+    logs = [
+        {
+            **common,
+            "address": address(log.address),
+            "topics": [
+                data(t.to_bytes(32, "big") if isinstance(t, int) else t) for t in log.topics
+            ],
+            "data": data(log.data),
+            "logIndex": quantity(log_offset + position),
+            "removed": False,
+        }
+        for position, log in enumerate(receipt.logs)
+    ]
+    return {
+        **common,
+        "from": address(transaction.sender),
+        "to": address(transaction.to) if transaction.to else None,
+        "cumulativeGasUsed": quantity(receipt.gas_used),
+        "gasUsed": quantity(receipt.gas_used - previous_gas),
+        "effectiveGasPrice": quantity(effective_price),
+        "contractAddress": contract_address,
+        "logs": logs,
+        "logsBloom": data(receipt.bloom.to_bytes(256, "big")),
+        "status": quantity(1 if receipt.state_root == b"\x01" else 0),
+        "type": quantity(type_id),
+    }
+
+
+def block_json(
+    header: BlockHeaderAPI, transactions: Any, withdrawals: Any, full: bool
+) -> dict[str, Any]:
+    import rlp
+
+    view: dict[str, Any] = {
+        "number": quantity(header.block_number),
+        "hash": data(header.hash),
+        "parentHash": data(header.parent_hash),
+        "nonce": data(header.nonce),
+        "mixHash": data(header.mix_hash),
+        "sha3Uncles": data(header.uncles_hash),
+        "logsBloom": data(header.bloom.to_bytes(256, "big")),
+        "transactionsRoot": data(header.transaction_root),
+        "stateRoot": data(header.state_root),
+        "receiptsRoot": data(header.receipt_root),
+        "miner": address(header.coinbase),
+        "difficulty": quantity(header.difficulty),
+        "totalDifficulty": quantity(0),
+        "extraData": data(header.extra_data),
+        "gasLimit": quantity(header.gas_limit),
+        "gasUsed": quantity(header.gas_used),
+        "timestamp": quantity(header.timestamp),
+        "baseFeePerGas": quantity(header.base_fee_per_gas),
+        "withdrawalsRoot": data(header.withdrawals_root),
+        "blobGasUsed": quantity(header.blob_gas_used),
+        "excessBlobGas": quantity(header.excess_blob_gas),
+        "parentBeaconBlockRoot": data(header.parent_beacon_block_root),
+        "requestsHash": data(header.requests_hash),
+        "uncles": [],
+        "withdrawals": [
+            {
+                "index": quantity(w.index),
+                "validatorIndex": quantity(w.validator_index),
+                "address": address(w.address),
+                "amount": quantity(w.amount),
+            }
+            for w in withdrawals
+        ],
+    }
+    if full:
+        view["transactions"] = [transaction_json(t, header, i) for i, t in enumerate(transactions)]
+    else:
+        view["transactions"] = [data(t.hash) for t in transactions]
+    body_size = len(rlp.encode(header)) + sum(len(t.encode()) for t in transactions)
+    view["size"] = quantity(body_size)
+    return view
