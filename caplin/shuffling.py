@@ -38,7 +38,8 @@ def compute_shuffled_index(index: int, count: int, seed: bytes, rounds: int) -> 
         CryptoError: `index` is not below `count`, `seed` is not 32 bytes, or
             `rounds` is outside [0, 256].
     """
-    seed = bytes(seed)
+    # Plain ints: remerkleable's uint64 rejects mixing with int in some operators.
+    index, count, rounds, seed = int(index), int(count), int(rounds), bytes(seed)
     _check_arguments(count, seed, rounds)
     if not 0 <= index < count:
         raise CryptoError("index out of range for shuffle", index=index, count=count)
@@ -62,6 +63,7 @@ def compute_shuffled_indices(count: int, seed: bytes, rounds: int) -> np.ndarray
     Raises:
         CryptoError: `seed` is not 32 bytes or `rounds` is outside [0, 256].
     """
+    count = int(count)
     return _shuffle_array(np.arange(count, dtype=_index_dtype(count)), seed, rounds)
 
 
@@ -74,7 +76,7 @@ def _shuffle_array(values: np.ndarray, seed: bytes, rounds: int) -> np.ndarray:
     backwards over [0, pivot] and over (pivot, n), so each round is a few reversed
     slices: no gathers.
     """
-    seed = bytes(seed)
+    seed, rounds = bytes(seed), int(rounds)
     count = len(values)
     _check_arguments(count, seed, rounds)
     values = values.copy()

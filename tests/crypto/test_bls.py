@@ -294,3 +294,13 @@ def test_pubkey_cache_accepts_bytes_subclass() -> None:
 def test_unknown_backend_raises() -> None:
     with pytest.raises(CryptoError):
         bls.use_backend("milagro")
+
+
+def test_accepts_ssz_byte_vectors() -> None:
+    from remerkleable.byte_arrays import Bytes32, Bytes48, ByteVector
+
+    pubkey = Bytes48(bls.SkToPk(9))
+    signature = ByteVector[96](bls.Sign(9, MESSAGE))
+    assert bls.Verify(pubkey, Bytes32(MESSAGE), signature)
+    assert bls.FastAggregateVerify([pubkey], Bytes32(MESSAGE), signature)
+    assert bls.batch_verify([([pubkey], Bytes32(MESSAGE), signature)])

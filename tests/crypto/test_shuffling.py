@@ -49,3 +49,14 @@ def test_invalid_arguments_raise() -> None:
         shuffle_list([1, 2, 3], SEED[:31], 10)
     with pytest.raises(CryptoError):
         shuffle_list([1, 2, 3], SEED, 257)
+
+
+def test_accepts_ssz_values() -> None:
+    from remerkleable.basic import uint64
+    from remerkleable.byte_arrays import Bytes32
+
+    seed = Bytes32(SEED)
+    values = [uint64(i) for i in range(20)]
+    expected = [compute_shuffled_index(i, 20, SEED, 10) for i in range(20)]
+    assert shuffle_list(values, seed, uint64(10)) == expected
+    assert [compute_shuffled_index(uint64(i), uint64(20), seed, 10) for i in range(20)] == expected
