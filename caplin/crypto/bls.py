@@ -7,9 +7,9 @@ BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_, as the consensus specs require.
 
 Function names follow the consensus specs. The verify functions (`Verify`,
 `FastAggregateVerify`, `AggregateVerify`, `KeyValidate`, `eth_fast_aggregate_verify`,
-`batch_verify`) return False on malformed input and never raise. `SkToPk`, `Sign`,
-`Aggregate`, `AggregatePKs` and `eth_aggregate_pubkeys` raise `CryptoError` naming
-the problem.
+`batch_verify`) return False on malformed input (wrong lengths, invalid points,
+wrong argument types) instead of raising. `SkToPk`, `Sign`, `Aggregate`,
+`AggregatePKs` and `eth_aggregate_pubkeys` raise `CryptoError` naming the problem.
 
 Two backends implement the group operations: blst through pyblst (the default)
 and py-arkworks-bls12381. Choose one with `use_backend(name)` or the environment
@@ -227,7 +227,7 @@ def _false_on_malformed(function: Callable[..., bool]) -> Callable[..., bool]:
     """Make a verify function return False where malformed arguments would raise.
 
     Wrong argument types (None for a list, a set that is not a 3-tuple) raise
-    TypeError or ValueError deep inside; the verify contract is False instead.
+    TypeError or ValueError deep inside. The verify contract is False instead.
     """
 
     @functools.wraps(function)
@@ -254,7 +254,7 @@ def SkToPk(sk: int) -> bytes:  # noqa: N802 (spec name)
 
 
 def Sign(sk: int, message: bytes) -> bytes:  # noqa: N802 (spec name)
-    """Sign `message` with secret key `sk`; returns the compressed 96-byte signature.
+    """Sign `message` with secret key `sk` and return the compressed 96-byte signature.
 
     Raises:
         CryptoError: `sk` is not an int in [1, r), or `message` is not bytes.
@@ -386,11 +386,13 @@ def eth_fast_aggregate_verify(pubkeys: Sequence[bytes], message: bytes, signatur
 def batch_verify(sets: Sequence[PubkeySet]) -> bool:
     """Return whether every `(pubkeys, message, signature)` set passes `FastAggregateVerify`.
 
-    All sets are checked together: set i is weighted by a random 64-bit scalar
-    r_i, and one multi-pairing checks
+    All sets are checked together. Set i is weighted by a random 64-bit scalar r_i
+    (from `secrets`), and one pairing-product check with a single final
+    exponentiation tests
     prod e(r_i * aggregate_pubkey_i, H(message_i)) == e(G1, sum r_i * signature_i).
-    Sets that share a message share one pairing. A false result does not say
-    which set is bad: verify them one by one to find it. An empty batch is valid.
+    Sets that share a message share one Miller loop. A False result does not say
+    which set is bad, so verify the sets one by one to find it. An empty batch is
+    valid, and a malformed set makes the result False.
     """
     if len(sets) == 0:
         return True

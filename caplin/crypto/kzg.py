@@ -5,11 +5,11 @@ documents. Blobs, cells, commitments, proofs and field elements are bytes
 (big-endian field elements of 32 bytes, compressed G1 points of 48 bytes); cell
 indices are ints.
 
-Errors: every function raises `CryptoError` on malformed input (a wrong length,
-a field element not below `BLS_MODULUS`, a point not on the curve or not in G1,
-a cell index out of range, lists of unequal length), the cases where the spec's
-assertions fail. A verify function returns False only for well-formed input
-whose proof is wrong.
+Errors: every function raises `CryptoError` where the spec's assertions fail.
+Those are malformed inputs: a wrong length, a field element not below
+`BLS_MODULUS`, a point not on the curve or not in G1, a cell index out of range,
+or lists of unequal length. A verify function returns False only for well-formed
+input whose proof is wrong.
 
 The mainnet trusted setup (the output of the KZG ceremony) ships as
 `data/trusted_setup.txt` and is loaded on first use, which takes a few seconds.
@@ -243,7 +243,8 @@ def recover_cells_and_kzg_proofs(
 ) -> tuple[list[bytes], list[bytes]]:
     """Rebuild every cell and proof of an extended blob from at least half of its cells.
 
-    `cell_indices` must be distinct; the spec's vectors also require ascending order.
+    `cell_indices` must be distinct and ascending: ckzg rejects any other order, as
+    the spec's vectors expect.
     """
     if len(cell_indices) != len(cells):
         raise CryptoError(

@@ -2,7 +2,7 @@
 
 Each case is `data.yaml` with `input` and `output`. An `output` of null means the
 function must reject the input, which `caplin.crypto.kzg` does by raising
-`CryptoError`; any other output must be returned exactly.
+`CryptoError`. Any other output must be returned exactly.
 """
 
 from collections.abc import Callable
@@ -37,7 +37,7 @@ def _short(value: Any) -> str:
 
 
 def _expect(function: Callable[[], Any], expected: Any) -> None:
-    """Compare the result of `function` with the vector's output; None means it must raise."""
+    """Compare the result of `function` with the vector's output (None: it must raise)."""
     try:
         actual = _encode(function())
     except CryptoError as error:
