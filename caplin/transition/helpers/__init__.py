@@ -48,6 +48,7 @@ from caplin.transition.helpers.committees import (
     get_shuffling,
     shuffle_indices,
 )
+from caplin.transition.helpers.deposits import is_valid_deposit_signature
 from caplin.transition.helpers.math import (
     add_flag,
     bytes_to_uint64,
@@ -115,6 +116,7 @@ from caplin.transition.helpers.proposers import (
     compute_proposer_indices,
     get_beacon_proposer_index,
     get_beacon_proposer_indices,
+    initialize_proposer_lookahead,
     sample_by_effective_balance,
 )
 from caplin.transition.helpers.registry import (
@@ -198,6 +200,7 @@ __all__ = [
     "has_flag",
     "hash_tree_root",
     "increase_balance",
+    "initialize_proposer_lookahead",
     "initiate_validator_exit",
     "integer_squareroot",
     "is_active_validator",
@@ -212,6 +215,7 @@ __all__ = [
     "is_partially_withdrawable_validator",
     "is_slashable_attestation_data",
     "is_slashable_validator",
+    "is_valid_deposit_signature",
     "is_valid_indexed_attestation",
     "is_valid_merkle_branch",
     "kzg_commitment_to_versioned_hash",

@@ -22,12 +22,18 @@ def is_active_validator(spec: Any, validator: Any, epoch: int) -> bool:
     return int(validator.activation_epoch) <= epoch < int(validator.exit_epoch)
 
 
-def is_eligible_for_activation_queue(spec: Any, validator: Any, *, fork: Fork) -> bool:
+def is_eligible_for_activation_queue(
+    spec: Any, validator: Any, *, fork: Fork | None = None
+) -> bool:
     """Return True when `validator` may join the activation queue.
 
     Electra lowers the balance requirement from MAX_EFFECTIVE_BALANCE to MIN_ACTIVATION_BALANCE.
+    Both are 32 ETH in the mainnet and minimal presets, so `fork` may be omitted there.
     """
-    required = spec.MIN_ACTIVATION_BALANCE if fork >= Fork.ELECTRA else spec.MAX_EFFECTIVE_BALANCE
+    if fork is not None and fork < Fork.ELECTRA:
+        required = spec.MAX_EFFECTIVE_BALANCE
+    else:
+        required = spec.MIN_ACTIVATION_BALANCE
     return (
         int(validator.activation_eligibility_epoch) == FAR_FUTURE_EPOCH
         and int(validator.effective_balance) >= required

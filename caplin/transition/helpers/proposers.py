@@ -117,3 +117,15 @@ def get_beacon_proposer_index(spec: Any, state: Any) -> int:
         return compute_proposer_index(spec, state, indices, seed)
 
     return proposer_cache.get_or_compute(key, compute)
+
+
+def initialize_proposer_lookahead(spec: Any, state: Any) -> list[int]:
+    """Return the proposers of the current epoch and the MIN_SEED_LOOKAHEAD epochs after it.
+
+    Fulu stores this list in `state.proposer_lookahead` at genesis and at the fork.
+    """
+    current_epoch = get_current_epoch(spec, state)
+    lookahead: list[int] = []
+    for epoch in range(current_epoch, current_epoch + spec.MIN_SEED_LOOKAHEAD + 1):
+        lookahead.extend(get_beacon_proposer_indices(spec, state, epoch))
+    return lookahead
