@@ -1,0 +1,97 @@
+"""Data-availability checks of `on_block`: deneb blobs and fulu data columns.
+
+Where the sidecars come from is up to the node (gossip, req/resp, a
+database); the store asks an `AvailabilitySource` for them. The default
+source has nothing, which the spec's stubs also return: no blobs and no
+proofs (deneb), and no columns (fulu).
+"""
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from caplin.config.forks import Fork
+from caplin.crypto import kzg
+from caplin.errors import CryptoError
+from caplin.transition.helpers import compute_epoch_at_slot, get_blob_parameters
+
+
+class AvailabilitySource(Protocol):
+    """Where the store finds the blobs or data columns of a block."""
+
+    def retrieve_blobs_and_proofs(self, block_root: bytes) -> tuple[Sequence[Any], Sequence[Any]]:
+        """Return the blobs and KZG proofs of the block (deneb and electra)."""
+        ...
+
+    def retrieve_column_sidecars(self, block_root: bytes) -> Sequence[Any]:
+        """Return the sampled `DataColumnSidecar`s of the block (fulu).
+
+        Raises:
+            DataUnavailable: the node could not sample enough columns.
+        """
+        ...
+
+
+class DataUnavailable(Exception):
+    """Raised by an `AvailabilitySource` that cannot supply a block's sidecars."""
+
+
+class NoSidecars:
+    """A source with no sidecars at all (the spec's default stubs)."""
+
+    def retrieve_blobs_and_proofs(self, block_root: bytes) -> tuple[Sequence[Any], Sequence[Any]]:
+        return [], []
+
+    def retrieve_column_sidecars(self, block_root: bytes) -> Sequence[Any]:
+        return []
+
+
+def is_data_available(spec: Any, source: AvailabilitySource, block_root: bytes, block: Any) -> bool:
+    """Return whether the blob data of `block` is available and matches its commitments.
+
+    Blocks before deneb carry no blob data and are always available.
+    """
+    fork = spec.fork_of(block)
+    if fork < Fork.DENEB:
+        return True
+    try:
+        if fork >= Fork.FULU:
+            # Fulu: the sampled column sidecars, each checked on its own.
+            sidecars = source.retrieve_column_sidecars(block_root)
+            return all(
+                verify_data_column_sidecar(spec, sidecar)
+                and verify_data_column_sidecar_kzg_proofs(sidecar)
+                for sidecar in sidecars
+            )
+        blobs, proofs = source.retrieve_blobs_and_proofs(block_root)
+        commitments = [bytes(commitment) for commitment in block.body.blob_kzg_commitments]
+        return kzg.verify_blob_kzg_proof_batch(
+            [bytes(blob) for blob in blobs], commitments, [bytes(proof) for proof in proofs]
+        )
+    except (DataUnavailable, CryptoError):
+        return False
+
+
+def verify_data_column_sidecar(spec: Any, sidecar: Any) -> bool:
+    """Check the shape of a `DataColumnSidecar`: index range, blob count and list lengths."""
+    if int(sidecar.index) >= spec.NUMBER_OF_COLUMNS:
+        return False
+    commitments = len(sidecar.kzg_commitments)
+    if commitments == 0:
+        return False
+    epoch = compute_epoch_at_slot(spec, int(sidecar.signed_block_header.message.slot))
+    _, max_blobs_per_block = get_blob_parameters(spec, epoch)
+    if commitments > max_blobs_per_block:
+        return False
+    return len(sidecar.column) == commitments == len(sidecar.kzg_proofs)
+
+
+def verify_data_column_sidecar_kzg_proofs(sidecar: Any) -> bool:
+    """Check the KZG proof of every cell of the column against its blob commitment."""
+    # The column index is the cell index in every row.
+    count = len(sidecar.column)
+    return kzg.verify_cell_kzg_proof_batch(
+        [bytes(commitment) for commitment in sidecar.kzg_commitments],
+        [int(sidecar.index)] * count,
+        [bytes(cell) for cell in sidecar.column],
+        [bytes(proof) for proof in sidecar.kzg_proofs],
+    )
