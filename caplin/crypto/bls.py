@@ -23,6 +23,7 @@ subgroup check. `set_pubkey_cache_limit` bounds the cache (0 disables it).
 import functools
 import os
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from types import ModuleType
@@ -62,12 +63,14 @@ class _PubkeyCache:
     """Validated G1 points by compressed public key, one map per backend.
 
     Only keys that pass `KeyValidate` are stored. When the limit is reached the
-    oldest entries are evicted first.
+    oldest entries are evicted first. Lookups take no lock (a dict read is atomic
+    in CPython), and insertions take one so that threads never evict concurrently.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._points: dict[str, dict[bytes, Point]] = {name: {} for name in _BACKENDS}
+        self._lock = threading.Lock()
 
     def get(self, backend: str, pubkey: bytes) -> Point | None:
         return self._points[backend].get(pubkey)
@@ -76,13 +79,15 @@ class _PubkeyCache:
         if self.limit <= 0:
             return
         points = self._points[backend]
-        while len(points) >= self.limit:
-            del points[next(iter(points))]
-        points[pubkey] = point
+        with self._lock:
+            while points and len(points) >= self.limit:
+                del points[next(iter(points))]
+            points[pubkey] = point
 
     def clear(self) -> None:
-        for points in self._points.values():
-            points.clear()
+        with self._lock:
+            for points in self._points.values():
+                points.clear()
 
     def size(self, backend: str) -> int:
         return len(self._points[backend])

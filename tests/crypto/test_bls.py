@@ -304,3 +304,18 @@ def test_accepts_ssz_byte_vectors() -> None:
     assert bls.Verify(pubkey, Bytes32(MESSAGE), signature)
     assert bls.FastAggregateVerify([pubkey], Bytes32(MESSAGE), signature)
     assert bls.batch_verify([([pubkey], Bytes32(MESSAGE), signature)])
+
+
+def test_pubkey_cache_under_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pubkeys = [bls.SkToPk(sk) for sk in range(1, 41)]
+    bls.clear_pubkey_cache()
+    try:
+        bls.set_pubkey_cache_limit(8)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(bls.KeyValidate, pubkeys * 5))
+        assert all(results)
+        assert bls.pubkey_cache_size() <= 8
+    finally:
+        bls.set_pubkey_cache_limit(bls.DEFAULT_PUBKEY_CACHE_LIMIT)
