@@ -1,0 +1,27 @@
+"""Gossip validation: the p2p spec's ACCEPT / IGNORE / REJECT rules of every topic.
+
+`GossipValidator` decodes a message of a topic, checks it against a
+`ChainView` (blocks, states and finality, normally from fork choice) and its
+`SeenCache`, and returns a `ValidationResult`.
+"""
+
+from sentinel.gossip.chain import BlockTree, ChainView, Checkpoint, PayloadStatus
+from sentinel.gossip.clock import GossipClock
+from sentinel.gossip.result import GossipValidationError, ValidationResult, Verdict
+from sentinel.gossip.seen import SeenCache
+from sentinel.gossip.validator import TOPICS, GossipValidator, message_type
+
+__all__ = [
+    "TOPICS",
+    "BlockTree",
+    "ChainView",
+    "Checkpoint",
+    "GossipClock",
+    "GossipValidationError",
+    "GossipValidator",
+    "PayloadStatus",
+    "SeenCache",
+    "ValidationResult",
+    "Verdict",
+    "message_type",
+]

@@ -1,0 +1,127 @@
+"""What every topic's rules share: the chain, the seen-caches, the clock and the fork."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from caplin.config.forks import Fork
+from caplin.crypto import bls
+from caplin.errors import BlockProcessingError
+from caplin.transition.helpers import (
+    compute_signing_root,
+    get_beacon_proposer_index,
+    get_domain,
+    is_valid_indexed_attestation,
+)
+from caplin.transition.signatures import SignatureBatch
+from caplin.transition.slot import process_slots
+from sentinel.gossip.chain import ChainView
+from sentinel.gossip.clock import GossipClock
+from sentinel.gossip.result import ignore_unless, reject_unless
+from sentinel.gossip.seen import SeenCache
+
+
+@dataclass
+class GossipContext:
+    """The inputs of one validation: rules of `fork`, applied against `chain` and `seen`."""
+
+    spec: Any
+    chain: ChainView
+    seen: SeenCache
+    clock: GossipClock
+    fork: Fork
+
+    def epoch_at(self, slot: int) -> int:
+        return int(slot) // int(self.spec.SLOTS_PER_EPOCH)
+
+    def finalized_slot(self) -> int:
+        return int(self.chain.finalized_checkpoint.epoch) * int(self.spec.SLOTS_PER_EPOCH)
+
+    def is_finalized_ancestor(self, root: bytes) -> bool:
+        """Tell whether the finalized checkpoint block is on the branch of block `root`."""
+        finalized = self.chain.finalized_checkpoint
+        return self.chain.get_checkpoint_block(root, finalized.epoch) == bytes(finalized.root)
+
+    def verify(self, pubkey: bytes, message: Any, domain: bytes, signature: bytes) -> bool:
+        """Check a single signature over `message` (an SSZ object or a 32-byte root)."""
+        signing_root = compute_signing_root(self.spec, message, domain)
+        return bls.Verify(bytes(pubkey), signing_root, bytes(signature))
+
+    def domain(self, state: Any, domain_type: bytes, epoch: int) -> bytes:
+        return get_domain(self.spec, state, domain_type, epoch)
+
+    def is_valid_indexed_attestation(self, state: Any, indexed_attestation: Any) -> bool:
+        """Check the indices and the aggregate signature of `indexed_attestation` now."""
+        sigs = SignatureBatch()
+        if not is_valid_indexed_attestation(self.spec, state, indexed_attestation, sigs):
+            return False
+        try:
+            sigs.verify()
+        except BlockProcessingError:
+            return False
+        return True
+
+    def expected_proposer(self, parent_root: bytes, slot: int) -> int:
+        """Return the proposer of `slot` on the branch of `parent_root` (whose state is known)."""
+        state = self.chain.get_block_state(parent_root)
+        if int(state.slot) < int(slot):
+            state = process_slots(self.spec, state.copy(), slot)
+        return get_beacon_proposer_index(self.spec, state)
+
+
+def check_block_header(
+    context: GossipContext, header: Any, signature: bytes, now_ms: int, what: str
+) -> Any:
+    """Apply the rules a block and every sidecar share to a `BeaconBlockHeader`.
+
+    Checks timing, finality, that the parent is known and imported, the
+    proposer index and signature, the slot order, and finalized ancestry; the
+    expected-proposer check is left to the caller because the spec runs it last.
+    Returns the head state. Raises `GossipValidationError`.
+    """
+    chain = context.chain
+    slot = int(header.slot)
+    ignore_unless(not context.clock.is_future_slot(slot, now_ms), f"{what} is from a future slot")
+    ignore_unless(
+        slot > context.finalized_slot(),
+        f"{what} is not from a slot greater than the latest finalized slot",
+    )
+    parent_root = bytes(header.parent_root)
+    ignore_unless(chain.has_block(parent_root), f"{what}'s parent has not been seen")
+    reject_unless(
+        chain.get_block_state(parent_root) is not None, f"{what}'s parent failed validation"
+    )
+    state = chain.head_state()
+    check_proposer_signature(context, state, header, signature, what)
+    parent = chain.get_block(parent_root)
+    reject_unless(slot > int(parent.slot), f"{what} is not from a higher slot than its parent")
+    reject_unless(
+        context.is_finalized_ancestor(parent_root),
+        f"finalized checkpoint is not an ancestor of {what}'s block",
+    )
+    return state
+
+
+def check_proposer_signature(
+    context: GossipContext, state: Any, header: Any, signature: bytes, what: str
+) -> None:
+    """Check the proposer index is known and its signature over `header` (block or header)."""
+    from caplin.config.constants import DOMAIN_BEACON_PROPOSER
+
+    proposer_index = int(header.proposer_index)
+    reject_unless(proposer_index < len(state.validators), "proposer index out of range")
+    pubkey = state.validators[proposer_index].pubkey
+    domain = context.domain(state, DOMAIN_BEACON_PROPOSER, context.epoch_at(header.slot))
+    reject_unless(
+        context.verify(pubkey, header, domain, signature), f"invalid proposer signature on {what}"
+    )
+
+
+def check_expected_proposer(context: GossipContext, header: Any, what: str) -> None:
+    """Check the header's proposer is the one the parent's state expects for its slot."""
+    expected = context.expected_proposer(bytes(header.parent_root), int(header.slot))
+    reject_unless(
+        int(header.proposer_index) == expected,
+        f"{what} proposer_index does not match expected proposer",
+        expected=expected,
+        actual=int(header.proposer_index),
+    )
