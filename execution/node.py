@@ -26,9 +26,9 @@ class ExecutionNode:
 
     def __init__(self, engine: EmbeddedEngine, pool: TransactionPool | None = None) -> None:
         self.engine = engine
-        self.pool = pool or TransactionPool(
-            engine.chain_id, block_gas_limit=lambda: engine.head().gas_limit
-        )
+        if pool is None:
+            pool = TransactionPool(engine.chain_id, block_gas_limit=lambda: engine.head().gas_limit)
+        self.pool = pool
         self.rpc = EthRpc(engine, self.pool)
 
     def build(

@@ -102,7 +102,7 @@ class Chain:
 
 
 def build_chain(blocks: int = 4, transfers: int = 5, with_requests: bool = True) -> Chain:
-    """Build and import `blocks` payloads: transfers, withdrawals, a deposit and a withdrawal request."""
+    """Build and import `blocks` payloads with transfers, withdrawals, a deposit and a request."""
     node = new_node()
     nonces = [0] * len(ACCOUNTS)
     built = []
