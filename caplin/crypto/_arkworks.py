@@ -7,6 +7,8 @@ rejects those first, so both backends accept exactly the same byte strings.
 Every function raises `ValueError` on a malformed point.
 """
 
+from collections.abc import Sequence
+
 from py_arkworks_bls12381 import GT, G1Point, G2Point, Scalar
 
 NAME = "arkworks"
@@ -68,6 +70,16 @@ def g1_mul(point: G1Point, scalar: int) -> G1Point:
 
 def g2_mul(point: G2Point, scalar: int) -> G2Point:
     return point * Scalar(scalar)
+
+
+def g1_multi_mul(points: Sequence[G1Point], scalars: Sequence[int]) -> G1Point:
+    """Return the sum of scalars[i] * points[i]; the points must be validated already."""
+    return G1Point.multiexp_unchecked(list(points), [Scalar(scalar) for scalar in scalars])
+
+
+def g2_multi_mul(points: Sequence[G2Point], scalars: Sequence[int]) -> G2Point:
+    """Return the sum of scalars[i] * points[i]; the points must be validated already."""
+    return G2Point.multiexp_unchecked(list(points), [Scalar(scalar) for scalar in scalars])
 
 
 def hash_to_g2(message: bytes, dst: bytes) -> G2Point:

@@ -5,7 +5,11 @@ decompresses a point, so `g1_from_bytes` and `g2_from_bytes` need no extra
 checks. Every function raises `ValueError` on a malformed point.
 """
 
+from collections.abc import Sequence
+
 from pyblst import BlstP1Element, BlstP2Element, final_verify, miller_loop
+
+from caplin.crypto._msm import multi_scalar_mul
 
 NAME = "blst"
 
@@ -53,6 +57,16 @@ def g1_mul(point: BlstP1Element, scalar: int) -> BlstP1Element:
 
 def g2_mul(point: BlstP2Element, scalar: int) -> BlstP2Element:
     return point.scalar_mul(scalar)
+
+
+def g1_multi_mul(points: Sequence[BlstP1Element], scalars: Sequence[int]) -> BlstP1Element:
+    """Return the sum of scalars[i] * points[i] (the bucket method, see `_msm`)."""
+    return multi_scalar_mul(points, scalars, _G1_IDENTITY, g1_mul)
+
+
+def g2_multi_mul(points: Sequence[BlstP2Element], scalars: Sequence[int]) -> BlstP2Element:
+    """Return the sum of scalars[i] * points[i] (the bucket method, see `_msm`)."""
+    return multi_scalar_mul(points, scalars, _G2_IDENTITY, g2_mul)
 
 
 def hash_to_g2(message: bytes, dst: bytes) -> BlstP2Element:

@@ -402,8 +402,10 @@ def batch_verify(sets: Sequence[PubkeySet]) -> bool:
     if len(sets) == 0:
         return True
     backend = _backend
-    weighted_pubkeys: dict[bytes, Point] = {}
-    signature_sum = backend.g2_identity()
+    signature_points = []
+    weights = []
+    # Weighted aggregate public keys, grouped by message: (points, weights).
+    groups: dict[bytes, tuple[list[Point], list[int]]] = {}
 
     for pubkeys, message, signature in sets:
         aggregate = _aggregate_pubkey_points(pubkeys)
@@ -415,15 +417,18 @@ def batch_verify(sets: Sequence[PubkeySet]) -> bool:
             return False
 
         # A single set needs no weighting: it is a plain FastAggregateVerify.
-        if len(sets) > 1:
-            scalar = 1 + secrets.randbits(_BATCH_SCALAR_BITS)
-            aggregate = backend.g1_mul(aggregate, scalar)
-            signature_point = backend.g2_mul(signature_point, scalar)
-        previous = weighted_pubkeys.get(data)
-        weighted_pubkeys[data] = aggregate if previous is None else previous + aggregate
-        signature_sum = signature_sum + signature_point
+        weight = 1 if len(sets) == 1 else secrets.randbits(_BATCH_SCALAR_BITS) or 1
+        signature_points.append(signature_point)
+        weights.append(weight)
+        group_points, group_weights = groups.setdefault(data, ([], []))
+        group_points.append(aggregate)
+        group_weights.append(weight)
 
-    lhs = [(point, _hash_to_point(message)) for message, point in weighted_pubkeys.items()]
+    lhs = [
+        (backend.g1_multi_mul(points, group_weights), _hash_to_point(message))
+        for message, (points, group_weights) in groups.items()
+    ]
+    signature_sum = backend.g2_multi_mul(signature_points, weights)
     return bool(backend.pairings_equal(lhs, [(backend.g1_generator(), signature_sum)]))
 
 

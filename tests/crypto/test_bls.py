@@ -227,6 +227,7 @@ def make_sets(count: int, shared_message: bool = False) -> list[tuple[list[bytes
 
 def test_batch_verify_valid_sets() -> None:
     assert bls.batch_verify(make_sets(6))
+    assert bls.batch_verify(make_sets(20))
     assert bls.batch_verify(make_sets(6, shared_message=True))
     assert bls.batch_verify(make_sets(1))
 
@@ -243,6 +244,16 @@ def test_batch_verify_one_bad_set() -> None:
         assert not bls.batch_verify(sets)
         results = [bls.FastAggregateVerify(*item) for item in sets]
         assert results.index(False) == bad
+
+
+def test_batch_verify_one_bad_in_many() -> None:
+    sets = make_sets(20) + make_sets(12, shared_message=True)
+    assert bls.batch_verify(sets)
+    for bad in (0, 13, 25):
+        tampered = list(sets)
+        pubkeys, message, _ = tampered[bad]
+        tampered[bad] = (pubkeys, message, bls.Sign(99, message))
+        assert not bls.batch_verify(tampered)
 
 
 def test_batch_verify_swapped_signatures() -> None:
