@@ -1,0 +1,237 @@
+"""process_attestation: phase0 pending attestations, altair participation flags, electra
+attestations spanning several committees (EIP-7549)."""
+
+from typing import Any
+
+from caplin.config.constants import PARTICIPATION_FLAG_WEIGHTS, PROPOSER_WEIGHT, WEIGHT_DENOMINATOR
+from caplin.config.forks import Fork
+from caplin.errors import require
+from caplin.transition.helpers import (
+    compute_epoch_at_slot,
+    get_attestation_participation_flag_indices,
+    get_attesting_indices,
+    get_base_reward,
+    get_beacon_committee,
+    get_beacon_proposer_index,
+    get_committee_count_per_slot,
+    get_current_epoch,
+    get_indexed_attestation,
+    get_previous_epoch,
+    increase_balance,
+    is_valid_indexed_attestation,
+)
+from caplin.transition.signatures import SignatureBatch
+
+from ._common import uint64_checked
+
+
+@uint64_checked("attestation")
+def process_attestation(spec: Any, state: Any, attestation: Any, sigs: SignatureBatch) -> None:
+    """Check `attestation`, add its aggregate signature to `sigs` and record it in the state.
+
+    Phase0 appends a pending attestation; altair and later set participation flags and pay
+    the proposer. Raises `BlockProcessingError` naming the rule that failed.
+    """
+    fork = spec.fork_of(state)
+    _check_timing(spec, state, attestation.data, fork)
+    if fork >= Fork.ELECTRA:
+        _check_committees_electra(spec, state, attestation)
+    else:
+        _check_committee(spec, state, attestation)
+
+    if fork == Fork.PHASE0:
+        _record_pending_attestation(spec, state, attestation, sigs)
+    else:
+        _record_participation(spec, state, attestation, sigs)
+
+
+def _check_timing(spec: Any, state: Any, data: Any, fork: Fork) -> None:
+    slot = int(data.slot)
+    target_epoch = int(data.target.epoch)
+    state_slot = int(state.slot)
+    current_epoch = get_current_epoch(spec, state)
+    previous_epoch = get_previous_epoch(spec, state)
+
+    require(
+        target_epoch in (previous_epoch, current_epoch),
+        "attestation.target_epoch",
+        "target epoch is neither the previous nor the current epoch",
+        target_epoch=target_epoch,
+        current_epoch=current_epoch,
+    )
+    require(
+        target_epoch == compute_epoch_at_slot(spec, slot),
+        "attestation.target_epoch",
+        "target epoch does not contain the attestation slot",
+        target_epoch=target_epoch,
+        slot=slot,
+    )
+    require(
+        slot + spec.MIN_ATTESTATION_INCLUSION_DELAY <= state_slot,
+        "attestation.inclusion_delay",
+        "attestation is included too early",
+        slot=slot,
+        state_slot=state_slot,
+    )
+    # Deneb (EIP-7045) lets an attestation be included until the end of the next epoch, which
+    # the target epoch check above already enforces.
+    if fork < Fork.DENEB:
+        require(
+            state_slot <= slot + spec.SLOTS_PER_EPOCH,
+            "attestation.inclusion_delay",
+            "attestation is included more than one epoch after its slot",
+            slot=slot,
+            state_slot=state_slot,
+        )
+
+
+def _check_committee(spec: Any, state: Any, attestation: Any) -> None:
+    data = attestation.data
+    index = int(data.index)
+    count = get_committee_count_per_slot(spec, state, int(data.target.epoch))
+    require(
+        index < count,
+        "attestation.committee_index",
+        "committee index out of range",
+        slot=int(data.slot),
+        index=index,
+        committees=count,
+    )
+
+    committee = get_beacon_committee(spec, state, int(data.slot), index)
+    require(
+        len(attestation.aggregation_bits) == len(committee),
+        "attestation.aggregation_bits",
+        "aggregation bits length does not match the committee size",
+        slot=int(data.slot),
+        index=index,
+        expected=len(committee),
+        actual=len(attestation.aggregation_bits),
+    )
+
+
+def _check_committees_electra(spec: Any, state: Any, attestation: Any) -> None:
+    # Electra (EIP-7549) moves the committee index out of the signed data into committee_bits.
+    data = attestation.data
+    require(
+        int(data.index) == 0,
+        "attestation.data_index",
+        "attestation data index must be zero from electra",
+        index=int(data.index),
+    )
+
+    bits = attestation.aggregation_bits
+    bit_count = len(bits)
+    count = get_committee_count_per_slot(spec, state, int(data.target.epoch))
+    offset = 0
+    for committee_index, bit in enumerate(attestation.committee_bits):
+        if not bit:
+            continue
+        require(
+            committee_index < count,
+            "attestation.committee_index",
+            "committee index out of range",
+            slot=int(data.slot),
+            index=committee_index,
+            committees=count,
+        )
+        committee = get_beacon_committee(spec, state, int(data.slot), committee_index)
+        require(
+            offset + len(committee) <= bit_count,
+            "attestation.aggregation_bits",
+            "aggregation bits are shorter than the committees they cover",
+            slot=int(data.slot),
+            index=committee_index,
+            bits=bit_count,
+        )
+        require(
+            any(bits[offset + position] for position in range(len(committee))),
+            "attestation.empty_committee",
+            "no member of a committee in committee_bits attested",
+            slot=int(data.slot),
+            index=committee_index,
+        )
+        offset += len(committee)
+
+    require(
+        bit_count == offset,
+        "attestation.aggregation_bits",
+        "aggregation bits length does not match the committees' total size",
+        slot=int(data.slot),
+        expected=offset,
+        actual=bit_count,
+    )
+
+
+def _verify_signature(spec: Any, state: Any, attestation: Any, sigs: SignatureBatch) -> None:
+    indexed = get_indexed_attestation(spec, state, attestation)
+    require(
+        is_valid_indexed_attestation(spec, state, indexed, sigs),
+        "attestation.indexed_attestation",
+        "indexed attestation is invalid",
+        slot=int(attestation.data.slot),
+        index=int(attestation.data.index),
+    )
+
+
+def _record_pending_attestation(
+    spec: Any, state: Any, attestation: Any, sigs: SignatureBatch
+) -> None:
+    data = attestation.data
+    pending = spec.types(Fork.PHASE0).PendingAttestation(
+        aggregation_bits=attestation.aggregation_bits,
+        data=data,
+        inclusion_delay=int(state.slot) - int(data.slot),
+        proposer_index=get_beacon_proposer_index(spec, state),
+    )
+
+    if int(data.target.epoch) == get_current_epoch(spec, state):
+        justified = state.current_justified_checkpoint
+        pending_list = state.current_epoch_attestations
+    else:
+        justified = state.previous_justified_checkpoint
+        pending_list = state.previous_epoch_attestations
+    require(
+        data.source.hash_tree_root() == justified.hash_tree_root(),
+        "attestation.source",
+        "source checkpoint is not the justified checkpoint",
+        source_epoch=int(data.source.epoch),
+        justified_epoch=int(justified.epoch),
+    )
+    pending_list.append(pending)
+
+    _verify_signature(spec, state, attestation, sigs)
+
+
+def _record_participation(spec: Any, state: Any, attestation: Any, sigs: SignatureBatch) -> None:
+    data = attestation.data
+    # The flag helper rejects an attestation whose source is not the justified checkpoint.
+    flag_indices = get_attestation_participation_flag_indices(
+        spec, state, data, int(state.slot) - int(data.slot)
+    )
+
+    _verify_signature(spec, state, attestation, sigs)
+
+    if int(data.target.epoch) == get_current_epoch(spec, state):
+        participation = state.current_epoch_participation
+    else:
+        participation = state.previous_epoch_participation
+
+    reward_numerator = 0
+    for index in get_attesting_indices(spec, state, attestation):
+        flags = int(participation[index])
+        new_weight = 0
+        new_flags = flags
+        for flag_index, weight in enumerate(PARTICIPATION_FLAG_WEIGHTS):
+            if flag_index in flag_indices and not flags & (1 << flag_index):
+                new_flags |= 1 << flag_index
+                new_weight += weight
+        if new_flags != flags:
+            participation[index] = new_flags
+            reward_numerator += get_base_reward(spec, state, index) * new_weight
+
+    reward_denominator = (
+        (WEIGHT_DENOMINATOR - PROPOSER_WEIGHT) * WEIGHT_DENOMINATOR // PROPOSER_WEIGHT
+    )
+    proposer_reward = reward_numerator // reward_denominator
+    increase_balance(spec, state, get_beacon_proposer_index(spec, state), proposer_reward)

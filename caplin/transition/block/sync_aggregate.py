@@ -1,0 +1,108 @@
+"""process_sync_aggregate: check the sync committee's signature over the previous block root
+and pay or penalize each member (altair)."""
+
+from typing import Any
+
+from caplin.config.constants import (
+    DOMAIN_SYNC_COMMITTEE,
+    PROPOSER_WEIGHT,
+    SYNC_REWARD_WEIGHT,
+    WEIGHT_DENOMINATOR,
+)
+from caplin.crypto import bls
+from caplin.errors import require
+from caplin.transition.helpers import (
+    compute_epoch_at_slot,
+    compute_signing_root,
+    decrease_balance,
+    get_base_reward_per_increment,
+    get_beacon_proposer_index,
+    get_block_root_at_slot,
+    get_domain,
+    get_total_active_balance,
+    increase_balance,
+)
+from caplin.transition.signatures import SignatureBatch
+
+from ._common import find_validator_index, uint64_checked
+
+
+@uint64_checked("sync_aggregate")
+def process_sync_aggregate(
+    spec: Any, state: Any, sync_aggregate: Any, sigs: SignatureBatch
+) -> None:
+    """Add the sync committee signature to `sigs`, then apply participant and proposer rewards.
+
+    A member that did not sign loses the reward it would have earned. With no participant at
+    all, the signature must be the G2 point at infinity.
+    """
+    committee = state.current_sync_committee
+    committee_pubkeys = [bytes(pubkey) for pubkey in committee.pubkeys]
+    bits = [bool(bit) for bit in sync_aggregate.sync_committee_bits]
+    _add_signature(spec, state, sync_aggregate, committee, committee_pubkeys, bits, sigs)
+
+    total_increments = get_total_active_balance(spec, state) // spec.EFFECTIVE_BALANCE_INCREMENT
+    total_base_rewards = get_base_reward_per_increment(spec, state) * total_increments
+    max_participant_rewards = (
+        total_base_rewards * SYNC_REWARD_WEIGHT // WEIGHT_DENOMINATOR // spec.SLOTS_PER_EPOCH
+    )
+    participant_reward = max_participant_rewards // spec.SYNC_COMMITTEE_SIZE
+    proposer_reward = participant_reward * PROPOSER_WEIGHT // (WEIGHT_DENOMINATOR - PROPOSER_WEIGHT)
+
+    proposer_index = get_beacon_proposer_index(spec, state)
+    for pubkey, participated in zip(committee_pubkeys, bits, strict=True):
+        member_index = find_validator_index(state, pubkey)
+        require(
+            member_index is not None,
+            "sync_aggregate.committee",
+            "sync committee member is not a validator",
+            pubkey=pubkey,
+        )
+        assert member_index is not None
+        if participated:
+            increase_balance(spec, state, member_index, participant_reward)
+            increase_balance(spec, state, proposer_index, proposer_reward)
+        else:
+            decrease_balance(spec, state, member_index, participant_reward)
+
+
+def _add_signature(
+    spec: Any,
+    state: Any,
+    sync_aggregate: Any,
+    committee: Any,
+    committee_pubkeys: list[bytes],
+    bits: list[bool],
+    sigs: SignatureBatch,
+) -> None:
+    signature = bytes(sync_aggregate.sync_committee_signature)
+    previous_slot = max(int(state.slot), 1) - 1
+    participants = [pubkey for pubkey, bit in zip(committee_pubkeys, bits, strict=True) if bit]
+
+    if not participants:
+        if getattr(sigs, "enabled", True):
+            require(
+                signature == bytes(bls.G2_POINT_AT_INFINITY),
+                "sync_aggregate.signature",
+                "signature of an empty sync aggregate is not the point at infinity",
+                slot=int(state.slot),
+                signature=signature,
+            )
+        return
+
+    # With every member signing, the committee's stored aggregate key saves 512 additions.
+    if len(participants) == len(committee_pubkeys):
+        participants = [bytes(committee.aggregate_pubkey)]
+
+    domain = get_domain(
+        spec, state, DOMAIN_SYNC_COMMITTEE, compute_epoch_at_slot(spec, previous_slot)
+    )
+    block_root = get_block_root_at_slot(spec, state, previous_slot)
+    sigs.add(
+        participants,
+        compute_signing_root(spec, bytes(block_root), domain),
+        signature,
+        "sync_aggregate",
+        slot=int(state.slot),
+        participants=sum(bits),
+    )
