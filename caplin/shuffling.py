@@ -8,6 +8,7 @@ per index.
 
 from collections.abc import Sequence
 from hashlib import sha256
+from typing import Any
 
 import numpy as np
 
@@ -121,7 +122,7 @@ def _chunk_count(count: int) -> int:
     return (count + _POSITIONS_PER_HASH - 1) // _POSITIONS_PER_HASH
 
 
-def _round_bits(prefix_hash, chunk_suffixes: list[bytes]) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _round_bits(prefix_hash: Any, chunk_suffixes: list[bytes]) -> np.ndarray:
     """Return the round's bit of every position: bit p is bit p % 8 of byte p // 8."""
     digests = []
     for suffix in chunk_suffixes:

@@ -7,7 +7,7 @@ checks. Every function raises `ValueError` on a malformed point.
 
 from collections.abc import Sequence
 
-from pyblst import BlstP1Element, BlstP2Element, final_verify, miller_loop
+from pyblst import BlstFP12Element, BlstP1Element, BlstP2Element, final_verify, miller_loop
 
 from caplin.crypto._msm import multi_scalar_mul
 
@@ -84,7 +84,7 @@ def pairings_equal(
     return final_verify(_miller_product(lhs), _miller_product(rhs))
 
 
-def _miller_product(pairs: list[tuple[BlstP1Element, BlstP2Element]]):  # type: ignore[no-untyped-def]
+def _miller_product(pairs: list[tuple[BlstP1Element, BlstP2Element]]) -> BlstFP12Element:
     if not pairs:
         return miller_loop(_G1_IDENTITY, _G2_IDENTITY)
     product = miller_loop(*pairs[0])

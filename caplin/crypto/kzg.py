@@ -56,28 +56,37 @@ _settings_lock = threading.Lock()
 _CKZG_ERRORS = (ValueError, RuntimeError, TypeError)
 
 
-def load_trusted_setup(path: str | os.PathLike[str] | None = None, precompute: int | None = None):  # type: ignore[no-untyped-def]
+def load_trusted_setup(
+    path: str | os.PathLike[str] | None = None, precompute: int | None = None
+) -> Any:
     """Load the trusted setup now (by default the bundled mainnet one) and use it from then on.
 
     Raises:
         CryptoError: the file is missing or is not a trusted setup ckzg can read.
     """
-    global _settings
     setup_path = Path(path) if path is not None else TRUSTED_SETUP_PATH
     level = _PRECOMPUTE if precompute is None else precompute
     with _settings_lock:
-        try:
-            _settings = ckzg.load_trusted_setup(str(setup_path), level)
-        except _CKZG_ERRORS as error:
-            raise CryptoError(
-                "failed to load KZG trusted setup", path=str(setup_path), error=str(error)
-            ) from None
+        return _load_locked(setup_path, level)
+
+
+def _load_locked(path: Path, precompute: int) -> Any:
+    global _settings
+    try:
+        _settings = ckzg.load_trusted_setup(str(path), precompute)
+    except _CKZG_ERRORS as error:
+        raise CryptoError(
+            "failed to load KZG trusted setup", path=str(path), error=str(error)
+        ) from None
     return _settings
 
 
 def _trusted_setup() -> Any:
     if _settings is None:
-        load_trusted_setup()
+        with _settings_lock:
+            # Another thread may have loaded it while this one waited for the lock.
+            if _settings is None:
+                _load_locked(TRUSTED_SETUP_PATH, _PRECOMPUTE)
     return _settings
 
 
