@@ -27,7 +27,6 @@ from execution.payload import (
     Withdrawal,
     build_header,
     compute_requests_hash,
-    compute_transactions_root,
     payload_from_header,
 )
 from execution.storage import Overlay
@@ -181,7 +180,8 @@ def _execute(
         payload,
         parent_beacon_block_root,
         compute_requests_hash(requests),
-        compute_transactions_root(transactions),
+        executed.transaction_root,
+        withdrawals_root=executed.withdrawals_root,
     )
     if rebuilt.hash != executed.hash:
         raise ExecutionError(

@@ -24,7 +24,7 @@ from typing import Any
 from eth.abc import BlockHeaderAPI
 from eth.chains.base import ChainContext
 from eth.consensus.context import ConsensusContext
-from eth.constants import GENESIS_PARENT_HASH
+from eth.constants import BLANK_ROOT_HASH, GENESIS_PARENT_HASH
 from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
 from eth.exceptions import HeaderNotFound
@@ -40,7 +40,6 @@ from execution.payload import (
     blob_versioned_hashes,
     build_header,
     compute_requests_hash,
-    compute_transactions_root,
     decode_transactions,
     from_ssz_request,
 )
@@ -296,14 +295,18 @@ class EmbeddedEngine:
                 list(request.versioned_hashes),
             )
 
-        claimed_header = build_header(
+        requests_hash = compute_requests_hash(request.execution_requests)
+        # py-evm computes the transactions and withdrawals roots while importing, so
+        # the header given to it leaves them blank and the claimed header reuses them.
+        import_header = build_header(
             payload,
             request.parent_beacon_block_root,
-            compute_requests_hash(request.execution_requests),
-            compute_transactions_root(transactions),
+            requests_hash,
+            BLANK_ROOT_HASH,
+            withdrawals_root=BLANK_ROOT_HASH,
         )
         block = PragueBlock(
-            header=claimed_header,
+            header=import_header,
             transactions=transactions,
             uncles=[],
             withdrawals=[w.to_evm() for w in payload.withdrawals],
@@ -328,6 +331,13 @@ class EmbeddedEngine:
         computed = result.block.header
         self._check_execution_results(request, computed, vm.execution_requests, invalid)
 
+        claimed_header = build_header(
+            payload,
+            request.parent_beacon_block_root,
+            requests_hash,
+            computed.transaction_root,
+            withdrawals_root=computed.withdrawals_root,
+        )
         if claimed_header.hash != payload.block_hash:
             invalid(
                 "block_hash",

@@ -120,8 +120,14 @@ def build_header(
     parent_beacon_block_root: bytes,
     requests_hash: bytes,
     transactions_root: bytes,
+    withdrawals_root: bytes | None = None,
 ) -> PragueBlockHeader:
-    """Build the Prague RLP header that the payload's `block_hash` commits to."""
+    """Build the Prague RLP header that the payload's `block_hash` commits to.
+
+    `withdrawals_root` is computed from the payload when not given.
+    """
+    if withdrawals_root is None:
+        withdrawals_root = compute_withdrawals_root(payload.withdrawals)
     return PragueBlockHeader(
         difficulty=0,
         block_number=payload.block_number,
@@ -139,7 +145,7 @@ def build_header(
         mix_hash=payload.prev_randao,
         nonce=POST_MERGE_NONCE,
         base_fee_per_gas=payload.base_fee_per_gas,
-        withdrawals_root=compute_withdrawals_root(payload.withdrawals),
+        withdrawals_root=withdrawals_root,
         blob_gas_used=payload.blob_gas_used,
         excess_blob_gas=payload.excess_blob_gas,
         parent_beacon_block_root=parent_beacon_block_root,
