@@ -1,0 +1,158 @@
+"""Spec helpers against the executable spec, and cache freshness after mutations."""
+
+import pytest
+from test_core_support import MINIMAL, make_state, reference, to_reference
+
+from caplin.config.constants import UINT64_MAX
+from caplin.config.forks import Fork
+from caplin.transition import caches
+from caplin.transition import helpers as h
+
+spec = MINIMAL
+FORKS = [Fork.PHASE0, Fork.ALTAIR, Fork.ELECTRA, Fork.FULU]
+
+
+@pytest.mark.parametrize("fork", FORKS, ids=lambda fork: fork.lower)
+def test_committees_match_reference(fork: Fork) -> None:
+    state = make_state(fork, count=96)
+    ref = reference(fork)
+    ref_state = to_reference(fork, state)
+    epoch = h.get_current_epoch(spec, state)
+    count = h.get_committee_count_per_slot(spec, state, epoch)
+    assert count == ref.get_committee_count_per_slot(ref_state, ref.Epoch(epoch))
+    for slot in range(epoch * spec.SLOTS_PER_EPOCH, (epoch + 1) * spec.SLOTS_PER_EPOCH):
+        for index in range(count):
+            expected = ref.get_beacon_committee(
+                ref_state, ref.Slot(slot), ref.CommitteeIndex(index)
+            )
+            assert h.get_beacon_committee(spec, state, slot, index) == [int(i) for i in expected]
+
+
+@pytest.mark.parametrize("fork", FORKS, ids=lambda fork: fork.lower)
+def test_proposers_match_reference(fork: Fork) -> None:
+    state = make_state(fork, count=80)
+    ref = reference(fork)
+    if fork >= Fork.FULU:
+        ref_state = to_reference(fork, state)
+        expected = ref.initialize_proposer_lookahead(ref_state)
+        assert h.initialize_proposer_lookahead(spec, state) == [int(i) for i in expected]
+        return
+    for offset in range(spec.SLOTS_PER_EPOCH):
+        state.slot = 3 * spec.SLOTS_PER_EPOCH + offset
+        ref_state = to_reference(fork, state)
+        assert h.get_beacon_proposer_index(spec, state) == ref.get_beacon_proposer_index(ref_state)
+
+
+@pytest.mark.parametrize("fork", [Fork.ALTAIR, Fork.ELECTRA], ids=lambda fork: fork.lower)
+def test_sync_committee_matches_reference(fork: Fork) -> None:
+    state = make_state(fork, count=64)
+    ref = reference(fork)
+    ref_state = to_reference(fork, state)
+    expected = [int(i) for i in ref.get_next_sync_committee_indices(ref_state)]
+    assert h.get_next_sync_committee_indices(spec, state) == expected
+    committee = h.get_next_sync_committee(spec, state)
+    assert committee.hash_tree_root() == ref.hash_tree_root(ref.get_next_sync_committee(ref_state))
+
+
+def test_proposer_cache_follows_balance_change() -> None:
+    state = make_state(Fork.ALTAIR, count=64)
+    ref = reference(Fork.ALTAIR)
+    before = h.get_beacon_proposer_index(spec, state)
+    state.validators[before].effective_balance = 0
+    after = h.get_beacon_proposer_index(spec, state)
+    assert after != before
+    assert after == ref.get_beacon_proposer_index(to_reference(Fork.ALTAIR, state))
+
+
+def test_active_indices_follow_exit() -> None:
+    state = make_state(Fork.PHASE0, count=64)
+    epoch = h.get_current_epoch(spec, state)
+    assert 5 in h.get_active_validator_indices(spec, state, epoch)
+    state.validators[5].exit_epoch = epoch
+    assert 5 not in h.get_active_validator_indices(spec, state, epoch)
+    assert h.get_total_active_balance(spec, state) == h.get_total_balance(
+        spec, state, h.get_active_validator_indices(spec, state, epoch)
+    )
+
+
+def test_caches_clear_all_empties() -> None:
+    state = make_state(Fork.PHASE0, count=64)
+    h.get_beacon_proposer_index(spec, state)
+    caches.clear_all()
+    assert all(len(cache) == 0 for cache in caches.ALL_CACHES)
+
+
+@pytest.mark.parametrize("fork", [Fork.PHASE0, Fork.ALTAIR, Fork.BELLATRIX, Fork.ELECTRA])
+def test_slash_validator_matches_reference(fork: Fork) -> None:
+    state = make_state(fork, count=64)
+    ref = reference(fork)
+    ref_state = to_reference(fork, state)
+    h.slash_validator(spec, state, 7, 9)
+    ref.slash_validator(ref_state, ref.ValidatorIndex(7), ref.ValidatorIndex(9))
+    assert state.hash_tree_root() == ref.hash_tree_root(ref_state)
+
+
+@pytest.mark.parametrize("fork", [Fork.PHASE0, Fork.ELECTRA], ids=lambda fork: fork.lower)
+def test_exits_match_reference(fork: Fork) -> None:
+    state = make_state(fork, count=64)
+    ref = reference(fork)
+    ref_state = to_reference(fork, state)
+    for index in range(0, 40, 3):
+        h.initiate_validator_exit(spec, state, index)
+        ref.initiate_validator_exit(ref_state, ref.ValidatorIndex(index))
+    assert state.hash_tree_root() == ref.hash_tree_root(ref_state)
+
+
+def test_switch_to_compounding_queues_excess() -> None:
+    state = make_state(Fork.ELECTRA, count=64)
+    state.balances[4] = 40 * 10**9
+    h.switch_to_compounding_validator(spec, state, 4)
+    assert bytes(state.validators[4].withdrawal_credentials)[:1] == b"\x02"
+    assert int(state.balances[4]) == spec.MIN_ACTIVATION_BALANCE
+    assert len(state.pending_deposits) == 1
+    assert int(state.pending_deposits[0].amount) == 8 * 10**9
+
+
+def test_shuffled_permutation_matches_single_index() -> None:
+    seed = bytes(range(32))
+    for count in (1, 2, 7, 255, 256, 257, 1000):
+        permutation = h.compute_shuffled_permutation(spec, count, seed)
+        singles = [h.compute_shuffled_index(spec, i, count, seed) for i in range(count)]
+        assert permutation == singles
+
+
+def test_compute_shuffled_index_rejects_out_of_range() -> None:
+    with pytest.raises(ValueError):
+        h.compute_shuffled_index(spec, 5, 5, b"\x00" * 32)
+
+
+def test_integer_math_edges() -> None:
+    assert h.integer_squareroot(0) == 0
+    assert h.integer_squareroot(15) == 3
+    assert h.integer_squareroot(16) == 4
+    assert h.integer_squareroot(UINT64_MAX) == 2**32 - 1
+    assert h.floorlog2(1) == 0
+    assert h.floorlog2(1023) == 9
+    assert h.ceillog2(1) == 0
+    assert h.ceillog2(1025) == 11
+    assert h.saturating_sub(3, 5) == 0
+    assert h.add_flag(0, 2) == 4
+    assert h.has_flag(4, 2)
+    assert not h.has_flag(4, 1)
+
+
+def test_domain_and_fork_digest_match_reference() -> None:
+    ref = reference(Fork.FULU)
+    root = bytes(range(32))
+    version = spec.GENESIS_FORK_VERSION
+    expected = ref.compute_domain(ref.DOMAIN_BEACON_ATTESTER, ref.Version(version), ref.Root(root))
+    assert h.compute_domain(spec, b"\x01\x00\x00\x00", version, root) == bytes(expected)
+    assert h.compute_fork_digest(spec, root, 0) == bytes(ref.compute_fork_digest(ref.Root(root), 0))
+
+
+def test_block_root_at_slot_rejects_future_slot() -> None:
+    from caplin.errors import BlockProcessingError
+
+    state = make_state(Fork.PHASE0)
+    with pytest.raises(BlockProcessingError):
+        h.get_block_root_at_slot(spec, state, int(state.slot))
