@@ -212,6 +212,9 @@ class EmbeddedEngine:
                 new_payload = (
                     request if isinstance(request, NewPayload) else from_ssz_request(request)
                 )
+                if self._is_executed(batch, new_payload.payload.block_hash):
+                    executed.append(new_payload.payload.block_hash)
+                    continue
                 layer = Overlay(batch)
                 try:
                     block_hash = self._execute_one(layer, new_payload)
@@ -232,6 +235,14 @@ class EmbeddedEngine:
                 failure.committed = tuple(executed)  # type: ignore[attr-defined]
                 raise failure
             return BatchResult(tuple(executed), head_hash)
+
+    @staticmethod
+    def _is_executed(overlay: Overlay, block_hash: bytes) -> bool:
+        """Return True when `block_hash` is stored with its post-state (a re-sent payload)."""
+        if overlay.get_raw(block_hash) is None:
+            return False
+        header = ChainDB(AtomicDB(overlay)).get_block_header_by_hash(block_hash)
+        return overlay.get_raw(header.state_root) is not None
 
     def execute_payload(self, request: NewPayload | Any, *, set_head: bool = True) -> bytes:
         """Execute one payload (a batch of one); return its block hash."""

@@ -277,3 +277,27 @@ def payload_to_ssz(payload: ExecutionPayload, payload_class: Any) -> Any:
         fields["blob_gas_used"] = payload.blob_gas_used
         fields["excess_blob_gas"] = payload.excess_blob_gas
     return payload_class(**fields)
+
+
+def execution_requests_to_ssz(requests: Sequence[bytes], requests_class: Any) -> Any:
+    """Decode an EIP-7685 request list into a consensus `ExecutionRequests` view.
+
+    Raises ValueError on an unknown request type, types out of order, or bytes
+    that are not a valid SSZ list of that type's requests.
+    """
+    field_by_type = {
+        DEPOSIT_REQUEST_TYPE: "deposits",
+        WITHDRAWAL_REQUEST_TYPE: "withdrawals",
+        CONSOLIDATION_REQUEST_TYPE: "consolidations",
+    }
+    list_types = requests_class.fields()
+    values: dict[str, Any] = {}
+    previous_type = -1
+    for request in requests:
+        request_type = request[0]
+        if request_type not in field_by_type or request_type <= previous_type:
+            raise ValueError(f"request type {request_type} is unknown or out of order")
+        previous_type = request_type
+        name = field_by_type[request_type]
+        values[name] = list_types[name].decode_bytes(request[1:])
+    return requests_class(**values)
