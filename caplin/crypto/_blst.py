@@ -32,11 +32,11 @@ def g2_from_bytes(data: bytes) -> BlstP2Element:
 
 
 def g1_to_bytes(point: BlstP1Element) -> bytes:
-    return point.compress()
+    return bytes(point.compress())
 
 
 def g2_to_bytes(point: BlstP2Element) -> bytes:
-    return point.compress()
+    return bytes(point.compress())
 
 
 def g1_generator() -> BlstP1Element:
@@ -81,7 +81,7 @@ def pairings_equal(
 
     Each side multiplies its Miller loops, and one final exponentiation compares them.
     """
-    return final_verify(_miller_product(lhs), _miller_product(rhs))
+    return bool(final_verify(_miller_product(lhs), _miller_product(rhs)))
 
 
 def _miller_product(pairs: list[tuple[BlstP1Element, BlstP2Element]]) -> BlstFP12Element:

@@ -55,7 +55,7 @@ def _on_every_backend(check: Callable[[], None]) -> None:
 def _expect_bytes(function: Callable[[], bytes], expected: bytes | None) -> None:
     """Compare the bytes `function` returns with `expected`, where None means it must raise."""
     try:
-        actual: bytes | None = function()
+        actual = function()
     except CryptoError as error:
         if expected is not None:
             raise AssertionError(f"raised {error}, expected 0x{expected.hex()}") from None
