@@ -182,3 +182,16 @@ def test_missing_trusted_setup_raises(tmp_path) -> None:  # type: ignore[no-unty
     with pytest.raises(CryptoError):
         kzg.load_trusted_setup(tmp_path / "missing.txt")
     assert len(kzg.blob_to_kzg_commitment(bytes(kzg.BYTES_PER_BLOB))) == 48
+
+
+def test_bundled_setup_is_mainnet_ceremony() -> None:
+    import hashlib
+
+    # The KZG ceremony's mainnet output in ckzg's text format: 4096 G1 points in
+    # Lagrange form, 65 G2 points, then 4096 G1 points in monomial form.
+    data = kzg.TRUSTED_SETUP_PATH.read_bytes()
+    lines = data.decode().split()
+    assert lines[:2] == ["4096", "65"]
+    assert len(lines) == 2 + 4096 + 65 + 4096
+    digest = hashlib.sha256(data).hexdigest()
+    assert digest == "d39b9f2d047cc9dca2de58f264b6a09448ccd34db967881a6713eacacf0f26b7"
