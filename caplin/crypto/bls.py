@@ -215,7 +215,7 @@ def _check_secret_key(sk: object) -> int:
         raise CryptoError("secret key must be an int", type=type(sk).__name__)
     if not 0 < sk < CURVE_ORDER:
         raise CryptoError("secret key is out of range, it must be in [1, r)")
-    return sk
+    return int(sk)
 
 
 def _core_verify(pubkey_point: Point, message: bytes, signature_point: Point) -> bool:
