@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from caplin.config.forks import Fork
+from caplin.errors import EpochProcessingError
 from caplin.transition.epoch.effective_balance_updates import process_effective_balance_updates
 from caplin.transition.epoch.eth1_data_reset import process_eth1_data_reset
 from caplin.transition.epoch.historical_roots_update import process_historical_roots_update
@@ -33,6 +34,7 @@ from caplin.transition.epoch.rewards_and_penalties import process_rewards_and_pe
 from caplin.transition.epoch.slashings import process_slashings
 from caplin.transition.epoch.slashings_reset import process_slashings_reset
 from caplin.transition.epoch.sync_committee_updates import process_sync_committee_updates
+from caplin.transition.epoch.vectorized import process_epoch_vectorized
 
 EpochStep = Callable[[Any, Any], None]
 
@@ -75,10 +77,20 @@ def process_epoch_simple(spec: Any, state: Any) -> None:
 def process_epoch(spec: Any, state: Any) -> None:
     """Run the epoch transition on `state` in place.
 
+    From altair on the per-validator steps run on numpy columns (`process_epoch_vectorized`);
+    phase0 states take the simple path. Both give the same state.
+
     Raises:
-        EpochProcessingError: a balance or epoch left the uint64 range.
+        EpochProcessingError: a balance, score or epoch left the uint64 range.
     """
-    process_epoch_simple(spec, state)
+    if spec.fork_of(state) < Fork.ALTAIR:
+        try:
+            process_epoch_simple(spec, state)
+        except ValueError as error:
+            # remerkleable rejects out-of-range uint64 values with ValueError.
+            raise EpochProcessingError(f"epoch processing failed: {error}") from error
+        return
+    process_epoch_vectorized(spec, state)
 
 
 __all__ = [
@@ -87,6 +99,7 @@ __all__ = [
     "process_effective_balance_updates",
     "process_epoch",
     "process_epoch_simple",
+    "process_epoch_vectorized",
     "process_eth1_data_reset",
     "process_historical_roots_update",
     "process_historical_summaries_update",

@@ -63,4 +63,5 @@ def get_unslashed_attesting_indices(
 
 def get_attesting_balance(spec: Any, state: Any, attestations: Sequence[Any]) -> int:
     """Return the effective balance (Gwei) of the unslashed validators in `attestations`."""
-    return get_total_balance(spec, state, get_unslashed_attesting_indices(spec, state, attestations))
+    attesters = get_unslashed_attesting_indices(spec, state, attestations)
+    return get_total_balance(spec, state, attesters)

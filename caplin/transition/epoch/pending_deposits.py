@@ -21,14 +21,23 @@ def process_pending_deposits(spec: Any, state: Any) -> None:
     validator go to the back of the queue, and unused churn carries over only when the
     churn limit stopped the pass.
     """
+    pending_deposits_pass(spec, state, get_activation_exit_churn_limit(spec, state))
+
+
+def pending_deposits_pass(
+    spec: Any, state: Any, activation_exit_churn: int, columns: Any = None
+) -> None:
+    """Run process_pending_deposits with the activation/exit churn limit (Gwei) given.
+
+    `columns`, the registry's `ValidatorColumns` if the caller has them, speeds up the
+    public key lookups.
+    """
     next_epoch = get_current_epoch(spec, state) + 1
-    available = int(state.deposit_balance_to_consume) + get_activation_exit_churn_limit(
-        spec, state
-    )
+    available = int(state.deposit_balance_to_consume) + activation_exit_churn
     finalized_slot = compute_start_slot_at_epoch(spec, int(state.finalized_checkpoint.epoch))
     # Deposit requests wait until the eth1 bridge deposits before them are all applied.
     bridge_pending = int(state.eth1_deposit_index) < int(state.deposit_requests_start_index)
-    pubkey_index = PubkeyIndex(state)
+    pubkey_index = PubkeyIndex(state, columns)
     processed_amount = 0
     next_index = 0
     postponed = []
@@ -67,9 +76,7 @@ def process_pending_deposits(spec: Any, state: Any) -> None:
     if next_index or postponed:
         queue = state.pending_deposits
         state.pending_deposits = type(queue)(*(list(queue)[next_index:] + postponed))
-    state.deposit_balance_to_consume = (
-        available - processed_amount if churn_limit_reached else 0
-    )
+    state.deposit_balance_to_consume = available - processed_amount if churn_limit_reached else 0
 
 
 def apply_pending_deposit(
@@ -95,24 +102,32 @@ def apply_pending_deposit(
 
 
 class PubkeyIndex:
-    """Validator index by public key, read from the registry on first use.
+    """Lowest validator index by public key, for one pass over the deposit queue.
 
-    The map is built lazily because a pass that applies no deposit must not pay for reading
-    every public key.
+    With `columns` (the registry's `ValidatorColumns`) lookups search their key prefixes;
+    without, the map of every key is read from the registry on first use, so a pass that
+    looks up nothing reads nothing. Validators added during the pass are tracked apart.
     """
 
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: Any, columns: Any = None) -> None:
         self._state = state
+        self._columns = columns
         self._map: dict[bytes, int] | None = None
+        self._added: dict[bytes, int] = {}
 
     def get(self, pubkey: bytes) -> int | None:
+        if self._columns is not None:
+            index = self._columns.index_of_pubkey(self._state.validators, pubkey)
+        else:
+            index = self._full_map().get(pubkey)
+        return index if index is not None else self._added.get(pubkey)
+
+    def _full_map(self) -> dict[bytes, int]:
         if self._map is None:
             self._map = {}
             for index, validator in enumerate(self._state.validators):
-                # The first validator with a pubkey wins, as in a list search.
                 self._map.setdefault(bytes(validator.pubkey), index)
-        return self._map.get(pubkey)
+        return self._map
 
     def added(self, pubkey: bytes, index: int) -> None:
-        if self._map is not None:
-            self._map.setdefault(pubkey, index)
+        self._added.setdefault(pubkey, index)
