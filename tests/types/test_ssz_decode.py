@@ -255,3 +255,26 @@ def test_decode_accepts_bytearray_and_memoryview():
     data = valid_variable()
     assert encode(decode(Variable, bytearray(data))) == data
     assert encode(decode(Variable, memoryview(data))) == data
+
+
+def test_decoded_state_mutates_like_remerkleable():
+    import random
+
+    from random_values import random_value
+
+    from caplin.config import ChainSpec, Fork
+
+    cls = ChainSpec.for_preset("minimal").types(Fork.ELECTRA).BeaconState
+    data = encode(random_value(cls, random.Random(7)))
+    ours = decode(cls, data)
+    theirs = cls.decode_bytes(data)
+    for state in (ours, theirs):
+        state.slot = 99
+        state.balances.append(5)
+        state.justification_bits[1] = True
+        state.previous_epoch_participation.append(3)
+        if len(state.validators):
+            state.validators[0].slashed = True
+        state.historical_roots.append(b"\x07" * 32)
+    assert hash_tree_root(ours) == hash_tree_root(theirs)
+    assert encode(ours) == theirs.encode_bytes()

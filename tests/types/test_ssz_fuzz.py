@@ -61,3 +61,24 @@ def test_mutated_bytes_raise_only_ssz_error(name, cls):
             continue
         # Whatever is accepted must be the canonical encoding of what was decoded.
         assert encode(value) == candidate, f"{name} accepted a non-canonical encoding"
+
+
+ALL_TYPES = [
+    (f"{fork.lower}.{name}", cls)
+    for fork in Fork
+    for name, cls in ChainSpec.for_preset("minimal").types(fork)
+    if fork == Fork.PHASE0
+    or cls is not getattr(ChainSpec.for_preset("minimal").types(fork.previous()), name, None)
+]
+
+
+@pytest.mark.parametrize(("name", "cls"), ALL_TYPES, ids=[name for name, _ in ALL_TYPES])
+def test_tree_codec_matches_remerkleable(name, cls):
+    rng = random.Random(f"tree {name}")
+    value = random_value(cls, rng)
+    expected = value.encode_bytes()
+    assert encode(value) == expected
+
+    decoded = decode(cls, expected)
+    assert bytes(decoded.hash_tree_root()) == bytes(cls.decode_bytes(expected).hash_tree_root())
+    assert encode(decoded) == expected
