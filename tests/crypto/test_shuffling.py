@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from caplin.errors import CryptoError
 from caplin.shuffling import compute_shuffled_index, compute_shuffled_indices, shuffle_list
@@ -60,3 +62,14 @@ def test_accepts_ssz_values() -> None:
     expected = [compute_shuffled_index(i, 20, SEED, 10) for i in range(20)]
     assert shuffle_list(values, seed, uint64(10)) == expected
     assert [compute_shuffled_index(uint64(i), uint64(20), seed, 10) for i in range(20)] == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(min_value=0, max_value=700),
+    st.binary(min_size=32, max_size=32),
+    st.integers(min_value=0, max_value=12),
+)
+def test_shuffle_matches_per_index_random(count: int, seed: bytes, rounds: int) -> None:
+    expected = [compute_shuffled_index(i, count, seed, rounds) for i in range(count)]
+    assert compute_shuffled_indices(count, seed, rounds).tolist() == expected
