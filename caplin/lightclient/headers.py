@@ -2,9 +2,9 @@
 
 Light client objects are SSZ containers of the fork whose types they use. A
 newer fork only adds fields (the execution header in Capella, blob gas fields
-in Deneb) or deepens a branch (Electra's larger `BeaconState`), so an object is
-upgraded by copying its fields into the newer type, leaving new fields at their
-defaults and padding shorter branches with leading zero roots.
+in Deneb) or deepens a branch (Electra's larger `BeaconState`). So an object is
+upgraded by copying its fields into the newer type: new fields keep their
+defaults, and shorter branches get leading zero roots.
 """
 
 from typing import Any

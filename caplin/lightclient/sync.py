@@ -2,10 +2,10 @@
 
 The store trusts one block root (checked against a `LightClientBootstrap`),
 then accepts `LightClientUpdate`s signed by the current or next sync
-committee. An update signed by at least 2/3 of the committee that proves a
-newer finalized header is applied at once; otherwise the best update seen is
-kept and applied by `process_light_client_store_force_update` once
-`UPDATE_TIMEOUT` slots pass without finality.
+committee. An update that at least 2/3 of the committee signed and that proves
+a newer finalized header is applied at once. Otherwise the store keeps the
+best update seen, and `process_light_client_store_force_update` applies it
+once `UPDATE_TIMEOUT` slots pass without finality.
 """
 
 from dataclasses import dataclass
@@ -37,7 +37,7 @@ class LightClientError(CaplinError):
 
 @dataclass
 class LightClientStore:
-    """What a light client knows: headers it trusts and the sync committees that sign them.
+    """The light client's state: the headers it trusts and the sync committees that sign them.
 
     `fork` is the fork of the light client types the store's objects use.
     """
@@ -281,8 +281,8 @@ def validate_light_client_update(
 
 
 def _validate_finality(spec: Any, store: LightClientStore, update: Any) -> None:
-    # The finalized header must be the one whose root the attested state holds
-    # as finalized checkpoint; before any finality that root is zero.
+    # The finalized header must be the block the attested state records as its
+    # finalized checkpoint. Before any finality that root is zero.
     if not is_finality_update(update):
         _require(_is_empty(update.finalized_header), "finalized header without finality branch")
         return
@@ -363,8 +363,8 @@ def process_light_client_store_force_update(
 ) -> None:
     """Apply the best update once `UPDATE_TIMEOUT` slots passed without a finality update.
 
-    Without finality the attested header stands in for the finalized one, so
-    the store can still move into later sync committee periods.
+    Without finality the attested header replaces the finalized one, so the
+    store can still move into later sync committee periods.
     """
     timeout_slot = int(store.finalized_header.beacon.slot) + int(spec.UPDATE_TIMEOUT)
     if current_slot <= timeout_slot or store.best_valid_update is None:

@@ -36,14 +36,16 @@ def is_aggregator(spec: Any, committee_size: int, slot_signature: bytes) -> bool
     return int.from_bytes(sha256(bytes(slot_signature))[:8], "little") % modulo == 0
 
 
-def _check_time(context: GossipContext, slot: int, now_ms: int, what: str) -> None:
+def _check_time(context: GossipContext, slot: int, now_ms: int, subject: str) -> None:
     clock = context.clock
     # Deneb (EIP-7045): attestations count for the whole of the current and previous epoch.
     if context.fork >= Fork.DENEB:
-        ignore_unless(not clock.is_future_slot(slot, now_ms), f"{what} slot is from a future slot")
+        ignore_unless(
+            not clock.is_future_slot(slot, now_ms), f"{subject} slot is from a future slot"
+        )
         ignore_unless(
             clock.is_current_or_previous_epoch(context.epoch_at(slot), now_ms),
-            f"{what} epoch is not current or previous epoch",
+            f"{subject} epoch is not current or previous epoch",
         )
     else:
         slot_range = int(context.spec.ATTESTATION_PROPAGATION_SLOT_RANGE)

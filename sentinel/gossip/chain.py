@@ -1,11 +1,11 @@
 """The view of the chain that gossip validation needs, and an in-memory implementation.
 
-Validation asks whether a block was seen, whether it passed the state
-transition (has a post-state), what its execution payload status is, which
-state is the head, what is finalized, and which block is the checkpoint block
-of an epoch on a branch. `ChainView` names those questions so the node can
-answer them from its fork-choice store; `BlockTree` answers them from blocks
-and states handed to it, as the spec tests and the node's tests do.
+Validation needs to know whether a block was seen, whether it passed the
+state transition (has a post-state), its execution payload status, the head
+state, the finalized checkpoint, and the checkpoint block of an epoch on a
+branch. `ChainView` names those queries so the node can serve them from its
+fork-choice store. `BlockTree` serves them from blocks and states handed to
+it, as the spec tests and the node's tests do.
 """
 
 from dataclasses import dataclass
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 
 class PayloadStatus(Enum):
-    """What the execution engine said about a block's payload."""
+    """The execution engine's verdict on a block's payload."""
 
     VALID = "VALID"
     INVALIDATED = "INVALIDATED"
@@ -28,7 +28,7 @@ class Checkpoint:
 
 
 class ChainView(Protocol):
-    """What gossip validation reads from the node's chain."""
+    """The chain queries gossip validation makes."""
 
     @property
     def genesis_time(self) -> int:

@@ -1,4 +1,4 @@
-"""What every topic's rules share: the chain, the seen-caches, the clock and the fork."""
+"""The validation context every topic's rules share: chain, seen-caches, clock and fork."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -69,40 +69,42 @@ class GossipContext:
 
 
 def check_block_header(
-    context: GossipContext, header: Any, signature: bytes, now_ms: int, what: str
+    context: GossipContext, header: Any, signature: bytes, now_ms: int, subject: str
 ) -> Any:
     """Apply the rules a block and every sidecar share to a `BeaconBlockHeader`.
 
     Checks timing, finality, that the parent is known and imported, the
-    proposer index and signature, the slot order, and finalized ancestry; the
-    expected-proposer check is left to the caller because the spec runs it last.
+    proposer index and signature, the slot order, and finalized ancestry. The
+    caller checks the expected proposer, because the spec runs that check last.
     Returns the head state. Raises `GossipValidationError`.
     """
     chain = context.chain
     slot = int(header.slot)
-    ignore_unless(not context.clock.is_future_slot(slot, now_ms), f"{what} is from a future slot")
+    ignore_unless(
+        not context.clock.is_future_slot(slot, now_ms), f"{subject} is from a future slot"
+    )
     ignore_unless(
         slot > context.finalized_slot(),
-        f"{what} is not from a slot greater than the latest finalized slot",
+        f"{subject} is not from a slot greater than the latest finalized slot",
     )
     parent_root = bytes(header.parent_root)
-    ignore_unless(chain.has_block(parent_root), f"{what}'s parent has not been seen")
+    ignore_unless(chain.has_block(parent_root), f"{subject}'s parent has not been seen")
     reject_unless(
-        chain.get_block_state(parent_root) is not None, f"{what}'s parent failed validation"
+        chain.get_block_state(parent_root) is not None, f"{subject}'s parent failed validation"
     )
     state = chain.head_state()
-    check_proposer_signature(context, state, header, signature, what)
+    check_proposer_signature(context, state, header, signature, subject)
     parent = chain.get_block(parent_root)
-    reject_unless(slot > int(parent.slot), f"{what} is not from a higher slot than its parent")
+    reject_unless(slot > int(parent.slot), f"{subject} is not from a higher slot than its parent")
     reject_unless(
         context.is_finalized_ancestor(parent_root),
-        f"finalized checkpoint is not an ancestor of {what}'s block",
+        f"finalized checkpoint is not an ancestor of {subject}'s block",
     )
     return state
 
 
 def check_proposer_signature(
-    context: GossipContext, state: Any, header: Any, signature: bytes, what: str
+    context: GossipContext, state: Any, header: Any, signature: bytes, subject: str
 ) -> None:
     """Check the proposer index is known and its signature over `header` (block or header)."""
     from caplin.config.constants import DOMAIN_BEACON_PROPOSER
@@ -112,16 +114,17 @@ def check_proposer_signature(
     pubkey = state.validators[proposer_index].pubkey
     domain = context.domain(state, DOMAIN_BEACON_PROPOSER, context.epoch_at(header.slot))
     reject_unless(
-        context.verify(pubkey, header, domain, signature), f"invalid proposer signature on {what}"
+        context.verify(pubkey, header, domain, signature),
+        f"invalid proposer signature on {subject}",
     )
 
 
-def check_expected_proposer(context: GossipContext, header: Any, what: str) -> None:
+def check_expected_proposer(context: GossipContext, header: Any, subject: str) -> None:
     """Check the header's proposer is the one the parent's state expects for its slot."""
     expected = context.expected_proposer(bytes(header.parent_root), int(header.slot))
     reject_unless(
         int(header.proposer_index) == expected,
-        f"{what} proposer_index does not match expected proposer",
+        f"{subject} proposer_index does not match expected proposer",
         expected=expected,
         actual=int(header.proposer_index),
     )

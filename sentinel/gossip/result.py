@@ -1,6 +1,6 @@
 """Outcomes of gossip validation.
 
-Gossipsub asks the application for one of three answers per message: ACCEPT
+Gossipsub takes one of three results per message from the application: ACCEPT
 (deliver and forward), IGNORE (drop without penalty, e.g. a duplicate or a
 message that arrived too early) and REJECT (drop and penalise the sender, the
 message breaks a rule no honest peer breaks).
@@ -36,7 +36,7 @@ ACCEPT = ValidationResult(Verdict.ACCEPT)
 
 
 class GossipValidationError(NetworkError):
-    """A gossip message failed an IGNORE or REJECT rule; `verdict` says which."""
+    """A gossip message failed an IGNORE or REJECT rule, as `verdict` records."""
 
     def __init__(self, verdict: Verdict, reason: str, **fields: object) -> None:
         self.verdict = verdict

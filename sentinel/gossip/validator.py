@@ -119,7 +119,8 @@ class GossipValidator:
 
         `fork` is the fork of the topic the message came on; `subnet_id` is
         required for subnet topics, `group_id` and `column_index` for partial
-        data columns. Returns the verdict; never raises on invalid messages.
+        data columns. An invalid message yields IGNORE or REJECT. Raises
+        `ValueError` for an unknown topic or a missing subnet or column index.
         """
         context = GossipContext(self.spec, self.chain, self.seen, self.clock(), Fork(fork))
         try:

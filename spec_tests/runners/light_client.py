@@ -89,20 +89,20 @@ def run_update_ranking(case: Case) -> None:
                 )
 
 
-def _check_header(spec: Any, what: str, header: Any, expected: dict) -> None:
+def _check_header(spec: Any, subject: str, header: Any, expected: dict) -> None:
     slot = int(header.beacon.slot)
     if slot != int(expected["slot"]):
-        raise AssertionError(f"{what} slot differs: expected {expected['slot']}, got {slot}")
+        raise AssertionError(f"{subject} slot differs: expected {expected['slot']}, got {slot}")
     root = bytes(header.beacon.hash_tree_root())
     if root != _hex(expected["beacon_root"]):
         raise AssertionError(
-            f"{what} beacon root differs: expected {expected['beacon_root']}, got 0x{root.hex()}"
+            f"{subject} beacon root differs: expected {expected['beacon_root']}, got 0x{root.hex()}"
         )
     if "execution_root" in expected:
         execution_root = get_lc_execution_root(spec, header)
         if execution_root != _hex(expected["execution_root"]):
             raise AssertionError(
-                f"{what} execution root differs: expected {expected['execution_root']}, "
+                f"{subject} execution root differs: expected {expected['execution_root']}, "
                 f"got 0x{execution_root.hex()}"
             )
 
@@ -147,25 +147,25 @@ def run_sync(case: Case) -> None:
 # --- data_collection -------------------------------------------------------------------------
 
 
-def _check_object(decoder: _Decoder, what: str, actual: Any, expected: dict | None) -> None:
+def _check_object(decoder: _Decoder, subject: str, actual: Any, expected: dict | None) -> None:
     spec = decoder.case.spec
     if expected is None:
         if actual is not None:
-            raise AssertionError(f"{what}: expected none, got one")
+            raise AssertionError(f"{subject}: expected none, got one")
         return
     if actual is None:
-        raise AssertionError(f"{what}: expected {expected['data']}, got none")
+        raise AssertionError(f"{subject}: expected {expected['data']}, got none")
     kind, actual_fork = lc_object_kind(spec, actual)
     expected_fork = decoder.fork(expected["fork_digest"])
     if actual_fork != expected_fork:
         raise AssertionError(
-            f"{what}: expected {expected_fork.lower} types, got {actual_fork.lower} types"
+            f"{subject}: expected {expected_fork.lower} types, got {actual_fork.lower} types"
         )
     expected_object = decoder.decode(kind, expected["fork_digest"], expected["data"])
     actual_root = bytes(actual.hash_tree_root())
     if actual_root != bytes(expected_object.hash_tree_root()):
         raise AssertionError(
-            f"{what} differs: expected {expected['data']}, got 0x{actual_root.hex()}"
+            f"{subject} differs: expected {expected['data']}, got 0x{actual_root.hex()}"
         )
 
 
@@ -181,8 +181,8 @@ def _check_collector(decoder: _Decoder, collector: LightClientDataCollector, che
         )
     for entry in checks["bootstraps"]:
         bootstrap = collector.get_light_client_bootstrap(_hex(entry["block_root"]))
-        what = f"bootstrap of {entry['block_root']}"
-        _check_object(decoder, what, bootstrap, entry.get("bootstrap"))
+        subject = f"bootstrap of {entry['block_root']}"
+        _check_object(decoder, subject, bootstrap, entry.get("bootstrap"))
     for entry in checks["best_updates"]:
         update = collector.get_light_client_update_for_period(int(entry["period"]))
         _check_object(

@@ -176,7 +176,7 @@ def test_weak_update_waits_for_force_update() -> None:
     lightclient.process_light_client_store_force_update(SPEC, store, timeout_slot)
     assert store.best_valid_update is None
     assert lightclient.is_next_sync_committee_known(store)
-    # Without newer finality the attested header stands in for the finalized one.
+    # Without newer finality the attested header replaces the finalized one.
     assert int(store.finalized_header.beacon.slot) == 9
 
 
