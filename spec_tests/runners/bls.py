@@ -1,6 +1,6 @@
 """The `bls` runner: general/phase0/bls and general/altair/bls, on every BLS backend.
 
-Each case is `data.yaml` with `input` and `output`; an `output` of null means the
+Each case is `data.yaml` with `input` and `output`. An `output` of null means the
 function must reject the input (raise, or return False for verify functions).
 Every case runs once per backend of `caplin.crypto.bls`, so both backends are held
 to the same vectors.
@@ -183,9 +183,9 @@ def run_deserialization_g2(case: Case) -> None:
 def run_hash_to_g2(case: Case) -> None:
     """Compare the backend's hash-to-curve output with the affine point of the vector.
 
-    Neither backend returns affine coordinates through `bls`, so the expected point
-    is checked to be on the curve and then compressed here (x plus the sign of y);
-    a point on the curve is fixed by that encoding.
+    The backend interface returns compressed points only. So the expected point
+    is checked to be on the curve and then compressed here (x plus the sign of y),
+    and that encoding fixes a point of the curve.
     """
     data = case.yaml("data")
     message = data["input"]["msg"].encode()
@@ -222,8 +222,8 @@ def _on_g2_curve(x: Fp2, y: Fp2) -> bool:
 
 
 def _compress_g2(x: Fp2, y: Fp2) -> bytes:
-    # ZCash format: x.c1 then x.c0, flag bits compressed (0x80) and sign (0x20), where
-    # the sign says whether y is the larger of y and -y, comparing c1 first.
+    # ZCash format: x.c1 then x.c0, with flag bits compressed (0x80) and sign (0x20).
+    # The sign bit is set when y is the larger of y and -y, comparing c1 first.
     half = (_P - 1) // 2
     y_is_larger = y[1] > half if y[1] != 0 else y[0] > half
     encoded = bytearray(x[1].to_bytes(48, "big") + x[0].to_bytes(48, "big"))
