@@ -195,3 +195,23 @@ def test_bundled_setup_is_mainnet_ceremony() -> None:
     assert len(lines) == 2 + 4096 + 65 + 4096
     digest = hashlib.sha256(data).hexdigest()
     assert digest == "d39b9f2d047cc9dca2de58f264b6a09448ccd34db967881a6713eacacf0f26b7"
+
+
+def test_recover_rejects_duplicate_and_unsorted_indices(
+    cells_and_proofs: tuple[list[bytes], list[bytes]],
+) -> None:
+    cells, _ = cells_and_proofs
+    half = kzg.CELLS_PER_EXT_BLOB // 2
+    duplicated = [0] + list(range(half))
+    with pytest.raises(CryptoError):
+        kzg.recover_cells_and_kzg_proofs(duplicated, [cells[i] for i in duplicated])
+    unsorted = list(reversed(range(half)))
+    with pytest.raises(CryptoError):
+        kzg.recover_cells_and_kzg_proofs(unsorted, [cells[i] for i in unsorted])
+
+
+def test_non_canonical_z_raises(blob: bytes) -> None:
+    with pytest.raises(CryptoError):
+        kzg.compute_kzg_proof(blob, kzg.BLS_MODULUS.to_bytes(32, "big"))
+    with pytest.raises(CryptoError):
+        kzg.compute_kzg_proof(blob, b"\x00" * 31)
