@@ -153,10 +153,10 @@ def _parse_hex(obj: Any, where: str) -> bytes:
 
 
 def _fail(where: str, problem: str, obj: Any) -> SSZError:
-    shown = obj if obj is None or len(repr(obj)) <= 80 else repr(obj)[:77] + "..."
+    excerpt = obj if obj is None or len(repr(obj)) <= 80 else repr(obj)[:77] + "..."
     fields: dict[str, Any] = {"path": where}
-    if shown is not None:
-        fields["value"] = shown
+    if excerpt is not None:
+        fields["value"] = excerpt
     return SSZError(f"invalid JSON for {where}: {problem}", **fields)
 
 

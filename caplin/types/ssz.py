@@ -1,14 +1,18 @@
 """SSZ encode, decode and hash_tree_root, with strict checks on untrusted bytes.
 
-remerkleable (0.1.28) decodes most malformed input with an error, but it
-accepts some invalid encodings: a top-level basic or fixed-size value of the
-wrong length, booleans other than 0 and 1, and a container whose first offset
+remerkleable (0.1.28) rejects most malformed input. It accepts three kinds of
+invalid encoding, though: a top-level basic or fixed-size value of the wrong
+length, a boolean byte other than 0 or 1, and a container whose first offset
 points past the end of its fixed part. `decode` therefore walks the bytes
 against the type first and raises `SSZError` naming the type, the field path
 and the problem. Bytes that pass become a backing tree built by
 `caplin.types.tree`, much faster than remerkleable's own decoder.
 """
 
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -42,7 +46,38 @@ def decode(cls: Any, data: bytes | bytearray | memoryview) -> Any:
     raw = bytes(view)
     if issubclass(cls, (boolean, uint)):
         return cls.decode_bytes(raw)
-    return cls.view_from_backing(backing_from_bytes(cls, raw))
+    if len(raw) < _GC_PAUSE_BYTES:
+        return cls.view_from_backing(backing_from_bytes(cls, raw))
+    with _gc_paused():
+        return cls.view_from_backing(backing_from_bytes(cls, raw))
+
+
+# Building the tree of a large state allocates millions of nodes that are all
+# kept, so the cyclic collector would only rescan them. Pausing it saved about a
+# third of the decode time of a 20,000-validator list (2-core x86_64, loaded).
+_GC_PAUSE_BYTES = 1 << 20
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    global _gc_pausers
+    with _gc_lock:
+        if _gc_pausers == 0 and not gc.isenabled():
+            paused = False
+        else:
+            paused = True
+            _gc_pausers += 1
+            gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            with _gc_lock:
+                _gc_pausers -= 1
+                if _gc_pausers == 0:
+                    gc.enable()
 
 
 def encode(value: Any) -> bytes:

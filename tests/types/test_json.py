@@ -199,12 +199,12 @@ def _stringify_ints(obj):
 def test_spec_values_match_json(archive):
     from spec_tests.source import iter_cases
 
-    def wanted(key):
+    def is_first_random_case(key):
         _, _, runner, _, suite, name = key
         return runner == "ssz_static" and suite == "ssz_random" and name == "case_0"
 
     checked = 0
-    for case in iter_cases(str(archive), wanted):
+    for case in iter_cases(str(archive), is_first_random_case):
         cls = getattr(case.spec.types(case.fork_enum), case.handler)
         serialized = case.ssz("serialized")
         value = case.yaml("value")
