@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
+from eth.vm.forks.cancun.state import get_total_blob_gas
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.constants import (
     DEPOSIT_CONTRACT_ADDRESS,
@@ -52,6 +53,15 @@ class CaplinPragueVM(PragueVM):
         result = super().apply_transaction(header, transaction)
         self.transactions_applied += 1
         return result
+
+    def increment_blob_gas_used(
+        self, old_header: BlockHeaderAPI, transaction: SignedTransactionAPI
+    ) -> BlockHeaderAPI:
+        # Most transactions carry no blobs, so skip py-evm's header copy for them.
+        blob_gas = get_total_blob_gas(transaction)
+        if blob_gas == 0:
+            return old_header
+        return old_header.copy(blob_gas_used=old_header.blob_gas_used + blob_gas)
 
     def process_deposit_request_data(self, block: BlockAPI) -> None:
         # py-evm reads deposits only from the mainnet address; a devnet may use another.
