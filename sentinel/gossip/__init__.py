@@ -5,7 +5,13 @@
 `SeenCache`, and returns a `ValidationResult`.
 """
 
-from sentinel.gossip.chain import BlockTree, ChainView, Checkpoint, PayloadStatus
+from sentinel.gossip.chain import (
+    BlockTree,
+    ChainView,
+    Checkpoint,
+    ForkChoiceView,
+    PayloadStatus,
+)
 from sentinel.gossip.clock import GossipClock
 from sentinel.gossip.result import GossipValidationError, ValidationResult, Verdict
 from sentinel.gossip.seen import SeenCache
@@ -16,6 +22,7 @@ __all__ = [
     "BlockTree",
     "ChainView",
     "Checkpoint",
+    "ForkChoiceView",
     "GossipClock",
     "GossipValidationError",
     "GossipValidator",

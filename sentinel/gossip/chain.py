@@ -154,3 +154,89 @@ class BlockTree:
             if int(block.slot) <= slot:
                 return current
             current = bytes(block.parent_root)
+
+
+class ForkChoiceView:
+    """A `ChainView` over a fork-choice `Store`, plus the blocks the store did not import.
+
+    The store holds only imported blocks, but gossip rules also distinguish a
+    parent that was seen and failed (or is still queued) from one never seen.
+    The node reports such blocks with `note_unimported_block`.
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self._unimported: dict[bytes, Any] = {}
+        self._unimported_statuses: dict[bytes, PayloadStatus] = {}
+
+    def note_unimported_block(
+        self, block: Any, payload_status: PayloadStatus = PayloadStatus.NOT_VALIDATED
+    ) -> bytes:
+        """Record a seen block that failed the state transition or waits for import."""
+        root = bytes(block.hash_tree_root())
+        self._unimported[root] = block
+        self._unimported_statuses[root] = payload_status
+        return root
+
+    def forget_unimported_before(self, slot: int) -> None:
+        """Drop recorded unimported blocks older than `slot` (e.g. the finalized slot)."""
+        stale = [root for root, block in self._unimported.items() if int(block.slot) < slot]
+        for root in stale:
+            del self._unimported[root]
+            del self._unimported_statuses[root]
+
+    @property
+    def genesis_time(self) -> int:
+        return int(self.store.genesis_time)
+
+    @property
+    def finalized_checkpoint(self) -> Checkpoint:
+        finalized = self.store.finalized_checkpoint
+        return Checkpoint(int(finalized.epoch), bytes(finalized.root))
+
+    def has_block(self, root: bytes) -> bool:
+        root = bytes(root)
+        return root in self.store.blocks or root in self._unimported
+
+    def get_block(self, root: bytes) -> Any | None:
+        root = bytes(root)
+        block = self.store.blocks.get(root)
+        return block if block is not None else self._unimported.get(root)
+
+    def get_block_state(self, root: bytes) -> Any | None:
+        return self.store.block_states.get(bytes(root))
+
+    def payload_status(self, root: bytes) -> PayloadStatus:
+        from forkchoice.proto_array import ExecutionStatus
+
+        root = bytes(root)
+        if root not in self.store.blocks:
+            return self._unimported_statuses.get(root, PayloadStatus.NOT_VALIDATED)
+        status = self.store.execution_status(root)
+        if status == ExecutionStatus.INVALID:
+            return PayloadStatus.INVALIDATED
+        if status == ExecutionStatus.OPTIMISTIC:
+            return PayloadStatus.NOT_VALIDATED
+        return PayloadStatus.VALID
+
+    def head_state(self) -> Any:
+        return self.store.block_states[self.store.get_head()]
+
+    def justified_state(self) -> Any:
+        return self.store.block_states[bytes(self.store.justified_checkpoint.root)]
+
+    def get_checkpoint_block(self, root: bytes, epoch: int) -> bytes | None:
+        root = bytes(root)
+        slot = int(epoch) * int(self.store.spec.SLOTS_PER_EPOCH)
+        # Walk unimported blocks down to the first block the store knows.
+        while root not in self.store.blocks:
+            block = self._unimported.get(root)
+            if block is None:
+                return None
+            if int(block.slot) <= slot:
+                return root
+            root = bytes(block.parent_root)
+        try:
+            return bytes(self.store.get_checkpoint_block(root, epoch))
+        except KeyError:
+            return None

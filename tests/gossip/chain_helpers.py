@@ -7,6 +7,8 @@ Genesis time is 0, so a slot starts at `slot * SLOT_DURATION_MS` milliseconds.
 
 from typing import Any
 
+from remerkleable.basic import uint64
+
 from caplin.config import ChainSpec, constants
 from caplin.config.forks import Fork
 from caplin.crypto import bls
@@ -81,11 +83,13 @@ def build_block(
     """
     state = process_slots(SPEC, parent_state.copy(), slot)
     expected = get_beacon_proposer_index(SPEC, state)
+    epoch = slot // SPEC.SLOTS_PER_EPOCH
+    randao_reveal = sign(state, constants.DOMAIN_RANDAO, epoch, uint64(epoch), expected)
     block = TYPES.BeaconBlock(
         slot=slot,
         proposer_index=expected,
         parent_root=parent_root,
-        body=TYPES.BeaconBlockBody(eth1_data=state.eth1_data),
+        body=TYPES.BeaconBlockBody(eth1_data=state.eth1_data, randao_reveal=randao_reveal),
     )
     post_state = state_transition(
         SPEC,
@@ -98,7 +102,6 @@ def build_block(
     if proposer is None:
         proposer = expected
     block.proposer_index = proposer
-    epoch = slot // SPEC.SLOTS_PER_EPOCH
     signature = sign(post_state, constants.DOMAIN_BEACON_PROPOSER, epoch, block, proposer)
     return TYPES.SignedBeaconBlock(message=block, signature=signature), post_state
 
