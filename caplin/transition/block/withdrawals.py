@@ -196,9 +196,10 @@ def process_withdrawals(spec: Any, state: Any, payload: Any) -> None:
 
     # Electra: drop the queue entries that were paid or found ineligible.
     if expected.processed_partial_withdrawals_count:
-        remaining = list(state.pending_partial_withdrawals.readonly_iter())
+        # Plain iteration: readonly_iter() reuses one view object for every element.
+        remaining = list(state.pending_partial_withdrawals)
         remaining = remaining[expected.processed_partial_withdrawals_count :]
-        state.pending_partial_withdrawals = type(state.pending_partial_withdrawals)(*remaining)
+        state.pending_partial_withdrawals = type(state.pending_partial_withdrawals)(remaining)
 
     _update_next_withdrawal_validator_index(spec, state, expected.withdrawals)
 
