@@ -166,6 +166,8 @@ class GossipValidator:
         elif topic == "data_column_sidecar":
             validate_data_column_sidecar(context, message, now_ms, _required(subnet_id, topic))
         elif topic == "partial_data_column_sidecar":
+            if group_id is None:
+                raise ValueError("topic partial_data_column_sidecar needs its group id")
             validate_partial_data_column_sidecar(
                 context, message, now_ms, group_id, _required(column_index, topic)
             )
