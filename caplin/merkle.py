@@ -160,10 +160,9 @@ def get_path_indices(gindex: int) -> list[int]:
 
 def get_helper_indices(indices: Iterable[int]) -> list[int]:
     """Return the gindices a multiproof for `indices` must carry, highest first."""
-    wanted = list(indices)
     helpers: set[int] = set()
     on_paths: set[int] = set()
-    for index in wanted:
+    for index in indices:
         helpers.update(get_branch_indices(index))
         on_paths.update(get_path_indices(index))
     return sorted(helpers - on_paths, reverse=True)

@@ -1,6 +1,6 @@
 """The Altair light client protocol: the sync store, and the data a full node serves.
 
-`sync` holds the client side (`LightClientStore`, `process_light_client_update`),
+`sync` contains the client side (`LightClientStore`, `process_light_client_update`),
 `full_node` and `collector` the server side (`create_light_client_update`,
 `LightClientDataCollector`), and `headers` what both share (headers, gindices
 by fork, upgrades of light client objects between forks).

@@ -87,7 +87,7 @@ def create_light_client_update(
 ) -> Any:
     """Return the `LightClientUpdate` that `signed_block`'s sync aggregate makes for its parent.
 
-    `attested_state` and `attested_block` are the parent and its post-state;
+    `attested_block` is the parent and `attested_state` its post-state.
     `finalized_block` is the block of the attested state's finalized
     checkpoint, or None when it is not available. Raises `LightClientDataError`
     when the sync aggregate has too few participants or the inputs do not match.

@@ -228,7 +228,7 @@ class ForkChoiceView:
     def get_checkpoint_block(self, root: bytes, epoch: int) -> bytes | None:
         root = bytes(root)
         slot = int(epoch) * int(self.store.spec.SLOTS_PER_EPOCH)
-        # Walk unimported blocks down to the first block the store knows.
+        # Walk unimported blocks down to the first block the store contains.
         while root not in self.store.blocks:
             block = self._unimported.get(root)
             if block is None:
