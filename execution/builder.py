@@ -11,7 +11,8 @@ EIP-7685 requests the block produced.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
@@ -39,11 +40,20 @@ DEFAULT_MAX_TRANSACTION_BYTES = 8 * 1024 * 1024
 
 @dataclass(frozen=True)
 class BuiltPayload:
-    """A payload ready to propose, with the priority fees it pays the fee recipient (Wei)."""
+    """A payload ready to propose, with the priority fees it pays the fee recipient (Wei).
+
+    `block` and `state_changes` are the executed py-evm block and the database
+    writes of its execution, so `EmbeddedEngine.import_built` can store the
+    block without running it again.
+    """
 
     request: NewPayload
     block_value: int
     transaction_hashes: tuple[bytes, ...]
+    block: Any = field(default=None, repr=False, compare=False)
+    state_changes: dict[bytes, bytes | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
 
 def next_gas_limit(parent_gas_limit: int, desired: int | None) -> int:
@@ -150,7 +160,8 @@ def _execute(
     extra_data: bytes,
 ) -> BuiltPayload | int:
     """Execute the candidates on a throwaway overlay; return the payload or the failing index."""
-    db = AtomicDB(Overlay(engine.backend))
+    overlay = Overlay(engine.backend)
+    db = AtomicDB(overlay)
     header = engine.vm_class.create_header_from_parent(
         parent,
         timestamp=timestamp,
@@ -204,4 +215,10 @@ def _execute(
         versioned_hashes=(),
         execution_requests=requests,
     )
-    return BuiltPayload(request, block_value, tuple(c.hash for c in candidates))
+    return BuiltPayload(
+        request,
+        block_value,
+        tuple(c.hash for c in candidates),
+        block=result.block,
+        state_changes=overlay.pending,
+    )

@@ -248,6 +248,29 @@ class EmbeddedEngine:
         """Execute one payload (a batch of one); return its block hash."""
         return self.execute_batch([request], set_head=set_head).executed[0]
 
+    def import_built(self, built: Any, *, set_head: bool = True) -> bytes:
+        """Store a payload this engine built (a `BuiltPayload`) without executing it again.
+
+        The builder's writes are content-addressed trie nodes and code, valid
+        on any later database state, so they are merged as they are. Raises
+        UnknownParentError when the parent is no longer stored with its state.
+        """
+        payload = built.request.payload
+        with self._lock:
+            batch = Overlay(self.backend)
+            if not self._is_executed(batch, payload.parent_hash):
+                raise UnknownParentError(
+                    "parent block or state is gone", parent_hash=payload.parent_hash
+                )
+            if not self._is_executed(batch, payload.block_hash):
+                batch.pending.update(built.state_changes)
+                ChainDB(AtomicDB(batch)).persist_block(built.block)
+                batch[_block_index_key(payload.block_number, payload.block_hash)] = b""
+            if set_head:
+                self._set_canonical_head(batch, payload.block_hash)
+            batch.commit_to_backend()
+        return payload.block_hash
+
     def verify_and_notify_new_payload(self, new_payload_request: Any) -> bool:
         """Execute the payload of a consensus `NewPayloadRequest`; return True when valid.
 

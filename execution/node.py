@@ -61,9 +61,10 @@ class ExecutionNode:
         return result
 
     def build_block(self, **options: object) -> BuiltPayload:
-        """Build a payload on the head and import it as the new head."""
+        """Build a payload on the head and store it, without re-executing, as the new head."""
         built = self.build(**options)  # type: ignore[arg-type]
-        self.import_payloads([built])
+        self.engine.import_built(built)
+        self.pool.remove_stale(self.engine.state_at(self.engine.head()).get_nonce)
         logger.info(
             "execution block built number=%d hash=0x%s transactions=%d",
             built.request.payload.block_number,

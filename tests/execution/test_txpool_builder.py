@@ -5,7 +5,7 @@ from chain_helpers import ACCOUNTS, add, new_node, sign
 from eth_account import Account
 
 from execution.builder import build_payload, next_gas_limit
-from execution.errors import TransactionPoolError
+from execution.errors import TransactionPoolError, UnknownParentError
 from execution.payload import Withdrawal
 
 
@@ -126,3 +126,14 @@ def test_next_gas_limit_steps():
     assert next_gas_limit(30_000_000, 30_000_100) == 30_000_100
     assert next_gas_limit(30_000_000, 10**9) == 30_000_000 + 30_000_000 // 1024 - 1
     assert next_gas_limit(30_000_000, 0) == 30_000_000 - 30_000_000 // 1024 + 1
+
+
+def test_import_built_needs_parent(chain):
+    fresh = new_node()
+    with pytest.raises(UnknownParentError):
+        fresh.engine.import_built(chain.built[1])
+    assert fresh.engine.import_built(chain.built[0]) == chain.built[0].request.payload.block_hash
+    assert fresh.engine.head().block_number == 1
+    state = fresh.engine.state_at(fresh.engine.head())
+    assert fresh.engine.head().state_root == chain.built[0].request.payload.state_root
+    assert state.get_balance(b"\x55" * 20) == 10**18  # block 1's withdrawal of 1e9 Gwei
