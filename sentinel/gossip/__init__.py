@@ -15,6 +15,7 @@ from sentinel.gossip.chain import (
 from sentinel.gossip.clock import GossipClock
 from sentinel.gossip.result import GossipValidationError, ValidationResult, Verdict
 from sentinel.gossip.seen import SeenCache
+from sentinel.gossip.topics import GossipTopic, compute_message_id, parse_topic
 from sentinel.gossip.validator import TOPICS, GossipValidator, message_type
 
 __all__ = [
@@ -24,11 +25,14 @@ __all__ = [
     "Checkpoint",
     "ForkChoiceView",
     "GossipClock",
+    "GossipTopic",
     "GossipValidationError",
     "GossipValidator",
     "PayloadStatus",
     "SeenCache",
     "ValidationResult",
     "Verdict",
+    "compute_message_id",
     "message_type",
+    "parse_topic",
 ]

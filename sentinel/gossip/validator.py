@@ -35,6 +35,7 @@ from sentinel.gossip.sync_committee import (
     validate_sync_committee_contribution_and_proof,
     validate_sync_committee_message,
 )
+from sentinel.gossip.topics import SUBNET_TOPICS, decompress_payload, fork_digests, parse_topic
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,42 @@ class GossipValidator:
         self.spec = spec
         self.chain = chain
         self.seen = seen if seen is not None else SeenCache()
+        self._digests: dict[bytes, Fork] | None = None
 
     def clock(self) -> GossipClock:
         return GossipClock.for_chain(self.spec, self.chain.genesis_time)
+
+    def fork_of_digest(self, digest: bytes) -> Fork | None:
+        """Return the fork of a topic's fork digest on this chain, or None for another chain."""
+        if self._digests is None:
+            root = bytes(self.chain.head_state().genesis_validators_root)
+            self._digests = fork_digests(self.spec, root)
+        return self._digests.get(bytes(digest))
+
+    def validate_message(self, topic: str, data: bytes, now_ms: int) -> ValidationResult:
+        """Validate a raw gossip message: `data` as received (snappy) on topic string `topic`.
+
+        A message on a topic of another chain or fork is IGNOREd, because the
+        sender may be on a fork this node does not know yet. A payload that does
+        not decompress is a REJECT.
+        """
+        try:
+            parsed = parse_topic(topic)
+        except ValueError as error:
+            return ValidationResult(Verdict.REJECT, str(error))
+        fork = self.fork_of_digest(parsed.fork_digest)
+        if fork is None:
+            return ValidationResult(Verdict.IGNORE, f"unknown fork digest in topic {topic}")
+        try:
+            payload = decompress_payload(self.spec, data)
+        except ValueError as error:
+            return ValidationResult(Verdict.REJECT, str(error))
+        if parsed.name not in TOPICS or parsed.name == "partial_data_column_sidecar":
+            return ValidationResult(Verdict.IGNORE, f"no validation for topic {parsed.name}")
+        if parsed.name in SUBNET_TOPICS and parsed.subnet_id is None:
+            return ValidationResult(Verdict.REJECT, f"topic {parsed.name} without a subnet id")
+        subnet_args = {} if parsed.subnet_id is None else {"subnet_id": parsed.subnet_id}
+        return self.validate_bytes(parsed.name, payload, now_ms, fork, **subnet_args)
 
     def validate_bytes(
         self, topic: str, data: bytes, now_ms: int, fork: Fork, **topic_args: Any

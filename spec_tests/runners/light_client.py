@@ -6,7 +6,6 @@ the digest selects the fork whose SSZ types decode the file.
 
 from typing import Any
 
-from caplin.config.constants import FAR_FUTURE_EPOCH
 from caplin.config.forks import Fork
 from caplin.lightclient import (
     LightClientDataCollector,
@@ -18,7 +17,7 @@ from caplin.lightclient import (
     process_light_client_update,
     upgrade_lc_store,
 )
-from caplin.transition.helpers import compute_fork_data_root, compute_fork_digest
+from sentinel.gossip.topics import fork_digests
 from spec_tests.case import Case
 from spec_tests.registry import CaseNotImplemented, register
 from spec_tests.runners.merkle_proof import check_single_merkle_proof
@@ -26,25 +25,6 @@ from spec_tests.runners.merkle_proof import check_single_merkle_proof
 
 def _hex(value: str) -> bytes:
     return bytes.fromhex(value[2:] if value.startswith("0x") else value)
-
-
-def fork_digests(spec: Any, genesis_validators_root: bytes) -> dict[bytes, Fork]:
-    """Map every fork digest the chain can use to its fork."""
-    digests: dict[bytes, Fork] = {}
-    for fork in Fork:
-        if fork < Fork.FULU:
-            version = spec.fork_version(fork)
-            digests[compute_fork_data_root(spec, version, genesis_validators_root)[:4]] = fork
-            continue
-        fulu_epoch = int(spec.FULU_FORK_EPOCH)
-        if fulu_epoch == FAR_FUTURE_EPOCH:
-            continue
-        epochs = {fulu_epoch}
-        for entry in spec.BLOB_SCHEDULE:
-            epochs.add(max(int(entry["EPOCH"]), fulu_epoch))
-        for epoch in epochs:
-            digests[compute_fork_digest(spec, genesis_validators_root, epoch)] = fork
-    return digests
 
 
 class _Decoder:
