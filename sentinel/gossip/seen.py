@@ -41,6 +41,11 @@ class SeenCache:
     partial_data_column_headers: dict[bytes, Any] = field(default_factory=dict)
     # slot of each partial header, so pruning does not decode headers
     _partial_header_slots: dict[bytes, int] = field(default_factory=dict)
+    # the newest light client updates forwarded: finalized slot (and whether its
+    # sync aggregate had a supermajority), and attested slot of optimistic updates
+    light_client_finality_slot: int = -1
+    light_client_finality_supermajority: bool = False
+    light_client_optimistic_slot: int = -1
 
     def add_partial_header(self, block_root: bytes, header: Any) -> None:
         self.partial_data_column_headers[block_root] = header

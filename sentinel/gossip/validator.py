@@ -18,6 +18,11 @@ from sentinel.gossip.blocks import (
 from sentinel.gossip.chain import ChainView
 from sentinel.gossip.clock import GossipClock
 from sentinel.gossip.context import GossipContext
+from sentinel.gossip.light_client import (
+    LightClientDataSource,
+    validate_light_client_finality_update,
+    validate_light_client_optimistic_update,
+)
 from sentinel.gossip.operations import (
     validate_attester_slashing,
     validate_bls_to_execution_change,
@@ -57,6 +62,8 @@ TOPICS: dict[str, tuple[str, Fork, Fork]] = {
     "blob_sidecar": ("BlobSidecar", Fork.DENEB, Fork.ELECTRA),
     "data_column_sidecar": ("DataColumnSidecar", Fork.FULU, Fork.FULU),
     "partial_data_column_sidecar": ("PartialDataColumnSidecar", Fork.FULU, Fork.FULU),
+    "light_client_finality_update": ("LightClientFinalityUpdate", Fork.ALTAIR, Fork.FULU),
+    "light_client_optimistic_update": ("LightClientOptimisticUpdate", Fork.ALTAIR, Fork.FULU),
 }
 
 
@@ -79,14 +86,23 @@ class GossipValidator:
 
     `chain` answers questions about blocks, states and finality (a `ChainView`,
     normally backed by fork choice). Accepted messages are recorded in `seen`
-    so later duplicates are ignored. A validator is not thread-safe: run it on
+    so later duplicates are ignored. `light_client_data` supplies the node's
+    own light client updates, which the light client topics forward only when
+    they match; without it those topics are ignored. A validator is not thread-safe: run it on
     one task, as gossipsub validates one message at a time per topic.
     """
 
-    def __init__(self, spec: Any, chain: ChainView, seen: SeenCache | None = None) -> None:
+    def __init__(
+        self,
+        spec: Any,
+        chain: ChainView,
+        seen: SeenCache | None = None,
+        light_client_data: LightClientDataSource | None = None,
+    ) -> None:
         self.spec = spec
         self.chain = chain
         self.seen = seen if seen is not None else SeenCache()
+        self.light_client_data = light_client_data
         self._digests: dict[bytes, Fork] | None = None
 
     def clock(self) -> GossipClock:
@@ -204,6 +220,12 @@ class GossipValidator:
                 raise ValueError("topic partial_data_column_sidecar needs its group id")
             validate_partial_data_column_sidecar(
                 context, message, now_ms, group_id, _required(column_index, topic)
+            )
+        elif topic == "light_client_finality_update":
+            validate_light_client_finality_update(context, message, now_ms, self.light_client_data)
+        elif topic == "light_client_optimistic_update":
+            validate_light_client_optimistic_update(
+                context, message, now_ms, self.light_client_data
             )
         else:
             raise ValueError(f"unknown gossip topic {topic!r}")
