@@ -195,6 +195,28 @@ def _fixed_container(cls: Any) -> Builder:
     state is decoded. One generated function per class, with every offset a
     constant and no loops, avoids the generic builder's per-field calls.
     """
+    return _generate_fixed(cls, with_nodes=True)
+
+
+@cache
+def root_function_for(cls: Any) -> Callable[[bytes, int, int], bytes]:
+    """Return a function computing the root of a fixed-size value's bytes, without nodes.
+
+    Containers get a generated function; other fixed-size types (vectors
+    inside a container) fall back to their tree builder.
+    """
+    if issubclass(cls, Container):
+        return _generate_fixed(cls, with_nodes=False)
+    build = builder_for(cls)
+
+    def root_of(data: bytes, start: int, end: int) -> bytes:
+        return build(data, start, end)[1]
+
+    return root_of
+
+
+def _generate_fixed(cls: Any, with_nodes: bool) -> Any:
+    """Generate a fixed-size container's builder, or its root-only twin without nodes."""
     lines: list[str] = []
     names: dict[str, Any] = {"RootNode": RootNode, "PairNode": PairNode, "sha256": sha256}
     counter = iter(range(1_000_000))
@@ -207,11 +229,13 @@ def _fixed_container(cls: Any) -> Builder:
         for chunk_start in range(0, size, CHUNK):
             length = min(CHUNK, size - chunk_start)
             root, node = new("r"), new("n")
-            source = f"data[start + {offset + chunk_start}:start + {offset + chunk_start + length}]"
+            first = offset + chunk_start
+            source = f"data[start + {first}:start + {first + length}]"
             if length < CHUNK:
                 source += f" + {bytes(CHUNK - length)!r}"
             lines.append(f"{root} = {source}")
-            lines.append(f"{node} = RootNode({root})")
+            if with_nodes:
+                lines.append(f"{node} = RootNode({root})")
             pairs.append((node, root))
         return pairs
 
@@ -227,8 +251,9 @@ def _fixed_container(cls: Any) -> Builder:
                 (left_node, left_root), (right_node, right_root) = pairs[i], pairs[i + 1]
                 root, node = new("r"), new("n")
                 lines.append(f"{root} = sha256({left_root} + {right_root}).digest()")
-                lines.append(f"{node} = PairNode({left_node}, {right_node})")
-                lines.append(f"{node}._root = {root}")
+                if with_nodes:
+                    lines.append(f"{node} = PairNode({left_node}, {right_node})")
+                    lines.append(f"{node}._root = {root}")
                 merged.append((node, root))
             pairs = merged
         return pairs[0]
@@ -242,19 +267,81 @@ def _fixed_container(cls: Any) -> Builder:
             depth = 0 if len(chunks) == 1 else kind.tree_depth()
             fields.append(emit_fill(chunks, depth))
         else:
-            builder_name = new("build_")
-            names[builder_name] = builder_for(kind)
+            function_name = new("field_")
             node, root = new("n"), new("r")
-            lines.append(
-                f"{node}, {root} = {builder_name}(data, start + {offset}, start + {offset + size})"
-            )
+            call = f"{function_name}(data, start + {offset}, start + {offset + size})"
+            if with_nodes:
+                names[function_name] = builder_for(kind)
+                lines.append(f"{node}, {root} = {call}")
+            else:
+                names[function_name] = root_function_for(kind)
+                lines.append(f"{root} = {call}")
             fields.append((node, root))
         offset += size
     node, root = emit_fill(fields, cls.tree_depth())
     body = "\n    ".join(lines)
-    source = f"def build(data, start, end):\n    {body}\n    return {node}, {root}\n"
-    exec(compile(source, f"<tree builder for {cls.__name__}>", "exec"), names)
+    result = f"{node}, {root}" if with_nodes else root
+    source = f"def build(data, start, end):\n    {body}\n    return {result}\n"
+    kind_of = "tree builder" if with_nodes else "root function"
+    exec(compile(source, f"<{kind_of} for {cls.__name__}>", "exec"), names)
     return names["build"]
+
+
+class PackedNode(PairNode):
+    """The subtree of one fixed-size container, kept as its SSZ bytes until a child is read.
+
+    A state's validators are rarely all read after decoding, but all of them
+    need roots. This node stores the container's bytes and root, and builds its
+    children (through the class's tree builder) only when remerkleable first
+    navigates into it, which saves most of the node allocations of a decode.
+    """
+
+    __slots__ = ("_packed", "_expand")
+
+    def __init__(self, packed: bytes, root: bytes, expand: Builder) -> None:
+        self._packed = packed
+        self._root = root
+        self._expand = expand
+
+    def __getattr__(self, name: str) -> Node:
+        # Called only while the `left` and `right` slots are still unset.
+        if name not in ("left", "right"):
+            raise AttributeError(name)
+        full, _ = self._expand(self._packed, 0, len(self._packed))
+        self.left = full.left
+        self.right = full.right
+        return full.left if name == "left" else full.right
+
+    def __reduce__(self) -> tuple[Any, tuple[Node, Node, bytes]]:
+        # The builder is a generated function that cannot be pickled: send a plain pair.
+        return _pair_with_root, (self.left, self.right, self._root)
+
+
+def _pair_with_root(left: Node, right: Node, root: bytes) -> PairNode:
+    pair = PairNode(left, right)
+    pair._root = root
+    return pair
+
+
+def _packed_containers(element: Any, size: int, depth: int, mix_in: bool) -> Builder:
+    root_of = root_function_for(element)
+    expand = builder_for(element)
+
+    def build(data: bytes, start: int, end: int) -> tuple[Node, bytes]:
+        nodes: list[Node] = []
+        roots = []
+        for position in range(start, end, size):
+            packed = data[position : position + size]
+            root = root_of(packed, 0, size)
+            nodes.append(PackedNode(packed, root, expand))
+            roots.append(root)
+        count = len(nodes)
+        contents, contents_root = fill(nodes, roots, depth)
+        if mix_in:
+            return _mix_in_length(contents, contents_root, count)
+        return contents, contents_root
+
+    return build
 
 
 @cache
@@ -281,6 +368,8 @@ def builder_for(cls: Any) -> Builder:
             return _packed_builder(depth)
         if element.is_fixed_byte_length():
             size = element.type_byte_length()
+            if issubclass(element, Container) and element.tree_depth() > 0:
+                return _packed_containers(element, size, depth, is_list)
             return _fixed_sequence(builder_for(element), size, depth, is_list)
         return _variable_sequence(builder_for(element), depth, is_list)
     if issubclass(cls, Container):
@@ -412,6 +501,9 @@ def _container_bytes(cls: Any) -> Serializer:
     )
 
     def serialize(node: Node) -> bytes:
+        if type(node) is PackedNode:
+            # Tree nodes never change, so the bytes it was built from are still its value.
+            return node._packed
         field_nodes = nodes_at_depth(node, depth, len(kinds))
         head = []
         tail = []

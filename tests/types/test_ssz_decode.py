@@ -278,3 +278,34 @@ def test_decoded_state_mutates_like_remerkleable():
         state.historical_roots.append(b"\x07" * 32)
     assert hash_tree_root(ours) == hash_tree_root(theirs)
     assert encode(ours) == theirs.encode_bytes()
+
+
+def test_decoded_validators_read_and_write_lazily():
+    import pickle
+    import random
+
+    from random_values import random_value
+
+    from caplin.config import ChainSpec, Fork
+
+    types = ChainSpec.for_preset("minimal").types(Fork.ELECTRA)
+    validators_cls = types.BeaconState.fields()["validators"]
+    rng = random.Random(3)
+    validators = validators_cls(*(random_value(types.Validator, rng) for _ in range(50)))
+    data = validators.encode_bytes()
+
+    ours = decode(validators_cls, data)
+    theirs = validators_cls.decode_bytes(data)
+    assert hash_tree_root(ours) == hash_tree_root(theirs)
+    assert ours[7].pubkey == theirs[7].pubkey
+    assert int(ours[49].withdrawable_epoch) == int(theirs[49].withdrawable_epoch)
+
+    for value in (ours, theirs):
+        value[3].exit_epoch = 12
+        value.append(types.Validator(slashed=True))
+    assert hash_tree_root(ours) == hash_tree_root(theirs)
+    assert encode(ours) == theirs.encode_bytes()
+
+    # Views do not pickle (remerkleable makes their classes locally), but trees do.
+    backing = pickle.loads(pickle.dumps(decode(validators_cls, data).get_backing()))
+    assert encode(validators_cls.view_from_backing(backing)) == data
