@@ -5,6 +5,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from caplin.errors import BlockProcessingError, require
+from caplin.transition.caches import validators_key
+from caplin.transition.helpers import validator_table
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,27 +42,37 @@ def require_validator_index(state: Any, index: int, rule: str) -> None:
 
 
 # Pubkeys never change once a validator is added, so an index found once stays right for
-# every state of the same chain; each hit is confirmed against the state, so a state of
-# another chain falls back to a scan.
+# every later state of the same chain. Each hit is confirmed against the state, so a state of
+# another chain falls back to indexing its registry.
 _pubkey_indices: dict[bytes, int] = {}
+_indexed_registry_root: bytes | None = None
 
 
 def find_validator_index(state: Any, pubkey: bytes) -> int | None:
     """Return the index of the validator with `pubkey` in `state`, or None if there is none."""
+    global _indexed_registry_root
     pubkey = bytes(pubkey)
     validators = state.validators
-    count = len(validators)
     index = _pubkey_indices.get(pubkey)
-    if index is not None and index < count and bytes(validators[index].pubkey) == pubkey:
-        return index
+    if index is not None and index < len(validators):
+        if bytes(validators[index].pubkey) == pubkey:
+            return index
 
-    found = None
-    for position, validator in enumerate(validators):
-        key = bytes(validator.pubkey)
-        _pubkey_indices[key] = position
-        if key == pubkey and found is None:
-            found = position
-    return found
+    # A miss indexes the whole registry from its serialized columns, once per registry root.
+    registry_root = validators_key(state)
+    if registry_root != _indexed_registry_root:
+        table = validator_table(state)
+        pubkeys = table.raw[:, :48].tobytes()
+        # Iterate backwards so that the first of two equal pubkeys wins, as list.index would.
+        for position in range(len(table) - 1, -1, -1):
+            _pubkey_indices[pubkeys[position * 48 : position * 48 + 48]] = position
+        _indexed_registry_root = registry_root
+
+    index = _pubkey_indices.get(pubkey)
+    if index is not None and index < len(validators):
+        if bytes(validators[index].pubkey) == pubkey:
+            return index
+    return None
 
 
 def remember_validator_index(pubkey: bytes, index: int) -> None:

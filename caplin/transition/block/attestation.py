@@ -29,8 +29,8 @@ from ._common import uint64_checked
 def process_attestation(spec: Any, state: Any, attestation: Any, sigs: SignatureBatch) -> None:
     """Check `attestation`, add its aggregate signature to `sigs` and record it in the state.
 
-    Phase0 appends a pending attestation; altair and later set participation flags and pay
-    the proposer. Raises `BlockProcessingError` naming the rule that failed.
+    Phase0 appends a pending attestation. Altair and later forks set participation flags and
+    pay the proposer. Raises `BlockProcessingError` naming the rule that failed.
     """
     fork = spec.fork_of(state)
     _check_timing(spec, state, attestation.data, fork)

@@ -4,6 +4,9 @@ the pending partial withdrawals queue (EIP-7251)."""
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from caplin.config.constants import COMPOUNDING_WITHDRAWAL_PREFIX, ETH1_ADDRESS_WITHDRAWAL_PREFIX
 from caplin.config.forks import Fork
 from caplin.errors import require
 from caplin.transition.helpers import (
@@ -13,9 +16,15 @@ from caplin.transition.helpers import (
     is_eligible_for_partial_withdrawals,
     is_fully_withdrawable_validator,
     is_partially_withdrawable_validator,
+    validator_table,
 )
 
 from ._common import uint64_checked
+
+# First byte of the withdrawal credentials in a serialized Validator (after the 48-byte pubkey).
+_CREDENTIALS_PREFIX_OFFSET = 48
+ETH1_PREFIX = ETH1_ADDRESS_WITHDRAWAL_PREFIX[0]
+COMPOUNDING_PREFIX = COMPOUNDING_WITHDRAWAL_PREFIX[0]
 
 
 @dataclass(frozen=True)
@@ -150,33 +159,66 @@ def get_validators_sweep_withdrawals(
         limit=withdrawals_limit,
     )
 
-    processed = 0
+    start = int(state.next_withdrawal_validator_index)
     withdrawals: list[Withdrawal] = []
-    validator_index = int(state.next_withdrawal_validator_index)
-    for _ in range(validators_limit):
-        all_withdrawals = prior_withdrawals + withdrawals
-        if len(all_withdrawals) >= withdrawals_limit:
-            break
-
+    for position in _sweep_candidates(
+        state, fork, epoch, start, validators_limit, prior_withdrawals
+    ):
+        validator_index = (start + position) % validator_count
         validator = state.validators[validator_index]
-        balance = get_balance_after_withdrawals(state, validator_index, all_withdrawals)
+        balance = get_balance_after_withdrawals(state, validator_index, prior_withdrawals)
         address = bytes(validator.withdrawal_credentials)[12:]
         if is_fully_withdrawable_validator(spec, validator, balance, epoch, fork=fork):
-            withdrawals.append(Withdrawal(withdrawal_index, validator_index, address, balance))
-            withdrawal_index += 1
+            amount = balance
         elif is_partially_withdrawable_validator(spec, validator, balance, fork=fork):
             # Electra (EIP-7251) caps by credential type instead of MAX_EFFECTIVE_BALANCE.
             if fork >= Fork.ELECTRA:
-                max_effective_balance = get_max_effective_balance(spec, validator)
+                amount = balance - get_max_effective_balance(spec, validator)
             else:
-                max_effective_balance = spec.MAX_EFFECTIVE_BALANCE
-            amount = balance - max_effective_balance
-            withdrawals.append(Withdrawal(withdrawal_index, validator_index, address, amount))
-            withdrawal_index += 1
+                amount = balance - spec.MAX_EFFECTIVE_BALANCE
+        else:
+            continue
 
-        validator_index = (validator_index + 1) % validator_count
-        processed += 1
-    return withdrawals, processed
+        withdrawals.append(Withdrawal(withdrawal_index, validator_index, address, amount))
+        withdrawal_index += 1
+        # A full payload ends the sweep right after the validator that filled it.
+        if len(prior_withdrawals) + len(withdrawals) >= withdrawals_limit:
+            return withdrawals, position + 1
+    return withdrawals, validators_limit
+
+
+def _sweep_candidates(
+    state: Any,
+    fork: Fork,
+    epoch: int,
+    start: int,
+    window: int,
+    prior_withdrawals: list[Withdrawal],
+) -> list[int]:
+    """Return the sweep positions (0 = `start`) whose validator may be withdrawable.
+
+    The sweep may visit MAX_VALIDATORS_PER_WITHDRAWALS_SWEEP validators and reading each one
+    through its SSZ view costs far more than the numpy columns, so this keeps only validators
+    with execution credentials that are past their withdrawable epoch or hold more than their
+    effective balance. Every withdrawable validator meets one of these conditions. The spec
+    predicates then decide on each candidate.
+    """
+    table = validator_table(state)
+    count = len(table)
+    indices = (start + np.arange(window, dtype=np.int64)) % count
+    balances = np.frombuffer(state.balances.encode_bytes(), dtype="<u8")[indices].astype(object)
+    for withdrawal in prior_withdrawals:
+        positions = np.flatnonzero(indices == withdrawal.validator_index)
+        balances[positions] -= withdrawal.amount
+
+    prefix = table.raw[indices, _CREDENTIALS_PREFIX_OFFSET]
+    if fork >= Fork.ELECTRA:
+        has_credentials = (prefix == ETH1_PREFIX) | (prefix == COMPOUNDING_PREFIX)
+    else:
+        has_credentials = prefix == ETH1_PREFIX
+    past_withdrawable = table.withdrawable_epoch[indices] <= np.uint64(epoch)
+    above_effective = balances > table.effective_balance[indices].astype(object)
+    return np.flatnonzero(has_credentials & (past_withdrawable | above_effective)).tolist()
 
 
 @uint64_checked("withdrawals")
@@ -233,8 +275,8 @@ def _update_next_withdrawal_validator_index(
     spec: Any, state: Any, withdrawals: list[Withdrawal]
 ) -> None:
     validator_count = len(state.validators)
-    # A full payload resumes the sweep after its last withdrawal; otherwise the sweep moved
-    # over its whole window.
+    # A full payload resumes the sweep after its last withdrawal. Otherwise the sweep has
+    # visited its whole window.
     if len(withdrawals) == spec.MAX_WITHDRAWALS_PER_PAYLOAD:
         next_index = withdrawals[-1].validator_index + 1
     else:
