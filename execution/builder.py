@@ -21,7 +21,7 @@ from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth.vm.forks.prague.blocks import PragueBlock
 from eth_utils import ValidationError
 
-from execution.engine import GAS_LIMIT_BOUND_DIVISOR, EmbeddedEngine
+from execution.engine import EmbeddedEngine
 from execution.errors import ExecutionError, UnknownParentError
 from execution.payload import (
     NewPayload,
@@ -32,6 +32,7 @@ from execution.payload import (
 )
 from execution.storage import Overlay
 from execution.txpool import PooledTransaction, TransactionPool
+from execution.validation import GAS_LIMIT_BOUND_DIVISOR
 
 # Osaka (EIP-7934) caps an RLP-encoded block at 10 MiB; the builder keeps the
 # transactions under 8 MiB so the header, withdrawals and encoding overhead fit.

@@ -28,9 +28,7 @@ from eth.constants import BLANK_ROOT_HASH, GENESIS_PARENT_HASH
 from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
 from eth.exceptions import HeaderNotFound
-from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth.vm.forks.prague.blocks import PragueBlock
-from eth.vm.forks.prague.headers import calc_excess_blob_gas_prague
 from eth_utils import ValidationError
 
 from execution.errors import ExecutionStorageError, InvalidPayloadError, UnknownParentError
@@ -44,6 +42,7 @@ from execution.payload import (
     from_ssz_request,
 )
 from execution.storage import KVBackend, LMDBBackend, MemoryBackend, Overlay
+from execution.validation import check_execution_results, check_header_fields, reject
 from execution.vm import CaplinPragueVM, vm_class_for
 
 logger = logging.getLogger("caplin.execution")
@@ -56,10 +55,6 @@ META_FINALIZED_HASH = _META + b"finalized-hash"
 META_PRUNED_BELOW = _META + b"state-pruned-below"
 # Index of every stored block: prefix + number (8 bytes, big-endian) + hash -> b"".
 BLOCK_INDEX_PREFIX = _META + b"block:"
-
-GAS_LIMIT_BOUND_DIVISOR = 1024
-MIN_GAS_LIMIT = 5000
-MAX_EXTRA_DATA_BYTES = 32
 
 MODE_ARCHIVE = "archive"
 MODE_FULL = "full"
@@ -302,27 +297,17 @@ class EmbeddedEngine:
         db = AtomicDB(layer)
         chaindb = ChainDB(db)
 
-        def invalid(field: str, message: str, expected: Any, actual: Any, **extra: Any) -> None:
-            raise InvalidPayloadError(
-                field,
-                message,
-                block_number=payload.block_number,
-                block_hash=payload.block_hash,
-                expected=expected,
-                actual=actual,
-                **extra,
-            )
-
         parent = self._parent_header(chaindb, layer, payload.parent_hash, payload.block_number)
-        self._check_header_fields(request, parent, invalid)
+        check_header_fields(request, parent)
 
         try:
             transactions = decode_transactions(payload.transactions)
         except Exception as error:  # rlp and py-evm raise many types on malformed input
-            invalid("transactions", f"cannot decode a transaction: {error}", None, None)
+            reject(payload, "transactions", f"cannot decode a transaction: {error}")
         versioned_hashes = blob_versioned_hashes(transactions)
         if versioned_hashes != tuple(request.versioned_hashes):
-            invalid(
+            reject(
+                payload,
                 "versioned_hashes",
                 "blob versioned hashes differ from the transactions' hashes",
                 list(versioned_hashes),
@@ -355,15 +340,14 @@ class EmbeddedEngine:
         try:
             result = vm.import_block(block)
         except ValidationError as error:
-            invalid(
+            reject(
+                payload,
                 "transactions",
                 f"transaction {vm.transactions_applied} is invalid: {error}",
-                None,
-                None,
                 transaction_index=vm.transactions_applied,
             )
         computed = result.block.header
-        self._check_execution_results(request, computed, vm.execution_requests, invalid)
+        check_execution_results(request, computed, vm.execution_requests)
 
         claimed_header = build_header(
             payload,
@@ -373,7 +357,8 @@ class EmbeddedEngine:
             withdrawals_root=computed.withdrawals_root,
         )
         if claimed_header.hash != payload.block_hash:
-            invalid(
+            reject(
+                payload,
                 "block_hash",
                 "block hash differs from the hash of the header built from the payload",
                 claimed_header.hash,
@@ -398,113 +383,6 @@ class EmbeddedEngine:
                 "parent state was pruned", parent_hash=parent_hash, block_number=block_number
             )
         return parent
-
-    def _check_header_fields(
-        self, request: NewPayload, parent: BlockHeaderAPI, invalid: Any
-    ) -> None:
-        payload = request.payload
-        if payload.block_number != parent.block_number + 1:
-            invalid(
-                "block_number",
-                "not parent number + 1",
-                parent.block_number + 1,
-                payload.block_number,
-            )
-        if payload.timestamp <= parent.timestamp:
-            invalid(
-                "timestamp",
-                "not after the parent's timestamp",
-                parent.timestamp + 1,
-                payload.timestamp,
-            )
-        bound = parent.gas_limit // GAS_LIMIT_BOUND_DIVISOR
-        if abs(payload.gas_limit - parent.gas_limit) >= bound or payload.gas_limit < MIN_GAS_LIMIT:
-            invalid(
-                "gas_limit",
-                f"changes by {bound} or more from the parent's, or is below {MIN_GAS_LIMIT}",
-                parent.gas_limit,
-                payload.gas_limit,
-            )
-        if payload.gas_used > payload.gas_limit:
-            invalid("gas_used", "exceeds the gas limit", payload.gas_limit, payload.gas_used)
-        if len(payload.extra_data) > MAX_EXTRA_DATA_BYTES:
-            invalid(
-                "extra_data", "longer than 32 bytes", MAX_EXTRA_DATA_BYTES, len(payload.extra_data)
-            )
-        expected_base_fee = calculate_expected_base_fee_per_gas(parent)
-        if payload.base_fee_per_gas != expected_base_fee:
-            invalid(
-                "base_fee_per_gas",
-                "differs from the EIP-1559 value",
-                expected_base_fee,
-                payload.base_fee_per_gas,
-            )
-        expected_excess = calc_excess_blob_gas_prague(parent)
-        if payload.excess_blob_gas != expected_excess:
-            invalid(
-                "excess_blob_gas",
-                "differs from the EIP-4844 value",
-                expected_excess,
-                payload.excess_blob_gas,
-            )
-        if request.expected_withdrawals is not None and tuple(payload.withdrawals) != tuple(
-            request.expected_withdrawals
-        ):
-            invalid(
-                "withdrawals",
-                "differ from the withdrawals the consensus state expects",
-                list(request.expected_withdrawals),
-                list(payload.withdrawals),
-            )
-
-    @staticmethod
-    def _check_execution_results(
-        request: NewPayload, computed: BlockHeaderAPI, requests: list[bytes], invalid: Any
-    ) -> None:
-        payload = request.payload
-        if computed.gas_used != payload.gas_used:
-            invalid(
-                "gas_used",
-                "differs from the gas the transactions used",
-                computed.gas_used,
-                payload.gas_used,
-            )
-        if computed.blob_gas_used != payload.blob_gas_used:
-            invalid(
-                "blob_gas_used",
-                "differs from the blob gas the transactions used",
-                computed.blob_gas_used,
-                payload.blob_gas_used,
-            )
-        if computed.receipt_root != payload.receipts_root:
-            invalid(
-                "receipts_root",
-                "differs from the root of the computed receipts",
-                computed.receipt_root,
-                payload.receipts_root,
-            )
-        computed_bloom = computed.bloom.to_bytes(256, "big")
-        if computed_bloom != payload.logs_bloom:
-            invalid(
-                "logs_bloom",
-                "differs from the bloom of the computed logs",
-                computed_bloom,
-                payload.logs_bloom,
-            )
-        if tuple(requests) != tuple(request.execution_requests):
-            invalid(
-                "execution_requests",
-                "differ from the requests the block produced",
-                [r.hex() for r in requests],
-                [r.hex() for r in request.execution_requests],
-            )
-        if computed.state_root != payload.state_root:
-            invalid(
-                "state_root",
-                "differs from the computed post-state root",
-                computed.state_root,
-                payload.state_root,
-            )
 
     # --- head, fork choice and pruning ---
 
