@@ -2,7 +2,7 @@
 
 Each cache is keyed as the p2p spec's "first valid message for ..." rules
 read. Entries are added only after a message passed every rule, and
-`prune` drops entries for slots and epochs too old to be accepted again.
+`prune` drops entries for slots and epochs whose messages are ignored anyway.
 """
 
 from dataclasses import dataclass, field
@@ -51,18 +51,30 @@ class SeenCache:
         self.partial_data_column_headers[block_root] = header
         self._partial_header_slots[block_root] = int(header.signed_block_header.message.slot)
 
-    def prune(self, oldest_slot: int, oldest_epoch: int) -> None:
-        """Drop entries of slots before `oldest_slot` and epochs before `oldest_epoch`.
+    def prune(self, finalized_slot: int, oldest_slot: int, oldest_epoch: int) -> None:
+        """Drop entries that no message can match any more.
 
-        The validator-index sets (exits, slashings, BLS changes) are kept: their
-        rules hold for the lifetime of the validator, and they grow by at most one
-        entry per validator.
+        Blocks and sidecars at or before `finalized_slot` are ignored by the
+        finality rule, so their entries go. Sync committee entries before
+        `oldest_slot` and attestation entries before `oldest_epoch` go too, as
+        the time rules ignore such messages. The validator-index sets (exits,
+        slashings, BLS changes) are kept: their rules hold for the lifetime of
+        the validator, and they grow by at most one entry per validator.
         """
-        self.proposer_slots = {key for key in self.proposer_slots if key[0] >= oldest_slot}
-        self.aggregator_epochs = {key for key in self.aggregator_epochs if key[0] >= oldest_epoch}
-        self.attestation_validator_epochs = {
-            key for key in self.attestation_validator_epochs if key[0] >= oldest_epoch
+        self.proposer_slots = {key for key in self.proposer_slots if key[0] > finalized_slot}
+        self.blob_sidecar_tuples = {
+            key for key in self.blob_sidecar_tuples if key[0] > finalized_slot
         }
+        self.data_column_sidecar_tuples = {
+            key for key in self.data_column_sidecar_tuples if key[0] > finalized_slot
+        }
+        stale = [
+            root for root, slot in self._partial_header_slots.items() if slot <= finalized_slot
+        ]
+        for root in stale:
+            del self._partial_header_slots[root]
+            self.partial_data_column_headers.pop(root, None)
+
         self.sync_contribution_aggregator_slots = {
             key for key in self.sync_contribution_aggregator_slots if key[0] >= oldest_slot
         }
@@ -72,16 +84,11 @@ class SeenCache:
         self.sync_message_validator_slots = {
             key for key in self.sync_message_validator_slots if key[0] >= oldest_slot
         }
-        self.blob_sidecar_tuples = {
-            key for key in self.blob_sidecar_tuples if key[0] >= oldest_slot
+
+        self.aggregator_epochs = {key for key in self.aggregator_epochs if key[0] >= oldest_epoch}
+        self.attestation_validator_epochs = {
+            key for key in self.attestation_validator_epochs if key[0] >= oldest_epoch
         }
-        self.data_column_sidecar_tuples = {
-            key for key in self.data_column_sidecar_tuples if key[0] >= oldest_slot
-        }
-        stale = [root for root, slot in self._partial_header_slots.items() if slot < oldest_slot]
-        for root in stale:
-            del self._partial_header_slots[root]
-            self.partial_data_column_headers.pop(root, None)
         self.aggregate_data_roots = {
             key: bits for key, bits in self.aggregate_data_roots.items() if key[0] >= oldest_epoch
         }

@@ -108,6 +108,23 @@ class GossipValidator:
     def clock(self) -> GossipClock:
         return GossipClock.for_chain(self.spec, self.chain.genesis_time)
 
+    def prune(self, now_ms: int) -> None:
+        """Drop seen-cache entries that no message can match at `now_ms` or later.
+
+        Call it once per slot. Attestations stay for the longer of the two
+        windows (`ATTESTATION_PROPAGATION_SLOT_RANGE` slots before Deneb, the
+        previous epoch from Deneb on), plus one epoch of margin.
+        """
+        clock = self.clock()
+        slots_per_epoch = int(self.spec.SLOTS_PER_EPOCH)
+        current_slot = clock.slot_at(now_ms)
+        range_start = max(current_slot - int(self.spec.ATTESTATION_PROPAGATION_SLOT_RANGE), 0)
+        oldest_epoch = max(
+            min(range_start // slots_per_epoch, current_slot // slots_per_epoch - 1) - 1, 0
+        )
+        finalized_slot = int(self.chain.finalized_checkpoint.epoch) * slots_per_epoch
+        self.seen.prune(finalized_slot, max(current_slot - 1, 0), oldest_epoch)
+
     def fork_of_digest(self, digest: bytes) -> Fork | None:
         """Return the fork of a topic's fork digest on this chain, or None for another chain."""
         if self._digests is None:

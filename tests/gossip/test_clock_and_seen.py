@@ -52,9 +52,11 @@ def test_prune_drops_old_slots_and_epochs() -> None:
     seen.aggregate_data_roots[(2, b"\x02" * 32, 0)] = {(True,)}
     seen.voluntary_exit_indices.add(7)
 
-    seen.prune(oldest_slot=8, oldest_epoch=1)
+    seen.sync_message_validator_slots.update({(4, 1, 0), (9, 1, 0)})
+    seen.prune(finalized_slot=8, oldest_slot=9, oldest_epoch=1)
 
     assert seen.proposer_slots == {(10, 2)}
     assert seen.attestation_validator_epochs == {(2, 5)}
     assert list(seen.aggregate_data_roots) == [(2, b"\x02" * 32, 0)]
+    assert seen.sync_message_validator_slots == {(9, 1, 0)}
     assert seen.voluntary_exit_indices == {7}

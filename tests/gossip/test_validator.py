@@ -323,3 +323,26 @@ def test_block_tree_head_and_checkpoints(genesis: tuple[Any, Any], next_block: A
     assert chain.get_checkpoint_block(b"\x09" * 32, 0) is None
     committee = get_beacon_committee(SPEC, post_state, 1, 0)
     assert len(committee) > 0
+
+
+def test_prune_forgets_expired_entries(
+    genesis: tuple[Any, Any], chain: BlockTree, next_block: tuple[Any, Any]
+) -> None:
+    state, _ = genesis
+    signed_block, _ = next_block
+    attestation = build_attestation(state, chain.anchor_root, 1, 0, [0])
+    validator = GossipValidator(SPEC, chain)
+    now_ms = slot_time_ms(1)
+    validator.validate("beacon_block", signed_block, now_ms, FORK)
+    validator.validate(
+        "beacon_attestation", attestation, now_ms, FORK, subnet_id=_subnet(state, 1, 0)
+    )
+
+    validator.prune(slot_time_ms(2))
+    assert validator.seen.proposer_slots
+    assert validator.seen.attestation_validator_epochs
+
+    chain.set_finalized_checkpoint(Checkpoint(1, chain.anchor_root))
+    validator.prune(slot_time_ms(20 * SPEC.SLOTS_PER_EPOCH))
+    assert not validator.seen.proposer_slots
+    assert not validator.seen.attestation_validator_epochs
