@@ -16,17 +16,24 @@ from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from eth._utils.address import generate_contract_address
 from eth.abc import BlockHeaderAPI
 from eth.estimators.gas import binary_gas_search
 from eth.exceptions import HeaderNotFound, Revert, TransactionNotFound, VMError
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth.vm.forks.prague.blocks import PragueBlock
 from eth.vm.spoof import SpoofTransaction
-from eth_utils import ValidationError, to_checksum_address
+from eth_utils import ValidationError
 
 from execution.engine import EmbeddedEngine
 from execution.errors import TransactionPoolError
+from execution.rpc_views import (
+    block_json,
+    data,
+    fee_field,
+    quantity,
+    receipt_json,
+    transaction_json,
+)
 from execution.txpool import TransactionPool
 
 logger = logging.getLogger("caplin.execution.rpc")
@@ -53,18 +60,6 @@ class RpcError(Exception):
         self.code = code
         self.message = message
         self.data = data
-
-
-def quantity(value: int) -> str:
-    return hex(value)
-
-
-def data(value: bytes) -> str:
-    return "0x" + bytes(value).hex()
-
-
-def address(value: bytes) -> str:
-    return to_checksum_address(value)
 
 
 def parse_quantity(value: Any, name: str) -> int:
@@ -142,7 +137,7 @@ class EthRpc:
             "eth_call": self.call,
             "eth_estimateGas": self.estimate_gas,
             "eth_gasPrice": self.gas_price,
-            "eth_maxPriorityFeePerGas": lambda p: quantity(self.suggested_priority_fee()),
+            "eth_maxPriorityFeePerGas": lambda p: quantity(self.suggested_priorityfee_field()),
             "eth_feeHistory": self.fee_history,
         }
 
@@ -394,15 +389,16 @@ class EthRpc:
         tips = []
         previous = 0
         for transaction, receipt in zip(transactions, receipts, strict=True):
-            max_fee = _fee(transaction, "max_fee_per_gas")
+            max_fee = fee_field(transaction, "max_fee_per_gas")
             tip = min(
-                _fee(transaction, "max_priority_fee_per_gas"), max_fee - header.base_fee_per_gas
+                fee_field(transaction, "max_priority_fee_per_gas"),
+                max_fee - header.base_fee_per_gas,
             )
             tips.append((tip, receipt.gas_used - previous))
             previous = receipt.gas_used
         return sorted(tips)
 
-    def suggested_priority_fee(self) -> int:
+    def suggested_priorityfee_field(self) -> int:
         """Return the median tip of recent blocks, or 1 Gwei when they had no transactions."""
         reader = self.engine.reader()
         head = reader.get_canonical_head()
@@ -419,7 +415,9 @@ class EthRpc:
 
     def gas_price(self, params: list[Any]) -> str:
         head = self.engine.head()
-        return quantity(calculate_expected_base_fee_per_gas(head) + self.suggested_priority_fee())
+        return quantity(
+            calculate_expected_base_fee_per_gas(head) + self.suggested_priorityfee_field()
+        )
 
     def fee_history(self, params: list[Any]) -> dict[str, Any]:
         raw_count = _param(params, 0, "blockCount")
@@ -446,7 +444,7 @@ class EthRpc:
             header = reader.get_canonical_block_header_by_number(number)
             base_fees.append(quantity(header.base_fee_per_gas))
             gas_ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0.0)
-            blob_fees.append(quantity(_blob_base_fee(header.excess_blob_gas)))
+            blob_fees.append(quantity(_blob_basefee_field(header.excess_blob_gas)))
             blob_ratios.append(header.blob_gas_used / MAX_BLOB_GAS_PER_BLOCK)
             if percentiles is not None:
                 rewards.append(
@@ -458,7 +456,7 @@ class EthRpc:
         base_fees.append(quantity(calculate_expected_base_fee_per_gas(newest)))
         from eth.vm.forks.prague.headers import calc_excess_blob_gas_prague
 
-        blob_fees.append(quantity(_blob_base_fee(calc_excess_blob_gas_prague(newest))))
+        blob_fees.append(quantity(_blob_basefee_field(calc_excess_blob_gas_prague(newest))))
         result: dict[str, Any] = {
             "oldestBlock": quantity(oldest),
             "baseFeePerGas": base_fees,
@@ -474,7 +472,7 @@ class EthRpc:
 MAX_BLOB_GAS_PER_BLOCK = 1_179_648  # Prague (EIP-7691): 9 blobs of 131072 gas
 
 
-def _blob_base_fee(excess_blob_gas: int) -> int:
+def _blob_basefee_field(excess_blob_gas: int) -> int:
     from eth.vm.forks.cancun.state import fake_exponential
     from eth.vm.forks.prague.constants import BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE
 
@@ -495,13 +493,6 @@ def _rewards(tips: list[tuple[int, int]], gas_used: int, percentiles: list[float
             cumulative += tips[index][1]
         rewards.append(tips[index][0])
     return rewards
-
-
-def _fee(transaction: Any, name: str) -> int:
-    try:
-        return int(getattr(transaction, name))
-    except AttributeError:
-        return int(transaction.gas_price)
 
 
 def _revert_data(error: Exception) -> str:
@@ -525,152 +516,3 @@ def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
 
 def _encode(response: Any) -> bytes:
     return json.dumps(response, separators=(",", ":")).encode()
-
-
-# --- JSON views ---
-
-
-def transaction_json(
-    transaction: Any, header: BlockHeaderAPI | None, index: int | None
-) -> dict[str, Any]:
-    type_id = transaction.type_id or 0
-    view: dict[str, Any] = {
-        "hash": data(transaction.hash),
-        "type": quantity(type_id),
-        "nonce": quantity(transaction.nonce),
-        "from": address(transaction.sender),
-        "to": address(transaction.to) if transaction.to else None,
-        "value": quantity(transaction.value),
-        "gas": quantity(transaction.gas),
-        "input": data(transaction.data),
-        "r": quantity(transaction.r),
-        "s": quantity(transaction.s),
-        "blockHash": data(header.hash) if header is not None else None,
-        "blockNumber": quantity(header.block_number) if header is not None else None,
-        "transactionIndex": quantity(index) if index is not None else None,
-    }
-    max_fee = _fee(transaction, "max_fee_per_gas")
-    if type_id >= 2:
-        tip = _fee(transaction, "max_priority_fee_per_gas")
-        view["maxFeePerGas"] = quantity(max_fee)
-        view["maxPriorityFeePerGas"] = quantity(tip)
-        price = min(max_fee, header.base_fee_per_gas + tip) if header is not None else max_fee
-        view["gasPrice"] = quantity(price)
-    else:
-        view["gasPrice"] = quantity(max_fee)
-    if type_id >= 1:
-        view["chainId"] = quantity(transaction.chain_id)
-        view["yParity"] = quantity(transaction.y_parity)
-        view["v"] = quantity(transaction.y_parity)
-        view["accessList"] = [
-            {
-                "address": address(entry[0]),
-                "storageKeys": [data(k.to_bytes(32, "big")) for k in entry[1]],
-            }
-            for entry in transaction.access_list
-        ]
-    else:
-        view["v"] = quantity(transaction.v)
-        if transaction.chain_id is not None:
-            view["chainId"] = quantity(transaction.chain_id)
-    return view
-
-
-def receipt_json(
-    receipt: Any,
-    transaction: Any,
-    header: BlockHeaderAPI,
-    index: int,
-    previous_gas: int,
-    log_offset: int,
-) -> dict[str, Any]:
-    type_id = transaction.type_id or 0
-    if type_id >= 2:
-        tip = _fee(transaction, "max_priority_fee_per_gas")
-        effective_price = min(_fee(transaction, "max_fee_per_gas"), header.base_fee_per_gas + tip)
-    else:
-        effective_price = _fee(transaction, "max_fee_per_gas")
-    contract_address = None
-    if not transaction.to:
-        contract_address = address(generate_contract_address(transaction.sender, transaction.nonce))
-    common = {
-        "transactionHash": data(transaction.hash),
-        "transactionIndex": quantity(index),
-        "blockHash": data(header.hash),
-        "blockNumber": quantity(header.block_number),
-    }
-    logs = [
-        {
-            **common,
-            "address": address(log.address),
-            "topics": [
-                data(t.to_bytes(32, "big") if isinstance(t, int) else t) for t in log.topics
-            ],
-            "data": data(log.data),
-            "logIndex": quantity(log_offset + position),
-            "removed": False,
-        }
-        for position, log in enumerate(receipt.logs)
-    ]
-    return {
-        **common,
-        "from": address(transaction.sender),
-        "to": address(transaction.to) if transaction.to else None,
-        "cumulativeGasUsed": quantity(receipt.gas_used),
-        "gasUsed": quantity(receipt.gas_used - previous_gas),
-        "effectiveGasPrice": quantity(effective_price),
-        "contractAddress": contract_address,
-        "logs": logs,
-        "logsBloom": data(receipt.bloom.to_bytes(256, "big")),
-        "status": quantity(1 if receipt.state_root == b"\x01" else 0),
-        "type": quantity(type_id),
-    }
-
-
-def block_json(
-    header: BlockHeaderAPI, transactions: Any, withdrawals: Any, full: bool
-) -> dict[str, Any]:
-    import rlp
-
-    view: dict[str, Any] = {
-        "number": quantity(header.block_number),
-        "hash": data(header.hash),
-        "parentHash": data(header.parent_hash),
-        "nonce": data(header.nonce),
-        "mixHash": data(header.mix_hash),
-        "sha3Uncles": data(header.uncles_hash),
-        "logsBloom": data(header.bloom.to_bytes(256, "big")),
-        "transactionsRoot": data(header.transaction_root),
-        "stateRoot": data(header.state_root),
-        "receiptsRoot": data(header.receipt_root),
-        "miner": address(header.coinbase),
-        "difficulty": quantity(header.difficulty),
-        "totalDifficulty": quantity(0),
-        "extraData": data(header.extra_data),
-        "gasLimit": quantity(header.gas_limit),
-        "gasUsed": quantity(header.gas_used),
-        "timestamp": quantity(header.timestamp),
-        "baseFeePerGas": quantity(header.base_fee_per_gas),
-        "withdrawalsRoot": data(header.withdrawals_root),
-        "blobGasUsed": quantity(header.blob_gas_used),
-        "excessBlobGas": quantity(header.excess_blob_gas),
-        "parentBeaconBlockRoot": data(header.parent_beacon_block_root),
-        "requestsHash": data(header.requests_hash),
-        "uncles": [],
-        "withdrawals": [
-            {
-                "index": quantity(w.index),
-                "validatorIndex": quantity(w.validator_index),
-                "address": address(w.address),
-                "amount": quantity(w.amount),
-            }
-            for w in withdrawals
-        ],
-    }
-    if full:
-        view["transactions"] = [transaction_json(t, header, i) for i, t in enumerate(transactions)]
-    else:
-        view["transactions"] = [data(t.hash) for t in transactions]
-    body_size = len(rlp.encode(header)) + sum(len(t.encode()) for t in transactions)
-    view["size"] = quantity(body_size)
-    return view
