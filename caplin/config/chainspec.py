@@ -79,6 +79,7 @@ class ChainSpec:
             setattr(self, key, value)
         self.config_name = self.config.get("CONFIG_NAME", preset_name)
         self._fork_epochs = tuple((fork, self.fork_epoch(fork)) for fork in Fork)
+        self._types: dict[Fork, Any] = {}
 
     def _check_and_derive(self) -> None:
         config = self.config
@@ -237,9 +238,12 @@ class ChainSpec:
 
     def types(self, fork: Fork) -> Any:
         """Return the namespace of SSZ classes of `fork` built for this spec's preset."""
-        from caplin.types import types_for
+        cached = self._types.get(fork)
+        if cached is None:
+            from caplin.types import types_for
 
-        return types_for(self.preset_name, self.preset, Fork(fork))
+            cached = self._types[fork] = types_for(self.preset_name, self.preset, Fork(fork))
+        return cached
 
     def fork_of(self, value: Any) -> Fork:
         """Return the fork of a fork-versioned SSZ object or class (BeaconState, blocks, ...)."""
