@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -29,12 +28,11 @@ from execution.errors import TransactionPoolError
 from execution.rpc_views import (
     block_json,
     data,
-    fee_field,
     quantity,
     receipt_json,
     transaction_json,
 )
-from execution.txpool import TransactionPool
+from execution.txpool import TransactionPool, fee_field
 
 logger = logging.getLogger("caplin.execution.rpc")
 
@@ -120,7 +118,6 @@ class EthRpc:
         self.pool = pool
         self.max_batch = max_batch
         self.on_transaction = on_transaction
-        self._lock = threading.Lock()
         self.methods: dict[str, Callable[[list[Any]], Any]] = {
             "eth_chainId": lambda p: quantity(engine.chain_id),
             "net_version": lambda p: str(engine.chain_id),
@@ -235,10 +232,7 @@ class EthRpc:
         tag = _param(params, 1, "block", "latest")
         nonce = self._state(tag).get_nonce(account)
         if tag == "pending":
-            while any(
-                p.sender == account and p.nonce == nonce for p in list(self.pool._by_hash.values())
-            ):
-                nonce += 1
+            nonce = self.pool.next_nonce(account, nonce)
         return quantity(nonce)
 
     def get_code(self, params: list[Any]) -> str:

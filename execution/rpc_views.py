@@ -9,6 +9,8 @@ from eth._utils.address import generate_contract_address
 from eth.abc import BlockHeaderAPI
 from eth_utils import to_checksum_address
 
+from execution.txpool import fee_field
+
 
 def quantity(value: int) -> str:
     return hex(value)
@@ -20,13 +22,6 @@ def data(value: bytes) -> str:
 
 def address(value: bytes) -> str:
     return to_checksum_address(value)
-
-
-def fee_field(transaction: Any, name: str) -> int:
-    try:
-        return int(getattr(transaction, name))
-    except AttributeError:
-        return int(transaction.gas_price)
 
 
 def transaction_json(

@@ -47,18 +47,21 @@ class PooledTransaction:
 
     @property
     def max_fee(self) -> int:
-        return _fee_field(self.transaction, "max_fee_per_gas")
+        return fee_field(self.transaction, "max_fee_per_gas")
 
     @property
     def max_priority_fee(self) -> int:
-        return _fee_field(self.transaction, "max_priority_fee_per_gas")
+        return fee_field(self.transaction, "max_priority_fee_per_gas")
 
     def effective_tip(self, base_fee: int) -> int:
         return min(self.max_priority_fee, self.max_fee - base_fee)
 
 
-def _fee_field(transaction: Any, name: str) -> int:
-    # Legacy and access-list transactions have one gas price that serves as both fees.
+def fee_field(transaction: Any, name: str) -> int:
+    """Return `max_fee_per_gas` or `max_priority_fee_per_gas` of any transaction type (Wei).
+
+    Legacy and access-list transactions have one gas price that serves as both.
+    """
     try:
         return int(getattr(transaction, name))
     except AttributeError:
@@ -228,6 +231,15 @@ class TransactionPool:
                     heap, (-following.effective_tip(base_fee), following.hash, sender, position + 1)
                 )
         return ordered
+
+    def next_nonce(self, sender: bytes, account_nonce: int) -> int:
+        """Return the nonce after `sender`'s pooled run that starts at `account_nonce`."""
+        with self._lock:
+            queue = self._by_sender.get(sender, {})
+            nonce = account_nonce
+            while nonce in queue:
+                nonce += 1
+        return nonce
 
     def remove_stale(self, read_nonce: Callable[[bytes], int]) -> None:
         """Drop transactions whose nonce is below their sender's account nonce (included ones)."""

@@ -158,3 +158,13 @@ def test_get_rejected_with_405(served):
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(url, timeout=30)
     assert raised.value.code == 405
+
+
+def test_pending_nonce_counts_pool(served):
+    _, url = served
+    sender = ACCOUNTS[4][0]
+    for nonce in range(3):
+        rpc(url, "eth_sendRawTransaction", "0x" + sign(4, nonce).hex())
+    address = "0x" + sender.hex()
+    assert rpc(url, "eth_getTransactionCount", address, "latest")["result"] == "0x0"
+    assert rpc(url, "eth_getTransactionCount", address, "pending")["result"] == "0x3"
