@@ -1,6 +1,7 @@
 """The validation context every topic's rules share: chain, seen-caches, clock and fork."""
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 from caplin.config.forks import Fork
@@ -20,6 +21,43 @@ from sentinel.gossip.result import ignore_unless, reject_unless
 from sentinel.gossip.seen import SeenCache
 
 
+class _LruCache:
+    """A mapping that keeps the `capacity` most recently used entries."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any) -> Any | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+@dataclass
+class GossipCaches:
+    """Results that many messages of one block share, kept across validations.
+
+    Every sidecar of a block (128 data columns in Fulu) carries the same signed
+    header, so its signature check and its expected proposer (which may need
+    an epoch transition of the parent state) are computed once. Only successful
+    signature checks are kept, keyed by everything the check depends on.
+    """
+
+    proposers: _LruCache = field(default_factory=lambda: _LruCache(256))
+    verified_signatures: _LruCache = field(default_factory=lambda: _LruCache(4096))
+
+
 @dataclass
 class GossipContext:
     """The inputs of one validation: rules of `fork`, applied against `chain` and `seen`."""
@@ -29,6 +67,7 @@ class GossipContext:
     seen: SeenCache
     clock: GossipClock
     fork: Fork
+    caches: GossipCaches = field(default_factory=GossipCaches)
 
     def epoch_at(self, slot: int) -> int:
         return int(slot) // int(self.spec.SLOTS_PER_EPOCH)
@@ -44,7 +83,13 @@ class GossipContext:
     def verify(self, pubkey: bytes, message: Any, domain: bytes, signature: bytes) -> bool:
         """Check a single signature over `message` (an SSZ object or a 32-byte root)."""
         signing_root = compute_signing_root(self.spec, message, domain)
-        return bls.Verify(bytes(pubkey), signing_root, bytes(signature))
+        key = (bytes(pubkey), signing_root, bytes(signature))
+        if self.caches.verified_signatures.get(key):
+            return True
+        valid = bls.Verify(key[0], signing_root, key[2])
+        if valid:
+            self.caches.verified_signatures.put(key, True)
+        return valid
 
     def domain(self, state: Any, domain_type: bytes, epoch: int) -> bytes:
         return get_domain(self.spec, state, domain_type, epoch)
@@ -62,10 +107,16 @@ class GossipContext:
 
     def expected_proposer(self, parent_root: bytes, slot: int) -> int:
         """Return the proposer of `slot` on the branch of `parent_root` (whose state is known)."""
+        key = (bytes(parent_root), int(slot))
+        cached = self.caches.proposers.get(key)
+        if cached is not None:
+            return int(cached)
         state = self.chain.get_block_state(parent_root)
         if int(state.slot) < int(slot):
             state = process_slots(self.spec, state.copy(), slot)
-        return get_beacon_proposer_index(self.spec, state)
+        proposer = get_beacon_proposer_index(self.spec, state)
+        self.caches.proposers.put(key, proposer)
+        return proposer
 
 
 def check_block_header(

@@ -17,7 +17,7 @@ from sentinel.gossip.blocks import (
 )
 from sentinel.gossip.chain import ChainView
 from sentinel.gossip.clock import GossipClock
-from sentinel.gossip.context import GossipContext
+from sentinel.gossip.context import GossipCaches, GossipContext
 from sentinel.gossip.light_client import (
     LightClientDataSource,
     validate_light_client_finality_update,
@@ -103,6 +103,7 @@ class GossipValidator:
         self.chain = chain
         self.seen = seen if seen is not None else SeenCache()
         self.light_client_data = light_client_data
+        self.caches = GossipCaches()
         self._digests: dict[bytes, Fork] | None = None
 
     def clock(self) -> GossipClock:
@@ -189,7 +190,9 @@ class GossipValidator:
         data columns. An invalid message yields IGNORE or REJECT. Raises
         `ValueError` for an unknown topic or a missing subnet or column index.
         """
-        context = GossipContext(self.spec, self.chain, self.seen, self.clock(), Fork(fork))
+        context = GossipContext(
+            self.spec, self.chain, self.seen, self.clock(), Fork(fork), self.caches
+        )
         try:
             self._dispatch(context, topic, message, now_ms, subnet_id, group_id, column_index)
         except GossipValidationError as error:

@@ -60,3 +60,17 @@ def test_prune_drops_old_slots_and_epochs() -> None:
     assert list(seen.aggregate_data_roots) == [(2, b"\x02" * 32, 0)]
     assert seen.sync_message_validator_slots == {(9, 1, 0)}
     assert seen.voluntary_exit_indices == {7}
+
+
+def test_lru_cache_keeps_recent_entries() -> None:
+    from sentinel.gossip.context import _LruCache
+
+    cache = _LruCache(2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1
+    cache.put("c", 3)
+    assert cache.get("b") is None
+    assert cache.get("a") == 1
+    assert cache.get("c") == 3
+    assert len(cache) == 2

@@ -346,3 +346,16 @@ def test_prune_forgets_expired_entries(
     validator.prune(slot_time_ms(20 * SPEC.SLOTS_PER_EPOCH))
     assert not validator.seen.proposer_slots
     assert not validator.seen.attestation_validator_epochs
+
+
+def test_block_checks_are_cached(chain: BlockTree, next_block: tuple[Any, Any]) -> None:
+    signed_block, _ = next_block
+    validator = GossipValidator(SPEC, chain)
+    validator.validate("beacon_block", signed_block, slot_time_ms(1), FORK)
+    assert len(validator.caches.proposers) == 1
+    assert len(validator.caches.verified_signatures) == 1
+
+    # Validating the block again, with the seen-cache cleared, reuses the proposer lookup.
+    validator.seen.proposer_slots.clear()
+    validator.validate("beacon_block", signed_block, slot_time_ms(1), FORK)
+    assert len(validator.caches.proposers) == 1
