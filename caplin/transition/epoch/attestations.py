@@ -50,9 +50,7 @@ def get_matching_head_attestations(spec: Any, state: Any, epoch: int) -> Sequenc
     ]
 
 
-def get_unslashed_attesting_indices(
-    spec: Any, state: Any, attestations: Sequence[Any]
-) -> set[int]:
+def get_unslashed_attesting_indices(spec: Any, state: Any, attestations: Sequence[Any]) -> set[int]:
     """Return the indices of unslashed validators that took part in any of `attestations`."""
     indices: set[int] = set()
     for attestation in attestations:

@@ -27,7 +27,10 @@ def _process_registry_updates_phase0(spec: Any, state: Any) -> None:
     fork = spec.fork_of(state)
     current_epoch = get_current_epoch(spec, state)
     ejection_balance = spec.EJECTION_BALANCE
-    for index, validator in enumerate(state.validators):
+    for index in range(len(state.validators)):
+        # A fresh view per validator: initiate_validator_exit replaces the registry tree, and
+        # a view taken before it would write the old tree back.
+        validator = state.validators[index]
         if is_eligible_for_activation_queue(spec, validator, fork=fork):
             validator.activation_eligibility_epoch = current_epoch + 1
         if (
@@ -59,7 +62,9 @@ def _process_registry_updates_electra(spec: Any, state: Any) -> None:
     current_epoch = get_current_epoch(spec, state)
     activation_epoch = compute_activation_exit_epoch(spec, current_epoch)
     ejection_balance = spec.EJECTION_BALANCE
-    for index, validator in enumerate(state.validators):
+    for index in range(len(state.validators)):
+        # A fresh view per validator, as in the phase0 variant.
+        validator = state.validators[index]
         if is_eligible_for_activation_queue(spec, validator, fork=fork):
             validator.activation_eligibility_epoch = current_epoch + 1
         elif (

@@ -14,9 +14,11 @@ from caplin.config.constants import (
     PARTICIPATION_FLAG_WEIGHTS,
     TIMELY_HEAD_FLAG_INDEX,
     TIMELY_TARGET_FLAG_INDEX,
+    UINT64_MAX,
     WEIGHT_DENOMINATOR,
 )
 from caplin.config.forks import Fork
+from caplin.errors import EpochProcessingError
 from caplin.transition.epoch.attestations import (
     get_matching_head_attestations,
     get_matching_source_attestations,
@@ -24,7 +26,6 @@ from caplin.transition.epoch.attestations import (
     get_unslashed_attesting_indices,
 )
 from caplin.transition.helpers import (
-    decrease_balance,
     get_attesting_indices,
     get_base_reward_per_increment,
     get_current_epoch,
@@ -34,7 +35,6 @@ from caplin.transition.helpers import (
     get_total_active_balance,
     get_total_balance,
     get_unslashed_participating_indices,
-    increase_balance,
     integer_squareroot,
     is_in_inactivity_leak,
 )
@@ -55,10 +55,17 @@ def process_rewards_and_penalties(spec: Any, state: Any) -> None:
     else:
         deltas = [get_attestation_deltas(spec, state)]
 
-    for rewards, penalties in deltas:
-        for index in range(len(state.validators)):
-            increase_balance(spec, state, index, rewards[index])
-            decrease_balance(spec, state, index, penalties[index])
+    # Each component is applied as increase_balance then decrease_balance, so a penalty
+    # saturates at zero before the next component's reward; one write per validator.
+    balances = state.balances
+    for index in range(len(balances)):
+        balance = int(balances[index])
+        for rewards, penalties in deltas:
+            balance += rewards[index]
+            if balance > UINT64_MAX:
+                raise EpochProcessingError("balance exceeds uint64", index=index, balance=balance)
+            balance = balance - penalties[index] if balance > penalties[index] else 0
+        balances[index] = balance
 
 
 def _zero_deltas(state: Any) -> Deltas:
@@ -83,9 +90,7 @@ def _phase0_base_rewards(spec: Any, state: Any) -> list[int]:
     ]
 
 
-def get_attestation_component_deltas(
-    spec: Any, state: Any, attestations: Sequence[Any]
-) -> Deltas:
+def get_attestation_component_deltas(spec: Any, state: Any, attestations: Sequence[Any]) -> Deltas:
     """Reward eligible validators in `attestations` pro rata to the attesting balance, and
     penalise the other eligible validators one base reward (phase0)."""
     rewards, penalties = _zero_deltas(state)

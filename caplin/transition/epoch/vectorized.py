@@ -131,7 +131,8 @@ class EpochArrays:
         """Apply increase_balance then decrease_balance (saturating) to every validator."""
         balances = self.balances
         if len(balances) and int(balances.max()) + int(rewards.max()) > UINT64_MAX:
-            raise EpochProcessingError("balance plus reward exceeds uint64")
+            if (balances > _U64(UINT64_MAX) - rewards).any():
+                raise EpochProcessingError("balance plus reward exceeds uint64")
         balances += rewards
         short = balances < penalties
         np.subtract(balances, penalties, out=balances, where=~short)
@@ -200,17 +201,15 @@ def rewards_and_penalties(arrays: EpochArrays) -> None:
     count = len(arrays.balances)
     eligible = arrays.eligible()
     leaking = arrays.in_inactivity_leak()
-    per_increment = increment * spec.BASE_REWARD_FACTOR // integer_squareroot(
-        arrays.total_active_balance
+    per_increment = (
+        increment * spec.BASE_REWARD_FACTOR // integer_squareroot(arrays.total_active_balance)
     )
     increments = arrays.columns.effective_balance // _U64(increment)
     base_rewards = _product(increments, per_increment, "base reward")
     active_increments = arrays.total_active_balance // increment
 
     for flag_index, weight in enumerate(PARTICIPATION_FLAG_WEIGHTS):
-        participants = arrays.participants(
-            arrays.previous_flags, flag_index, arrays.previous_epoch
-        )
+        participants = arrays.participants(arrays.previous_flags, flag_index, arrays.previous_epoch)
         rewards = np.zeros(count, _U64)
         penalties = np.zeros(count, _U64)
         if not leaking:
