@@ -1,11 +1,11 @@
 """Benchmark: execute payloads as one batch versus one at a time with a commit each.
 
 Builds a chain of `--payloads` payloads of `--transfers` ETH transfers each
-with the engine's own builder, then executes it on two fresh LMDB engines
-(fsync on commit, as a node runs): once as a single `execute_batch` (one
-database commit) and once payload by payload (one commit per payload).
-Each mode runs `--rounds` times, alternating, in this process; the script
-prints the seconds per payload of each mode and their ratio.
+with the engine's own builder. Then it executes the chain on fresh LMDB
+engines that fsync on commit, as a node runs. One mode is a single
+`execute_batch` (one database commit), the other executes payload by payload
+(one commit each). Each mode runs `--rounds` times, alternating, in this
+process. The script prints the time per payload of each mode and their ratio.
 
     .venv/bin/python bench/execution.py --payloads 1000 --transfers 100
 """
@@ -71,7 +71,10 @@ def build_chain(payloads: int, transfers: int) -> list[NewPayload]:
             pool.add(bytes(raw), lambda a: (0, 10**30))
         built = node.build_block(prev_randao=number.to_bytes(32, "big"))
         if len(built.transaction_hashes) != transfers:
-            raise RuntimeError(f"payload {number} holds {len(built.transaction_hashes)} transfers")
+            raise RuntimeError(
+                f"payload {number} contains {len(built.transaction_hashes)} transfers, "
+                f"expected {transfers}"
+            )
         requests.append(built.request)
     return requests
 

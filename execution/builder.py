@@ -1,10 +1,10 @@
 """Payload building for local block proposals.
 
-The builder takes the pool's executable transactions, best tip first, keeps
-those whose gas limits and encodings fit the block, executes them on the
-parent state, and drops any that fail (with that sender's later ones),
-retrying until the block executes. The result is a complete payload with
-the state root, receipts root, bloom and block hash filled in, plus the
+The builder takes the pool's executable transactions, best tip first, and
+keeps those whose gas limits and encodings fit the block. It executes them on
+the parent state. A transaction that fails is dropped with that sender's later
+ones, and the block runs again until it executes. The result is a complete
+payload (state root, receipts root, bloom and block hash filled in) plus the
 EIP-7685 requests the block produced.
 """
 

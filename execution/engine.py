@@ -1,12 +1,12 @@
 """The embedded execution engine: batched payload execution on py-evm.
 
 `EmbeddedEngine.execute_batch` runs payloads one after another, each on top
-of its parent (which may be any block with retained state, so forks and
-reorgs work), checks every field the payload commits to, and writes the whole
-batch to the database in one transaction. A bad payload stops the batch: the
-blocks before it are committed, it and everything after it are not, and
-`InvalidPayloadError` names the failing field with the expected and actual
-values.
+of its parent. The parent may be any block whose state is retained, so forks
+execute without a reorg first. Every field a payload commits to is checked,
+and the whole batch is written to the database in one transaction. A bad
+payload stops the batch: the blocks before it are committed, it and everything
+after it are not, and `InvalidPayloadError` names the failing field with the
+expected and actual values.
 
 All execution follows Prague rules (see `execution.vm`): py-evm has no Osaka
 yet, so a fulu chain runs Prague execution until it does.
@@ -133,7 +133,7 @@ class EmbeddedEngine:
             expected_header = write_genesis(genesis, reader)
             if expected_header.hash != stored_hash:
                 raise ExecutionStorageError(
-                    "database holds another chain's genesis",
+                    "database contains another chain's genesis; use another data directory",
                     stored=stored_hash,
                     requested=expected_header.hash,
                 )

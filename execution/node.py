@@ -19,9 +19,10 @@ SECONDS_PER_SLOT = 12
 class ExecutionNode:
     """Engine, pool and RPC methods over one database.
 
-    `build_block` proposes a payload on the head and imports it, which is
-    what the beacon node's proposer does through `build_payload` and
-    `execute_batch`; it is also how a dev chain without validators advances.
+    `build_block` builds a payload on the head and stores it as the new head.
+    The beacon node's proposer does the same through `build_payload` and
+    `EmbeddedEngine.import_built`, and a dev chain without validators advances
+    this way.
     """
 
     def __init__(self, engine: EmbeddedEngine, pool: TransactionPool | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Execution payloads as the engine sees them, and the block header built from one.
+"""Execution payloads in the engine's own types, and the block header built from one.
 
 The consensus layer hands the engine a `NewPayloadRequest` SSZ container; the
 engine works on the plain, immutable `ExecutionPayload` and `NewPayload`
@@ -73,7 +73,7 @@ class ExecutionPayload:
 
 @dataclass(frozen=True)
 class NewPayload:
-    """One payload to execute, with what the consensus layer knows about it.
+    """One payload to execute, with the consensus-layer data that comes with it.
 
     `execution_requests` is the EIP-7685 list of the beacon block body: each
     entry is a request type byte followed by the SSZ encoding of that type's

@@ -50,7 +50,7 @@ def test_execute_on_non_head_parent_and_switch():
     assert chain.node.rpc._locate(fork_tx) is None
 
 
-def test_batch_on_fork_sets_head_to_its_last_block():
+def test_fork_batch_moves_head():
     chain = build_chain(blocks=2, transfers=1, with_requests=False)
     engine = chain.node.engine
     genesis_hash = engine.genesis_hash
