@@ -11,6 +11,7 @@ from execution.errors import (
     InvalidPayloadError,
     TransactionPoolError,
     UnknownParentError,
+    UnsupportedForkError,
 )
 from execution.genesis import Genesis, dev_accounts, dev_genesis, parse_genesis
 from execution.node import ExecutionNode
@@ -31,6 +32,7 @@ __all__ = [
     "TransactionPool",
     "TransactionPoolError",
     "UnknownParentError",
+    "UnsupportedForkError",
     "Withdrawal",
     "build_payload",
     "dev_accounts",

@@ -34,12 +34,14 @@ from eth_utils import ValidationError
 from execution.errors import ExecutionStorageError, InvalidPayloadError, UnknownParentError
 from execution.genesis import Genesis, dev_genesis, write_genesis
 from execution.payload import (
+    ExecutionPayload,
     NewPayload,
     blob_versioned_hashes,
     build_header,
     compute_requests_hash,
     decode_transactions,
     from_ssz_request,
+    payload_from_header,
 )
 from execution.storage import KVBackend, LMDBBackend, MemoryBackend, Overlay
 from execution.validation import check_execution_results, check_header_fields, reject
@@ -151,6 +153,11 @@ class EmbeddedEngine:
 
     def head(self) -> BlockHeaderAPI:
         return self.reader().get_canonical_head()
+
+    def genesis_payload(self) -> ExecutionPayload:
+        """Return the genesis block as a payload, for the consensus genesis state's header."""
+        header = self.header_by_hash(self.genesis_hash)
+        return payload_from_header(header, [], [])
 
     def finalized_hash(self) -> bytes:
         return self.backend.get_raw(META_FINALIZED_HASH) or self.genesis_hash

@@ -48,6 +48,10 @@ class UnknownParentError(ExecutionError):
     """A payload's parent block is not in the database (or its state was pruned)."""
 
 
+class UnsupportedForkError(ExecutionError):
+    """A payload comes from a fork whose execution rules the engine does not run."""
+
+
 class ExecutionStorageError(StorageError):
     """The execution database is missing data it needs or cannot be written."""
 

@@ -19,6 +19,8 @@ from eth.db.trie import make_trie_root_and_nodes
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
 from eth.vm.forks.shanghai.withdrawals import Withdrawal as EvmWithdrawal
 
+from execution.errors import UnsupportedForkError
+
 # EIP-7685 request types, in the order the requests hash commits to them.
 DEPOSIT_REQUEST_TYPE = 0x00
 WITHDRAWAL_REQUEST_TYPE = 0x01
@@ -234,10 +236,17 @@ def execution_requests_from_ssz(ssz_requests: Any) -> tuple[bytes, ...]:
 
 
 def from_ssz_request(request: Any) -> NewPayload:
-    """Convert a consensus `NewPayloadRequest` SSZ container of any fork from bellatrix."""
-    execution_requests: tuple[bytes, ...] = ()
-    if hasattr(request, "execution_requests"):
-        execution_requests = execution_requests_from_ssz(request.execution_requests)
+    """Convert a consensus `NewPayloadRequest` SSZ container of electra or later.
+
+    Raises UnsupportedForkError for earlier forks: their payloads follow
+    execution rules before Prague, which the engine does not run.
+    """
+    if not hasattr(request, "execution_requests"):
+        raise UnsupportedForkError(
+            "the engine runs Prague execution rules; payloads before electra are not supported",
+            block_number=int(request.execution_payload.block_number),
+        )
+    execution_requests = execution_requests_from_ssz(request.execution_requests)
     return NewPayload(
         payload=payload_from_ssz(request.execution_payload),
         parent_beacon_block_root=bytes(getattr(request, "parent_beacon_block_root", b"\x00" * 32)),

@@ -6,6 +6,7 @@ from chain_helpers import genesis
 from caplin.config import ChainSpec
 from caplin.config.forks import Fork
 from execution.engine import EmbeddedEngine
+from execution.errors import UnsupportedForkError
 from execution.payload import (
     execution_requests_from_ssz,
     execution_requests_to_ssz,
@@ -62,3 +63,22 @@ def test_engine_accepts_ssz_new_payload_requests(chain, types):
         assert engine.verify_and_notify_new_payload(ssz_request) is True
     result = engine.execute_batch(ssz_requests)  # already executed blocks are skipped
     assert result.head_hash == chain.built[-1].request.payload.block_hash
+
+
+def test_deneb_request_is_unsupported(chain):
+    deneb = ChainSpec.for_preset("minimal").types(Fork.DENEB)
+    payload = chain.built[0].request.payload
+    request = deneb.NewPayloadRequest(
+        execution_payload=payload_to_ssz(payload, deneb.ExecutionPayload),
+        parent_beacon_block_root=b"\x01" * 32,
+    )
+    with pytest.raises(UnsupportedForkError):
+        from_ssz_request(request)
+
+
+def test_genesis_payload_matches_genesis_block():
+    engine = EmbeddedEngine(MemoryBackend(), genesis())
+    payload = engine.genesis_payload()
+    assert payload.block_hash == engine.genesis_hash
+    assert payload.block_number == 0
+    assert payload.state_root == engine.head().state_root
