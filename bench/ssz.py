@@ -121,24 +121,31 @@ def state_bytes(count: int) -> bytes:
 
 
 class Timing:
-    """Median and fastest of several runs, in seconds."""
+    """Median and fastest of several runs, wall-clock and process CPU, in seconds.
 
-    def __init__(self, timings: list[float]) -> None:
-        self.median = statistics.median(timings)
-        self.fastest = min(timings)
+    On a shared machine the process may get a small share of a CPU, so CPU
+    time is the steadier figure; wall time includes waiting for a CPU.
+    """
+
+    def __init__(self, wall: list[float], cpu: list[float]) -> None:
+        self.median = statistics.median(wall)
+        self.fastest = min(wall)
+        self.cpu = statistics.median(cpu)
 
     def __str__(self) -> str:
-        return f"{self.median:8.3f} s [{self.fastest:.3f}]"
+        return f"wall {self.median:8.3f} s [{self.fastest:.3f}]  cpu {self.cpu:8.3f} s"
 
 
 def measure(function: Callable[[], Any], repeat: int) -> tuple[Timing, Any]:
-    timings = []
+    wall = []
+    cpu = []
     result = None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = function()
-        timings.append(time.perf_counter() - start)
-    return Timing(timings), result
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return Timing(wall, cpu), result
 
 
 def caplin_decode_and_root(data: bytes) -> tuple[Any, bytes]:
@@ -155,7 +162,12 @@ def reference_decode_and_root(data: bytes) -> bytes:
 
 
 def per_validator(timing: Timing, count: int) -> str:
-    return f"{timing.median / count * 1e6:7.1f} us/validator"
+    return f"{timing.cpu / count * 1e6:7.1f} us cpu/validator"
+
+
+def marginal(at_size: Timing, empty: Timing, count: int) -> float:
+    """Return the CPU seconds per validator above the cost of a state with none."""
+    return (at_size.cpu - empty.cpu) / count
 
 
 def main() -> None:
@@ -171,27 +183,40 @@ def main() -> None:
     print(f"load average (1 min): {os.getloadavg()[0]:.2f}")
 
     small = state_bytes(args.reference_validators)
-    print(f"\nreference size: {args.reference_validators:,} validators, {len(small):,} bytes")
+    empty = state_bytes(0)
+    count = args.reference_validators
+    print(f"\nreference size: {count:,} validators, {len(small):,} bytes")
     ours_small, (_, our_root) = measure(lambda: caplin_decode_and_root(small), args.repeat)
-    cost = per_validator(ours_small, args.reference_validators)
-    print(f"caplin decode + hash_tree_root     {ours_small}  {cost}")
+    ours_empty, _ = measure(lambda: caplin_decode_and_root(empty), args.repeat)
+    print(f"caplin decode + hash_tree_root     {ours_small}  {per_validator(ours_small, count)}")
+    print(f"  same, no validators              {ours_empty}")
     try:
         reference_small, reference_root = measure(
             lambda: reference_decode_and_root(small), args.repeat
         )
+        reference_empty, _ = measure(lambda: reference_decode_and_root(empty), args.repeat)
     except ImportError:
         print("eth-consensus-specs is not installed; no reference run")
     else:
-        print(
-            f"spec types decode + hash_tree_root {reference_small}  "
-            f"{per_validator(reference_small, args.reference_validators)}"
-        )
+        cost = per_validator(reference_small, count)
+        print(f"spec types decode + hash_tree_root {reference_small}  {cost}")
+        print(f"  same, no validators              {reference_empty}")
         if reference_root != our_root:
             raise SystemExit(
                 f"roots differ: caplin 0x{our_root.hex()}, spec 0x{reference_root.hex()}"
             )
         print(f"roots agree: 0x{our_root.hex()}")
-        print(f"ratio spec / caplin: {reference_small.median / ours_small.median:.1f}x")
+        print(
+            f"ratio spec / caplin, cpu at {count:,} validators: "
+            f"{reference_small.cpu / ours_small.cpu:.1f}x"
+        )
+        ours_marginal = marginal(ours_small, ours_empty, count)
+        reference_marginal = marginal(reference_small, reference_empty, count)
+        print(
+            f"cpu per extra validator: caplin {ours_marginal * 1e6:.1f} us, "
+            f"spec {reference_marginal * 1e6:.1f} us, "
+            f"ratio {reference_marginal / ours_marginal:.1f}x"
+        )
 
     start = time.perf_counter()
     large = state_bytes(args.validators)

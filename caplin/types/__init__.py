@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from caplin.config.forks import Fork
-from caplin.types import altair, bellatrix, capella, deneb, electra, fulu, phase0
+from caplin.types import altair, bellatrix, capella, deneb, electra, fulu, p2p, phase0
 from caplin.types.basic import copy_of
 
 _BUILDERS = {
@@ -79,6 +79,7 @@ def _build_all(preset_name: str, preset: dict[str, Any]) -> dict[Fork, ForkTypes
     for fork in Fork:
         classes = dict(previous)
         classes.update(_BUILDERS[fork](values, previous))
+        classes.update(p2p.build(values, fork, classes))
         for name in FORK_VERSIONED:
             if name in classes and classes[name] is previous.get(name):
                 classes[name] = copy_of(classes[name])
