@@ -44,16 +44,6 @@ def get_blob_parameters(spec: Any, epoch: int) -> BlobParameters:
     return BlobParameters(int(spec.ELECTRA_FORK_EPOCH), int(spec.MAX_BLOBS_PER_BLOCK_ELECTRA))
 
 
-def get_max_blobs_per_block(spec: Any, epoch: int) -> int:
-    """Return the maximum number of blob commitments a block of `epoch` may carry."""
-    fork = spec.fork_at_epoch(epoch)
-    if fork >= Fork.FULU:
-        return get_blob_parameters(spec, epoch).max_blobs_per_block
-    if fork >= Fork.ELECTRA:
-        return int(spec.MAX_BLOBS_PER_BLOCK_ELECTRA)
-    return int(spec.MAX_BLOBS_PER_BLOCK)
-
-
 # --- custody ---------------------------------------------------------------------------------
 
 

@@ -125,6 +125,21 @@ class LightClientDataCollector:
         """Return the best update of sync committee `period` on the canonical chain, or None."""
         return self._best_updates.get(int(period))
 
+    def get_light_client_updates_by_range(self, start_period: int, count: int) -> list[Any]:
+        """Return the best updates of up to `count` periods from `start_period`, in order.
+
+        The list stops at the first period without an update, and never holds
+        more than `MAX_REQUEST_LIGHT_CLIENT_UPDATES` entries.
+        """
+        updates = []
+        limit = min(int(count), constants.MAX_REQUEST_LIGHT_CLIENT_UPDATES)
+        for period in range(int(start_period), int(start_period) + limit):
+            update = self._best_updates.get(period)
+            if update is None:
+                break
+            updates.append(update)
+        return updates
+
     def get_light_client_finality_update(self) -> Any | None:
         """Return the latest `LightClientFinalityUpdate`, or None."""
         return self._latest
@@ -190,7 +205,9 @@ class LightClientDataCollector:
             if previous_epoch is None or epoch != previous_epoch:
                 self.finalized_checkpoint_states[bid.root] = self.post_states[bid.root]
                 previous_epoch = epoch
-            block = self.blocks[bytes(block.message.parent_root)]
+            block = self.blocks.get(bytes(block.message.parent_root))
+            if block is None:
+                break  # the anchor: history starts here
             bid = _block_id(block)
 
     def _prune(self, finalized_slot: int) -> None:

@@ -242,3 +242,33 @@ def test_upgraded_store_accepts_legacy_update(chain: Chain) -> None:
     )
     assert lightclient.is_next_sync_committee_known(store)
     assert lightclient.lc_object_kind(SPEC, store.optimistic_header)[1] == Fork.ELECTRA
+
+
+def test_collector_serves_best_update(chain: Chain) -> None:
+    collector = lightclient.LightClientDataCollector(SPEC, chain.states[8], chain.blocks[8])
+    collector.on_block(chain.blocks[9], chain.states[9])
+    collector.on_block(chain.blocks[10], chain.states[10])
+    collector.on_head(bytes(chain.blocks[10].message.hash_tree_root()))
+
+    expected = _update(chain)
+    best = collector.get_light_client_update_for_period(0)
+    assert best is not None
+    assert best.attested_header.hash_tree_root() == expected.attested_header.hash_tree_root()
+    assert best.next_sync_committee.hash_tree_root() == NEXT_COMMITTEE.hash_tree_root()
+    assert [
+        update.hash_tree_root() for update in collector.get_light_client_updates_by_range(0, 4)
+    ] == [best.hash_tree_root()]
+    assert collector.get_light_client_updates_by_range(1, 4) == []
+
+    finality = collector.get_light_client_finality_update()
+    assert finality is not None
+    assert int(finality.attested_header.beacon.slot) == 9
+    assert int(finality.signature_slot) == 10
+    optimistic = collector.get_light_client_optimistic_update()
+    assert optimistic.attested_header.hash_tree_root() == finality.attested_header.hash_tree_root()
+
+    anchor_root = bytes(chain.blocks[8].message.hash_tree_root())
+    bootstrap = collector.get_light_client_bootstrap(anchor_root)
+    assert bootstrap is not None
+    store = lightclient.initialize_light_client_store(SPEC, anchor_root, bootstrap)
+    assert int(store.finalized_header.beacon.slot) == 8
