@@ -13,6 +13,7 @@ from caplin.transition.epoch.tree_arrays import (
     patch_basic_list,
     read_basic_list,
     read_basic_vector,
+    refresh_basic_list,
 )
 from caplin.transition.epoch.validator_columns import (
     read_validator_columns,
@@ -94,6 +95,22 @@ def test_changed_leaves_finds_setter_edits():
     contents_new = edited.get_backing().get_left()
     chunks = changed_leaves(contents_old, contents_new, Balances.contents_depth(), 25)
     assert chunks == [1, 19]
+
+
+def test_refresh_reads_only_changed_chunks():
+    values = np.arange(90, dtype=np.uint64)
+    view = Balances(*values.tolist())
+    backing = view.get_backing()
+    assert refresh_basic_list(view, backing, values) is values
+
+    view[0] = 500
+    view[89] = 7
+    expected = values.copy()
+    expected[0] = 500
+    expected[89] = 7
+    assert refresh_basic_list(view, backing, values).tolist() == expected.tolist()
+    view.append(3)
+    assert refresh_basic_list(view, backing, values).tolist() == expected.tolist() + [3]
 
 
 def _validator(index: int, **fields) -> Validator:

@@ -189,3 +189,29 @@ def changed_leaves(old: Node, new: Node, depth: int, count: int) -> list[int]:
 
     visit(old, new, depth, 0)
     return found
+
+
+def refresh_basic_list(view: Any, old_backing: Node, old_values: np.ndarray) -> np.ndarray:
+    """Return the elements of `view` given `old_values`, the elements of an earlier version
+    of it whose backing node is `old_backing`; only chunks whose nodes differ are read."""
+    backing = view.get_backing()
+    if backing is old_backing:
+        return old_values
+    length = len(view)
+    if length != len(old_values):
+        return read_basic_list(view, old_values.dtype)
+    per_chunk = CHUNK_SIZE // old_values.dtype.itemsize
+    chunk_count = (length + per_chunk - 1) // per_chunk
+    depth = type(view).contents_depth()
+    contents = backing.get_left()
+    changed = changed_leaves(old_backing.get_left(), contents, depth, chunk_count)
+    values = old_values.copy()
+    for position in changed:
+        node = contents
+        for height in range(depth, 0, -1):
+            node = _children(node, height)[(position >> (height - 1)) & 1]
+        chunk = np.frombuffer(node.root, dtype=values.dtype)
+        start = position * per_chunk
+        end = min(start + per_chunk, length)
+        values[start:end] = chunk[: end - start]
+    return values

@@ -48,6 +48,7 @@ from caplin.transition.epoch.tree_arrays import (
     patch_basic_list,
     read_basic_list,
     read_basic_vector,
+    refresh_basic_list,
 )
 from caplin.transition.epoch.validator_columns import (
     ValidatorColumns,
@@ -93,6 +94,7 @@ class EpochArrays:
         self.previous_epoch = max(self.current_epoch - 1, GENESIS_EPOCH)
         self.columns_read = read_validator_columns(state.validators)
         self.columns = self.columns_read.copy()
+        self.balances_backing = state.balances.get_backing()
         self.balances_read = read_basic_list(state.balances, "<u8")
         self.balances = self.balances_read.copy()
         self.scores_read = read_basic_list(state.inactivity_scores, "<u8")
@@ -147,6 +149,7 @@ class EpochArrays:
                 state.inactivity_scores, self.scores_read, self.scores
             )
         write_validator_columns(state, self.columns_read, self.columns)
+        self.balances_backing = state.balances.get_backing()
         self.balances_read = self.balances.copy()
         self.scores_read = self.scores.copy()
         self.columns_read = self.columns.copy()
@@ -374,10 +377,16 @@ def slashings(arrays: EpochArrays) -> None:
     arrays.add_balances(np.zeros(len(arrays.balances), _U64), all_penalties)
 
 
-def effective_balance_updates(spec: Any, state: Any, fork: Fork) -> ValidatorColumns:
-    """Run process_effective_balance_updates on columns; return the columns written."""
+def effective_balance_updates(arrays: EpochArrays) -> ValidatorColumns:
+    """Run process_effective_balance_updates on columns; return the columns written.
+
+    Balances come from the flushed arrays, re-read only where the queue steps changed them.
+    """
+    spec = arrays.spec
+    state = arrays.state
+    fork = arrays.fork
     before = read_validator_columns(state.validators)
-    balances = read_basic_list(state.balances, "<u8")
+    balances = refresh_basic_list(state.balances, arrays.balances_backing, arrays.balances_read)
     after = before.copy()
     downward, upward = hysteresis_thresholds(spec)
     if len(balances) and int(balances.max()) + downward > UINT64_MAX:
@@ -449,7 +458,7 @@ def process_epoch_vectorized(spec: Any, state: Any) -> None:
         churn = _activation_exit_churn_limit(spec, arrays.total_active_balance)
         pending_deposits_pass(spec, state, churn, arrays.columns)
         process_pending_consolidations(spec, state)
-    columns = effective_balance_updates(spec, state, fork)
+    columns = effective_balance_updates(arrays)
     process_slashings_reset(spec, state)
     process_randao_mixes_reset(spec, state)
     if fork >= Fork.CAPELLA:
