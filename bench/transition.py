@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/transition.py --validators 1000000 --reference-validators 16384
 
-Builds a state whose registry looks like a live chain at the last slot of an epoch (mostly
-32 ETH validators, some compounding ones up to 2048 ETH, a few exited, slashed or pending,
-balances near their effective balance, 95% timely participation, top-up deposits and
-consolidations in the queues), then times `process_epoch` and the state root after it:
+Builds a state at the last slot of an epoch whose registry resembles a live chain: mostly
+32 ETH validators, 5% compounding ones up to 2048 ETH, a few exited, slashed or pending,
+balances near their effective balance and 95% timely participation. The queues hold top-up
+deposits and consolidations. Then it times `process_epoch` and the state root after it:
 
 - cold: the registry columns are not cached yet and are read from the tree;
 - warm: the columns of the pre-state are cached, as after the previous epoch's write-back.
@@ -247,8 +247,8 @@ def _bench_caplin(spec: Any, count: int, warm_runs: int) -> dict[str, Any]:
 def _bench_reference(spec: Any, caplin_run: dict[str, Any]) -> None:
     # bench/ssz.py, first on the path when this file runs as a script, would shadow the
     # `ssz` package that the executable spec imports.
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != here]
+    bench_dir = Path(__file__).resolve().parent
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != bench_dir]
     from eth_consensus_specs.electra import mainnet as reference
 
     pre = caplin_run["pre"]

@@ -19,21 +19,19 @@ def _step(handler: str) -> Any:
     return step
 
 
-def _root_mismatch(what: str, actual: Any, expected: Any) -> AssertionError:
+def _root_mismatch(label: str, actual: Any, expected: Any) -> AssertionError:
     fields = [
         name
         for name in type(expected).fields()
         if getattr(actual, name).hash_tree_root() != getattr(expected, name).hash_tree_root()
     ]
     return AssertionError(
-        f"{what}: state root 0x{actual.hash_tree_root().hex()}, expected "
+        f"{label}: state root 0x{actual.hash_tree_root().hex()}, expected "
         f"0x{expected.hash_tree_root().hex()}; fields that differ: {', '.join(fields)}"
     )
 
 
-def check_transition(
-    case: Case, function: Any, pre_name: str, post_name: str, what: str
-) -> None:
+def check_transition(case: Case, function: Any, pre_name: str, post_name: str, label: str) -> None:
     """Run `function(spec, state)` on `pre_name` and compare the result with `post_name`."""
     spec = case.spec
     state_type = spec.types(case.fork_enum).BeaconState
@@ -43,12 +41,12 @@ def check_transition(
             function(spec, state)
         except Exception:  # noqa: BLE001 - any rejection is the expected outcome
             return
-        raise AssertionError(f"{what} accepted a state the case marks invalid")
+        raise AssertionError(f"{label} accepted a state the case marks invalid")
 
     function(spec, state)
     expected = state_type.decode_bytes(case.ssz(post_name))
     if state.hash_tree_root() != expected.hash_tree_root():
-        raise _root_mismatch(what, state, expected)
+        raise _root_mismatch(label, state, expected)
 
 
 @register("epoch_processing")

@@ -1,8 +1,8 @@
 """Attestation rewards and penalties of the previous epoch.
 
 phase0 pays for pending attestations (source, target, head, inclusion delay) and
-penalises inactivity with the finality delay; altair replaces them with per-flag
-deltas from the participation bitfields and inactivity scores.
+penalises inactivity by the finality delay. altair replaces both with per-flag deltas
+from the participation bitfields, and with penalties from inactivity scores.
 """
 
 from collections.abc import Sequence
@@ -199,8 +199,8 @@ def get_flag_index_deltas(spec: Any, state: Any, flag_index: int) -> Deltas:
     """Return the deltas of one participation flag for the previous epoch (altair).
 
     Participants earn the flag's weight of their base reward, scaled by the participating
-    share of the active balance and withheld during an inactivity leak; other eligible
-    validators lose the flag's weight, except for the head flag.
+    share of the active balance, except during an inactivity leak. Other eligible validators
+    lose the flag's weight of their base reward, unless the flag is the head flag.
     """
     rewards, penalties = _zero_deltas(state)
     participants = get_unslashed_participating_indices(

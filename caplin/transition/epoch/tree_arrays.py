@@ -169,12 +169,18 @@ def changed_leaves(old: Node, new: Node, depth: int, count: int) -> list[int]:
     """
     found: list[int] = []
 
+    def known_root(node: Node) -> bytes | None:
+        if type(node) is PairNode:
+            return node._root
+        if node.is_leaf():
+            return node.root
+        return None
+
     def same(a: Node, b: Node) -> bool:
         if a is b:
             return True
-        root_a = a._root if type(a) is PairNode else (a.root if a.is_leaf() else None)
-        root_b = b._root if type(b) is PairNode else (b.root if b.is_leaf() else None)
-        return root_a is not None and root_a == root_b
+        root_a = known_root(a)
+        return root_a is not None and root_a == known_root(b)
 
     def visit(a: Node, b: Node, height: int, base: int) -> None:
         if base >= count or same(a, b):
@@ -192,8 +198,11 @@ def changed_leaves(old: Node, new: Node, depth: int, count: int) -> list[int]:
 
 
 def refresh_basic_list(view: Any, old_backing: Node, old_values: np.ndarray) -> np.ndarray:
-    """Return the elements of `view` given `old_values`, the elements of an earlier version
-    of it whose backing node is `old_backing`; only chunks whose nodes differ are read."""
+    """Return the elements of `view`, reading only the chunks that changed since an earlier
+    version of it.
+
+    `old_values` are the elements of that earlier version and `old_backing` its backing node.
+    """
     backing = view.get_backing()
     if backing is old_backing:
         return old_values

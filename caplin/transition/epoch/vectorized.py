@@ -2,7 +2,7 @@
 
 The per-validator steps (justification totals, inactivity scores, rewards and penalties,
 registry updates, slashings and effective balances) run on arrays read once from the
-state's trees; only the balances, scores and validators that changed are written back.
+state's trees. Only the balances, scores and validators that changed are written back.
 The queue steps and the small rotations run through the ordinary step functions. Results
 are identical to `process_epoch_simple`, which the spec tests and the test suite check.
 
@@ -61,9 +61,9 @@ from caplin.transition.helpers.proposers import sample_by_effective_balance
 _U64 = np.uint64
 
 
-def _check_uint64(value: int, what: str, **fields: Any) -> int:
+def _check_uint64(value: int, quantity: str, **fields: Any) -> int:
     if value > UINT64_MAX:
-        raise EpochProcessingError(f"{what} exceeds uint64", value=value, **fields)
+        raise EpochProcessingError(f"{quantity} exceeds uint64", value=value, **fields)
     return value
 
 
@@ -76,10 +76,10 @@ def _sum(values: np.ndarray) -> int:
     return int(values.astype(object).sum())
 
 
-def _product(values: np.ndarray, factor: int, what: str) -> np.ndarray:
+def _product(values: np.ndarray, factor: int, quantity: str) -> np.ndarray:
     """Return `values * factor` as uint64, raising where the spec's uint64 product overflows."""
     if len(values) and int(values.max()) * factor > UINT64_MAX:
-        raise EpochProcessingError(f"{what} exceeds uint64", factor=factor)
+        raise EpochProcessingError(f"{quantity} exceeds uint64", factor=factor)
     return values * _U64(factor)
 
 
