@@ -16,6 +16,8 @@ Every decoding problem raises `SSZError` with the field path (for example
 """
 
 import struct
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from remerkleable.basic import boolean, uint
@@ -39,7 +41,7 @@ OFFSET_SIZE = 4
 def to_json(value: Any) -> Any:
     """Return the Beacon-API JSON form (dicts, lists, strings, bools) of an SSZ value."""
     data = encode(value)
-    return _bytes_to_json(type(value), data, 0, len(data))
+    return _reader_for(type(value))(data, 0, len(data))
 
 
 def from_json(cls: Any, obj: Any, path: str | None = None) -> Any:
@@ -55,48 +57,92 @@ def from_json(cls: Any, obj: Any, path: str | None = None) -> Any:
     return decode(cls, data)
 
 
-def _bytes_to_json(cls: Any, data: bytes, start: int, end: int) -> Any:
+# A reader turns data[start:end], the SSZ bytes of one type, into its JSON form.
+Reader = Callable[[bytes, int, int], Any]
+
+
+def _read_boolean(data: bytes, start: int, end: int) -> bool:
+    return data[start] == 1
+
+
+def _read_uint(data: bytes, start: int, end: int) -> str:
+    return str(int.from_bytes(data[start:end], "little"))
+
+
+def _read_hex(data: bytes, start: int, end: int) -> str:
+    return "0x" + data[start:end].hex()
+
+
+@cache
+def _reader_for(cls: Any) -> Reader:
+    """Return the cached JSON reader of `cls`, resolved once per class, not per value."""
     if issubclass(cls, boolean):
-        return data[start] == 1
+        return _read_boolean
     if issubclass(cls, uint):
-        return str(int.from_bytes(data[start:end], "little"))
+        return _read_uint
     if issubclass(cls, (ByteVector, ByteList, Bitvector, Bitlist)):
-        return "0x" + data[start:end].hex()
+        return _read_hex
     if issubclass(cls, (List, Vector)):
-        element = cls.element_cls()
-        if issubclass(element, uint) and not issubclass(element, boolean):
-            return [str(number) for number in _unpack_uints(data[start:end], element)]
-        if element.is_fixed_byte_length():
-            size = element.type_byte_length()
-            return [
-                _bytes_to_json(element, data, position, position + size)
-                for position in range(start, end, size)
-            ]
-        bounds = _variable_bounds(data, start, end)
-        return [_bytes_to_json(element, data, first, last) for first, last in bounds]
+        return _sequence_reader(cls.element_cls())
     if issubclass(cls, Container):
-        return _container_to_json(cls, data, start, end)
+        return _container_reader(cls)
     raise TypeError(f"no JSON encoding for {cls.__name__}")
 
 
-def _container_to_json(cls: Any, data: bytes, start: int, end: int) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    variable = []
-    position = start
-    for name, kind in cls.fields().items():
-        if kind.is_fixed_byte_length():
-            size = kind.type_byte_length()
-            out[name] = _bytes_to_json(kind, data, position, position + size)
-            position += size
-        else:
-            offset = int.from_bytes(data[position : position + OFFSET_SIZE], "little")
-            variable.append((name, kind, start + offset))
-            out[name] = None
-            position += OFFSET_SIZE
-    ends = [field_start for _, _, field_start in variable[1:]] + [end]
-    for (name, kind, field_start), field_end in zip(variable, ends[: len(variable)], strict=True):
-        out[name] = _bytes_to_json(kind, data, field_start, field_end)
-    return out
+def _sequence_reader(element: Any) -> Reader:
+    if issubclass(element, uint) and not issubclass(element, boolean):
+
+        def read_uints(data: bytes, start: int, end: int) -> list[str]:
+            return [str(number) for number in _unpack_uints(data[start:end], element)]
+
+        return read_uints
+
+    read_element = _reader_for(element)
+    if element.is_fixed_byte_length():
+        size = element.type_byte_length()
+
+        def read_fixed(data: bytes, start: int, end: int) -> list[Any]:
+            return [read_element(data, at, at + size) for at in range(start, end, size)]
+
+        return read_fixed
+
+    def read_variable(data: bytes, start: int, end: int) -> list[Any]:
+        bounds = _variable_bounds(data, start, end)
+        return [read_element(data, first, last) for first, last in bounds]
+
+    return read_variable
+
+
+def _container_reader(cls: Any) -> Reader:
+    # (name, reader, size) with size None for a variable-size field read through its offset.
+    layout = [
+        (
+            name,
+            _reader_for(kind),
+            kind.type_byte_length() if kind.is_fixed_byte_length() else None,
+        )
+        for name, kind in cls.fields().items()
+    ]
+
+    def read(data: bytes, start: int, end: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        variable = []
+        position = start
+        for name, reader, size in layout:
+            if size is None:
+                offset = int.from_bytes(data[position : position + OFFSET_SIZE], "little")
+                variable.append((name, reader, start + offset))
+                out[name] = None
+                position += OFFSET_SIZE
+            else:
+                out[name] = reader(data, position, position + size)
+                position += size
+        for index, (name, reader, field_start) in enumerate(variable):
+            field_end = variable[index + 1][2] if index + 1 < len(variable) else end
+            out[name] = reader(data, field_start, field_end)
+        return out
+
+    return read
 
 
 def _variable_bounds(data: bytes, start: int, end: int) -> list[tuple[int, int]]:
@@ -119,73 +165,167 @@ def _unpack_uints(data: bytes, element: Any) -> list[int]:
     return [int.from_bytes(data[i : i + size], "little") for i in range(0, len(data), size)]
 
 
+class _Problem(Exception):
+    """A JSON value that does not fit its type; `segments` collects the path inside out."""
+
+    def __init__(self, problem: str, obj: Any) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.obj = obj
+        self.segments: list[str] = []
+
+
+# A writer turns the JSON form of one type into its SSZ bytes, raising _Problem.
+Writer = Callable[[Any], bytes]
+
+
 def _json_to_bytes(cls: Any, obj: Any, where: str) -> bytes:
-    """Serialize `obj`, the JSON form of `cls`, to SSZ bytes, checking it on the way."""
+    """Serialize `obj`, the JSON form of `cls`, to SSZ bytes, checking it on the way.
+
+    The field path is only assembled when something fails, by each enclosing
+    container or list adding its segment as the problem passes through.
+    """
+    try:
+        return _writer_for(cls)(obj)
+    except _Problem as problem:
+        path = where + "".join(reversed(problem.segments))
+        raise _fail(path, problem.problem, problem.obj) from None
+
+
+@cache
+def _writer_for(cls: Any) -> Writer:
+    """Return the cached JSON writer of `cls`, resolved once per class, not per value."""
     if issubclass(cls, boolean):
-        if not isinstance(obj, bool):
-            raise _fail(where, "expected true or false", obj)
-        return b"\x01" if obj else b"\x00"
+        return _write_boolean
     if issubclass(cls, uint):
-        size = cls.type_byte_length()
-        return _parse_uint(obj, size * 8, where).to_bytes(size, "little")
+        return _uint_writer(cls.type_byte_length())
     if issubclass(cls, ByteVector):
-        data = _parse_hex(obj, where)
-        if len(data) != cls.type_byte_length():
-            raise _fail(where, f"expected {cls.type_byte_length()} bytes, got {len(data)}", obj)
-        return data
+        return _byte_vector_writer(cls.type_byte_length())
     if issubclass(cls, ByteList):
-        data = _parse_hex(obj, where)
-        if len(data) > cls.limit():
-            raise _fail(where, f"{len(data)} bytes, over the limit of {cls.limit()}", obj)
-        return data
+        return _byte_list_writer(cls.limit())
     if issubclass(cls, (Bitvector, Bitlist)):
-        data = _parse_hex(obj, where)
-        try:
-            decode(cls, data)
-        except SSZError as error:
-            raise _fail(where, error.message.split(": ", 1)[-1], obj) from None
-        return data
+        return _bitfield_writer(cls)
     if issubclass(cls, (List, Vector)):
-        return _sequence_to_bytes(cls, obj, where)
+        return _sequence_writer(cls)
     if issubclass(cls, Container):
-        return _container_to_bytes(cls, obj, where)
+        return _container_writer(cls)
     raise TypeError(f"no JSON decoding for {cls.__name__}")
 
 
-def _sequence_to_bytes(cls: Any, obj: Any, where: str) -> bytes:
-    if not isinstance(obj, list):
-        raise _fail(where, "expected a JSON array", obj)
-    if issubclass(cls, Vector):
-        if len(obj) != cls.vector_length():
-            raise _fail(where, f"expected {cls.vector_length()} elements, got {len(obj)}", None)
-    elif len(obj) > cls.limit():
-        raise _fail(where, f"{len(obj)} elements, over the limit of {cls.limit()}", None)
+def _write_boolean(obj: Any) -> bytes:
+    if obj is True:
+        return b"\x01"
+    if obj is False:
+        return b"\x00"
+    raise _Problem("expected true or false", obj)
+
+
+def _uint_writer(size: int) -> Writer:
+    bits = size * 8
+
+    def write(obj: Any) -> bytes:
+        return _parse_uint(obj, bits).to_bytes(size, "little")
+
+    return write
+
+
+def _byte_vector_writer(length: int) -> Writer:
+    def write(obj: Any) -> bytes:
+        data = _parse_hex(obj)
+        if len(data) != length:
+            raise _Problem(f"expected {length} bytes, got {len(data)}", obj)
+        return data
+
+    return write
+
+
+def _byte_list_writer(limit: int) -> Writer:
+    def write(obj: Any) -> bytes:
+        data = _parse_hex(obj)
+        if len(data) > limit:
+            raise _Problem(f"{len(data)} bytes, over the limit of {limit}", obj)
+        return data
+
+    return write
+
+
+def _bitfield_writer(cls: Any) -> Writer:
+    def write(obj: Any) -> bytes:
+        data = _parse_hex(obj)
+        try:
+            decode(cls, data)
+        except SSZError as error:
+            raise _Problem(error.message.split(": ", 1)[-1], obj) from None
+        return data
+
+    return write
+
+
+def _sequence_writer(cls: Any) -> Writer:
     element = cls.element_cls()
-    parts = [_json_to_bytes(element, item, f"{where}[{index}]") for index, item in enumerate(obj)]
-    if element.is_fixed_byte_length():
-        return b"".join(parts)
-    return _with_offsets([None] * len(parts), parts)
+    write_element = _writer_for(element)
+    fixed = element.is_fixed_byte_length()
+    exact = cls.vector_length() if issubclass(cls, Vector) else None
+    limit = None if exact is not None else cls.limit()
+
+    def write(obj: Any) -> bytes:
+        if not isinstance(obj, list):
+            raise _Problem("expected a JSON array", obj)
+        if exact is not None and len(obj) != exact:
+            raise _Problem(f"expected {exact} elements, got {len(obj)}", None)
+        if limit is not None and len(obj) > limit:
+            raise _Problem(f"{len(obj)} elements, over the limit of {limit}", None)
+        parts = []
+        for index, item in enumerate(obj):
+            try:
+                parts.append(write_element(item))
+            except _Problem as problem:
+                problem.segments.append(f"[{index}]")
+                raise
+        if fixed:
+            return b"".join(parts)
+        return _with_offsets([None] * len(parts), parts)
+
+    return write
 
 
-def _container_to_bytes(cls: Any, obj: Any, where: str) -> bytes:
-    if not isinstance(obj, dict):
-        raise _fail(where, "expected a JSON object", obj)
-    fields = cls.fields()
-    unknown = [key for key in obj if key not in fields]
-    if unknown:
-        raise _fail(f"{where}.{unknown[0]}", f"unknown field for {cls.__name__}", None)
-    head: list[bytes | None] = []
-    tail: list[bytes] = []
-    for name, kind in fields.items():
-        if name not in obj:
-            raise _fail(f"{where}.{name}", "missing field", None)
-        data = _json_to_bytes(kind, obj[name], f"{where}.{name}")
-        if kind.is_fixed_byte_length():
-            head.append(data)
-        else:
-            head.append(None)
-            tail.append(data)
-    return _with_offsets(head, tail)
+def _container_writer(cls: Any) -> Writer:
+    layout = [
+        (name, _writer_for(kind), kind.is_fixed_byte_length())
+        for name, kind in cls.fields().items()
+    ]
+    names = frozenset(name for name, _, _ in layout)
+    type_name = cls.__name__
+
+    def write(obj: Any) -> bytes:
+        if not isinstance(obj, dict):
+            raise _Problem("expected a JSON object", obj)
+        if len(obj) != len(names) or not names.issuperset(obj):
+            unknown = [key for key in obj if key not in names]
+            if unknown:
+                problem = _Problem(f"unknown field for {type_name}", None)
+                problem.segments.append(f".{unknown[0]}")
+                raise problem
+        head: list[bytes | None] = []
+        tail: list[bytes] = []
+        for name, write_field, fixed in layout:
+            try:
+                data = write_field(obj[name])
+            except KeyError:
+                problem = _Problem("missing field", None)
+                problem.segments.append(f".{name}")
+                raise problem from None
+            except _Problem as problem:
+                problem.segments.append(f".{name}")
+                raise
+            if fixed:
+                head.append(data)
+            else:
+                head.append(None)
+                tail.append(data)
+        return _with_offsets(head, tail)
+
+    return write
 
 
 def _with_offsets(head: list[bytes | None], tail: list[bytes]) -> bytes:
@@ -202,27 +342,29 @@ def _with_offsets(head: list[bytes | None], tail: list[bytes]) -> bytes:
     return b"".join(fixed) + b"".join(tail)
 
 
-def _parse_uint(obj: Any, bits: int, where: str) -> int:
-    if isinstance(obj, bool):
-        raise _fail(where, "expected a decimal string, got a boolean", obj)
-    if isinstance(obj, int):
-        number = obj
-    elif isinstance(obj, str) and obj.isdigit() and obj.isascii():
+def _parse_uint(obj: Any, bits: int) -> int:
+    if isinstance(obj, str):
+        if not (obj.isdigit() and obj.isascii()):
+            raise _Problem("expected an unsigned decimal string", obj)
         number = int(obj)
+    elif isinstance(obj, bool):
+        raise _Problem("expected a decimal string, got a boolean", obj)
+    elif isinstance(obj, int):
+        number = obj
     else:
-        raise _fail(where, "expected an unsigned decimal string", obj)
-    if number < 0 or number >= 1 << bits:
-        raise _fail(where, f"out of range for uint{bits}", obj)
+        raise _Problem("expected an unsigned decimal string", obj)
+    if number < 0 or number >> bits:
+        raise _Problem(f"out of range for uint{bits}", obj)
     return number
 
 
-def _parse_hex(obj: Any, where: str) -> bytes:
+def _parse_hex(obj: Any) -> bytes:
     if not isinstance(obj, str) or not obj.startswith("0x"):
-        raise _fail(where, "expected a 0x-prefixed hex string", obj)
+        raise _Problem("expected a 0x-prefixed hex string", obj)
     try:
         return bytes.fromhex(obj[2:])
     except ValueError:
-        raise _fail(where, "invalid hex", obj) from None
+        raise _Problem("invalid hex", obj) from None
 
 
 def _fail(where: str, problem: str, obj: Any) -> SSZError:
