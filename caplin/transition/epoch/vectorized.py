@@ -16,6 +16,7 @@ import numpy as np
 
 from caplin.config.constants import (
     DOMAIN_BEACON_PROPOSER,
+    DOMAIN_SYNC_COMMITTEE,
     FAR_FUTURE_EPOCH,
     GENESIS_EPOCH,
     PARTICIPATION_FLAG_WEIGHTS,
@@ -25,6 +26,7 @@ from caplin.config.constants import (
     WEIGHT_DENOMINATOR,
 )
 from caplin.config.forks import Fork
+from caplin.crypto import bls
 from caplin.crypto.hash import sha256
 from caplin.errors import EpochProcessingError
 from caplin.transition.epoch.effective_balance_updates import hysteresis_thresholds
@@ -43,7 +45,6 @@ from caplin.transition.epoch.randao_mixes_reset import process_randao_mixes_rese
 from caplin.transition.epoch.rewards_and_penalties import inactivity_penalty_quotient
 from caplin.transition.epoch.slashings import proportional_slashing_multiplier
 from caplin.transition.epoch.slashings_reset import process_slashings_reset
-from caplin.transition.epoch.sync_committee_updates import process_sync_committee_updates
 from caplin.transition.epoch.tree_arrays import (
     patch_basic_list,
     read_basic_list,
@@ -409,12 +410,38 @@ def effective_balance_updates(arrays: EpochArrays) -> ValidatorColumns:
     return after
 
 
+def _active_indices(columns: ValidatorColumns, epoch: int) -> tuple[int, ...]:
+    active = (columns.activation_epoch <= _U64(epoch)) & (_U64(epoch) < columns.exit_epoch)
+    return tuple(np.flatnonzero(active).tolist())
+
+
+def sync_committee_updates(spec: Any, state: Any, columns: ValidatorColumns) -> None:
+    """Run process_sync_committee_updates with active indices and balances from `columns`."""
+    next_epoch = int(state.slot) // spec.SLOTS_PER_EPOCH + 1
+    if next_epoch % spec.EPOCHS_PER_SYNC_COMMITTEE_PERIOD != 0:
+        return
+    indices = _active_indices(columns, next_epoch)
+    if not indices:
+        raise EpochProcessingError("no active validators for the sync committee", epoch=next_epoch)
+    seed = bytes(get_seed(spec, state, next_epoch, DOMAIN_SYNC_COMMITTEE))
+    electra = spec.fork_of(state) >= Fork.ELECTRA
+    members = sample_by_effective_balance(
+        spec, indices, seed, columns.effective_balance, electra, spec.SYNC_COMMITTEE_SIZE
+    )
+    validators = state.validators
+    pubkeys = [bytes(validators[index].pubkey) for index in members]
+    committee_type = spec.types(spec.fork_of(state)).SyncCommittee
+    state.current_sync_committee = state.next_sync_committee
+    state.next_sync_committee = committee_type(
+        pubkeys=pubkeys, aggregate_pubkey=bls.eth_aggregate_pubkeys(pubkeys)
+    )
+
+
 def proposer_lookahead(spec: Any, state: Any, columns: ValidatorColumns) -> None:
     """Run process_proposer_lookahead with active indices and balances from `columns`."""
     slots_per_epoch = spec.SLOTS_PER_EPOCH
     epoch = int(state.slot) // slots_per_epoch + spec.MIN_SEED_LOOKAHEAD + 1
-    active = (columns.activation_epoch <= _U64(epoch)) & (_U64(epoch) < columns.exit_epoch)
-    indices = tuple(np.flatnonzero(active).tolist())
+    indices = _active_indices(columns, epoch)
     if not indices:
         raise EpochProcessingError("no active validators for the proposer lookahead", epoch=epoch)
     seed = bytes(get_seed(spec, state, epoch, DOMAIN_BEACON_PROPOSER))
@@ -466,6 +493,6 @@ def process_epoch_vectorized(spec: Any, state: Any) -> None:
     else:
         process_historical_roots_update(spec, state)
     process_participation_flag_updates(spec, state)
-    process_sync_committee_updates(spec, state)
+    sync_committee_updates(spec, state, columns)
     if fork >= Fork.FULU:
         proposer_lookahead(spec, state, columns)
