@@ -83,14 +83,14 @@ def process_epoch(spec: Any, state: Any) -> None:
     Raises:
         EpochProcessingError: a balance, score or epoch left the uint64 range.
     """
-    if spec.fork_of(state) < Fork.ALTAIR:
-        try:
+    try:
+        if spec.fork_of(state) < Fork.ALTAIR:
             process_epoch_simple(spec, state)
-        except ValueError as error:
-            # remerkleable rejects out-of-range uint64 values with ValueError.
-            raise EpochProcessingError(f"epoch processing failed: {error}") from error
-        return
-    process_epoch_vectorized(spec, state)
+        else:
+            process_epoch_vectorized(spec, state)
+    except ValueError as error:
+        # remerkleable rejects out-of-range uint64 values with ValueError.
+        raise EpochProcessingError(f"epoch processing failed: {error}") from error
 
 
 __all__ = [
