@@ -205,11 +205,17 @@ def upgrade_container(value: Any, target_type: Any) -> Any:
 
 
 def lc_object_kind(spec: Any, value: Any) -> tuple[str, Fork]:
-    """Return the kind (`"LightClientUpdate"`, ...) and the newest fork whose type `value` has.
+    """Return the kind (`"LightClientUpdate"`, ...) and the fork of `value`'s light client type.
 
+    Each fork builds its own light client classes, so the fork is the one
+    `spec.fork_of` reports; the scan over all forks only backs that up.
     Raises `TypeError` for a value that is not a light client object.
     """
-    for fork in sorted(Fork, reverse=True):
+    try:
+        first = [spec.fork_of(value)]
+    except (KeyError, TypeError, ValueError):
+        first = []
+    for fork in first + sorted(Fork, reverse=True):
         if fork < Fork.ALTAIR:
             break
         types = spec.types(fork)
