@@ -168,3 +168,22 @@ def test_pending_nonce_counts_pool(served):
     address = "0x" + sender.hex()
     assert rpc(url, "eth_getTransactionCount", address, "latest")["result"] == "0x0"
     assert rpc(url, "eth_getTransactionCount", address, "pending")["result"] == "0x3"
+
+
+def test_reverting_call_returns_code_3(served):
+    node, url = served
+    # Init code deploying `PUSH1 0 PUSH1 0 REVERT`, a contract that always reverts.
+    reverting_init = bytes.fromhex("6005600c60003960056000f3" + "60006000fd")
+    tx_hash = rpc(
+        url,
+        "eth_sendRawTransaction",
+        "0x" + sign(5, 0, to=None, value=0, data=reverting_init, gas=100_000).hex(),
+    )["result"]
+    node.build_block()
+    contract = rpc(url, "eth_getTransactionReceipt", tx_hash)["result"]["contractAddress"]
+
+    call = rpc(url, "eth_call", {"to": contract}, "latest")
+    assert call["error"]["code"] == 3
+    assert call["error"]["message"] == "execution reverted"
+    estimate = rpc(url, "eth_estimateGas", {"to": contract})
+    assert estimate["error"]["code"] == 3
