@@ -171,3 +171,20 @@ def test_find_validator_index_across_states() -> None:
     assert find_validator_index(backward, pubkey(1)) == 2
     assert find_validator_index(forward, pubkey(1)) == 1
     assert find_validator_index(forward, pubkey(40)) is None
+
+
+@pytest.mark.parametrize("prior_votes", [15, 16], ids=["minority", "majority"])
+def test_eth1_vote_adopted_on_majority(prior_votes: int) -> None:
+    types = spec.types(Fork.DENEB)
+    vote = types.Eth1Data(deposit_root=b"\x05" * 32, deposit_count=9, block_hash=b"\x06" * 32)
+    other = types.Eth1Data(deposit_count=1)
+    state = make_state(Fork.DENEB, count=8)
+    state.eth1_data_votes = [other] * 3 + [vote] * prior_votes
+    body = types.BeaconBlockBody(eth1_data=vote)
+
+    for attempt in range(2):
+        copy = state.copy()
+        block.process_eth1_data(spec, copy, body)
+        assert len(copy.eth1_data_votes) == prior_votes + 4, attempt
+        adopted = copy.eth1_data.hash_tree_root() == vote.hash_tree_root()
+        assert adopted == (prior_votes == 16), attempt

@@ -62,7 +62,7 @@ def find_validator_index(state: Any, pubkey: bytes) -> int | None:
     registry_root = validators_key(state)
     if registry_root != _indexed_registry_root:
         table = validator_table(state)
-        pubkeys = table.raw[:, :48].tobytes()
+        pubkeys = table.records["pubkey"].tobytes()
         # Iterate backwards so that the first of two equal pubkeys wins, as list.index would.
         for position in range(len(table) - 1, -1, -1):
             _pubkey_indices[pubkeys[position * 48 : position * 48 + 48]] = position

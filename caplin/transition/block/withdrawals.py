@@ -21,8 +21,6 @@ from caplin.transition.helpers import (
 
 from ._common import uint64_checked
 
-# First byte of the withdrawal credentials in a serialized Validator (after the 48-byte pubkey).
-_CREDENTIALS_PREFIX_OFFSET = 48
 ETH1_PREFIX = ETH1_ADDRESS_WITHDRAWAL_PREFIX[0]
 COMPOUNDING_PREFIX = COMPOUNDING_WITHDRAWAL_PREFIX[0]
 
@@ -211,7 +209,8 @@ def _sweep_candidates(
         positions = np.flatnonzero(indices == withdrawal.validator_index)
         balances[positions] -= withdrawal.amount
 
-    prefix = table.raw[indices, _CREDENTIALS_PREFIX_OFFSET]
+    credentials = table.records["withdrawal_credentials"][indices].tobytes()
+    prefix = np.frombuffer(credentials, dtype=np.uint8)[::32]
     if fork >= Fork.ELECTRA:
         has_credentials = (prefix == ETH1_PREFIX) | (prefix == COMPOUNDING_PREFIX)
     else:
