@@ -7,6 +7,7 @@ per index.
 """
 
 from collections.abc import Sequence
+from functools import lru_cache
 from hashlib import sha256
 from typing import Any
 
@@ -28,8 +29,17 @@ def _check_arguments(count: int, seed: bytes, rounds: int) -> None:
         raise CryptoError("cannot shuffle more than 2**40 indices", count=count)
 
 
-def _pivot(seed: bytes, round_byte: bytes, count: int) -> int:
-    return int.from_bytes(sha256(seed + round_byte).digest()[:8], "little") % count
+@lru_cache(maxsize=256)
+def _pivots(seed: bytes, count: int, rounds: int) -> tuple[int, ...]:
+    """Return the pivot of every round.
+
+    The result is cached because proposer and sync-committee selection call
+    `compute_shuffled_index` many times with one seed and count.
+    """
+    return tuple(
+        int.from_bytes(sha256(seed + bytes([current_round])).digest()[:8], "little") % count
+        for current_round in range(rounds)
+    )
 
 
 def compute_shuffled_index(index: int, count: int, seed: bytes, rounds: int) -> int:
@@ -45,9 +55,8 @@ def compute_shuffled_index(index: int, count: int, seed: bytes, rounds: int) -> 
     if not 0 <= index < count:
         raise CryptoError("index out of range for shuffle", index=index, count=count)
 
-    for current_round in range(rounds):
+    for current_round, pivot in enumerate(_pivots(seed, count, rounds)):
         round_byte = current_round.to_bytes(1, "little")
-        pivot = _pivot(seed, round_byte, count)
         flip = (pivot + count - index) % count
         position = max(index, flip)
         chunk = (position // _POSITIONS_PER_HASH).to_bytes(4, "little")
@@ -87,9 +96,10 @@ def _shuffle_array(values: np.ndarray, seed: bytes, rounds: int) -> np.ndarray:
     chunk_suffixes = [chunk.to_bytes(4, "little") for chunk in range(_chunk_count(count))]
     flipped = np.empty_like(values)
     swap = np.empty_like(values)
+    pivots = _pivots(seed, count, rounds)
     for current_round in reversed(range(rounds)):
         round_byte = current_round.to_bytes(1, "little")
-        pivot = _pivot(seed, round_byte, count)
+        pivot = pivots[current_round]
         bits = _round_bits(sha256(seed + round_byte), chunk_suffixes)[:count]
 
         # flipped[i] = values[flip(i)], and swap[i] = bit of flip(i) for now.
