@@ -20,6 +20,7 @@ from eth.estimators.gas import binary_gas_search
 from eth.exceptions import HeaderNotFound, Revert, TransactionNotFound, VMError
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth.vm.forks.prague.blocks import PragueBlock
+from eth.vm.forks.prague.constants import MAX_BLOB_GAS_PER_BLOCK
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
@@ -461,9 +462,6 @@ class EthRpc:
         if percentiles is not None:
             result["reward"] = rewards
         return result
-
-
-MAX_BLOB_GAS_PER_BLOCK = 1_179_648  # Prague (EIP-7691): 9 blobs of 131072 gas
 
 
 def _blob_basefee_field(excess_blob_gas: int) -> int:

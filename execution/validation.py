@@ -6,6 +6,7 @@ from typing import Any, NoReturn
 
 from eth.abc import BlockHeaderAPI
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
+from eth.vm.forks.prague.constants import MAX_BLOB_GAS_PER_BLOCK
 from eth.vm.forks.prague.headers import calc_excess_blob_gas_prague
 
 from execution.errors import InvalidPayloadError
@@ -87,6 +88,15 @@ def check_header_fields(request: NewPayload, parent: BlockHeaderAPI) -> None:
             "differs from the EIP-1559 value",
             expected_base_fee,
             payload.base_fee_per_gas,
+        )
+
+    if payload.blob_gas_used > MAX_BLOB_GAS_PER_BLOCK:
+        reject(
+            payload,
+            "blob_gas_used",
+            "exceeds the Prague maximum of 9 blobs per block",
+            MAX_BLOB_GAS_PER_BLOCK,
+            payload.blob_gas_used,
         )
 
     expected_excess = calc_excess_blob_gas_prague(parent)

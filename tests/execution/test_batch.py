@@ -102,6 +102,9 @@ def _tamper(request: NewPayload, field: str) -> NewPayload:
     if field == "execution_requests":
         requests = tuple(r for r in request.execution_requests if r[0] != 0x01)
         return rehash(NewPayload(**{**request.__dict__, "execution_requests": requests}))
+    if field == "blob_gas_used":
+        too_much = payload.replace(blob_gas_used=10 * 131072)
+        return rehash(NewPayload(**{**request.__dict__, "payload": too_much}))
     if field == "base_fee_per_gas":
         return rehash(
             NewPayload(
@@ -123,6 +126,7 @@ TAMPERED_FIELDS = [
     "withdrawals",
     "execution_requests",
     "base_fee_per_gas",
+    "blob_gas_used",
 ]
 
 
