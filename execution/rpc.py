@@ -16,11 +16,17 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from eth.abc import BlockHeaderAPI
+from eth.db.atomic import AtomicDB
 from eth.estimators.gas import binary_gas_search
 from eth.exceptions import HeaderNotFound, Revert, TransactionNotFound, VMError
+from eth.vm.forks.cancun.state import fake_exponential
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth.vm.forks.prague.blocks import PragueBlock
-from eth.vm.forks.prague.constants import MAX_BLOB_GAS_PER_BLOCK
+from eth.vm.forks.prague.constants import (
+    BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE,
+    MAX_BLOB_GAS_PER_BLOCK,
+)
+from eth.vm.forks.prague.headers import calc_excess_blob_gas_prague
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
@@ -33,6 +39,7 @@ from execution.rpc_views import (
     receipt_json,
     transaction_json,
 )
+from execution.storage import Overlay
 from execution.txpool import TransactionPool, fee_field
 
 logger = logging.getLogger("caplin.execution.rpc")
@@ -333,10 +340,6 @@ class EthRpc:
         return SpoofTransaction(unsigned, from_=sender)
 
     def _costless_vm(self, header: BlockHeaderAPI) -> Any:
-        from eth.db.atomic import AtomicDB
-
-        from execution.storage import Overlay
-
         db = AtomicDB(Overlay(self.engine.backend))
         return self.engine.build_vm(db, header)
 
@@ -449,8 +452,6 @@ class EthRpc:
                     ]
                 )
         base_fees.append(quantity(calculate_expected_base_fee_per_gas(newest)))
-        from eth.vm.forks.prague.headers import calc_excess_blob_gas_prague
-
         blob_fees.append(quantity(_blob_basefee_field(calc_excess_blob_gas_prague(newest))))
         result: dict[str, Any] = {
             "oldestBlock": quantity(oldest),
@@ -465,9 +466,6 @@ class EthRpc:
 
 
 def _blob_basefee_field(excess_blob_gas: int) -> int:
-    from eth.vm.forks.cancun.state import fake_exponential
-    from eth.vm.forks.prague.constants import BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE
-
     return fake_exponential(1, excess_blob_gas, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE)
 
 
