@@ -7,13 +7,13 @@ synthetic validators (default 1,000,000; balances, participation flags and
 inactivity scores of the same length), then times caplin's strict `decode`
 followed by `hash_tree_root`, and `encode` of the decoded state.
 
-For references in the same invocation, remerkleable's own `decode_bytes` (the
-library caplin's views are built on) and the executable spec's own SSZ types
-(PyPI `eth-consensus-specs`, if installed) decode and root a state of
-`--reference-validators` validators (default 2,000, a size they finish in
-seconds), and caplin does the same state. All roots must agree. The ratio is
-reference time over caplin time at that size; the per-validator cost is given
-for every run so the sizes can be compared.
+References run in the same invocation on a state of `--reference-validators`
+validators (default 2,000, a size they finish in seconds): remerkleable's own
+`decode_bytes`, the library caplin's views are built on, and the executable
+spec's SSZ types (PyPI `eth-consensus-specs`, if installed). Caplin decodes
+the same state, and all roots must agree. The ratio is reference time over
+caplin time at that size. The CPU cost per extra validator, measured against
+a state with none, lets the two sizes be compared.
 
 Each figure is the median of `--repeat` runs (default 3) in seconds: wall
 time with the fastest run in brackets, then process CPU time. The 1-minute
@@ -124,8 +124,8 @@ def state_bytes(count: int) -> bytes:
 class Timing:
     """Median and fastest of several runs, wall-clock and process CPU, in seconds.
 
-    On a shared machine the process may get a small share of a CPU, so CPU
-    time is the steadier figure; wall time includes waiting for a CPU.
+    On a shared machine the process may get a small share of a CPU. CPU time
+    is then the steadier figure, because wall time includes waiting for one.
     """
 
     def __init__(self, wall: list[float], cpu: list[float]) -> None:
@@ -178,7 +178,9 @@ def marginal(at_size: Timing, empty: Timing, count: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--validators", type=int, default=1_000_000)
+    parser.add_argument(
+        "--validators", type=int, default=1_000_000, help="full-size state; 0 skips it"
+    )
     parser.add_argument("--reference-validators", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
@@ -230,6 +232,8 @@ def main() -> None:
             f"ratio {reference_marginal / ours_marginal:.1f}x"
         )
 
+    if args.validators == 0:
+        return
     start = time.perf_counter()
     large = state_bytes(args.validators)
     built = time.perf_counter() - start
