@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from chain_helpers import Chain, build_chain  # noqa: E402
+from execution_testkit import Chain, build_chain  # noqa: E402
 
 
 @pytest.fixture(scope="session")

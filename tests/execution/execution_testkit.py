@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from dataclasses import dataclass
 from hashlib import sha256
 
@@ -141,3 +143,16 @@ def build_chain(blocks: int = 4, transfers: int = 5, with_requests: bool = True)
             )
         )
     return Chain(node, built)
+
+
+def post(url: str, body: object) -> object:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read()
+    return json.loads(text) if text else None
+
+
+def rpc(url: str, method: str, *params: object) -> dict:
+    return post(url, {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})

@@ -5,8 +5,7 @@ import time
 
 import pytest
 import trio
-from chain_helpers import RECIPIENT, new_node, sign
-from test_rpc import rpc
+from execution_testkit import RECIPIENT, new_node, rpc, sign
 
 from execution.devnode import main, run_dev_node
 from execution.server import free_port

@@ -1,8 +1,8 @@
 """Batched execution: a fresh engine re-executes a built chain; bad payloads stop the batch."""
 
 import pytest
-from chain_helpers import genesis
 from eth.exceptions import HeaderNotFound
+from execution_testkit import genesis
 
 from execution.engine import EmbeddedEngine
 from execution.errors import InvalidPayloadError, UnknownParentError

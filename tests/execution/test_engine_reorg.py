@@ -1,8 +1,8 @@
 """Forks, fork choice and pruning of the execution engine."""
 
 import pytest
-from chain_helpers import add, build_chain, genesis, new_node, sign
 from eth.exceptions import HeaderNotFound
+from execution_testkit import add, build_chain, genesis, new_node, sign
 
 from execution.builder import build_payload
 from execution.engine import EmbeddedEngine

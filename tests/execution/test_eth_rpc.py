@@ -5,9 +5,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-from chain_helpers import ACCOUNTS, RECIPIENT, new_node, sign
 from eth_account import Account
 from eth_utils import to_checksum_address
+from execution_testkit import ACCOUNTS, RECIPIENT, new_node, post, rpc, sign
 
 from execution.genesis import DEV_CHAIN_ID
 from execution.server import RpcServerThread
@@ -15,19 +15,6 @@ from execution.server import RpcServerThread
 # Init code that deploys a contract whose code returns the word 42 on any call.
 RUNTIME = bytes.fromhex("602a60005260206000f3")
 INIT = bytes.fromhex("600a600c600039600a6000f3") + RUNTIME
-
-
-def post(url: str, body: object) -> object:
-    request = urllib.request.Request(
-        url, json.dumps(body).encode(), {"content-type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        text = response.read()
-    return json.loads(text) if text else None
-
-
-def rpc(url: str, method: str, *params: object) -> dict:
-    return post(url, {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
 
 
 @pytest.fixture()

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from chain_helpers import ACCOUNTS, build_chain, genesis
+from execution_testkit import ACCOUNTS, build_chain, genesis
 
 from caplin.errors import ConfigError
 from execution.engine import EmbeddedEngine

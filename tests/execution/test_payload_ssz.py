@@ -1,7 +1,7 @@
 """Conversion between the consensus SSZ containers and the engine's payloads."""
 
 import pytest
-from chain_helpers import genesis
+from execution_testkit import genesis
 
 from caplin.config import ChainSpec
 from caplin.config.forks import Fork

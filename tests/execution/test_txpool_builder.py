@@ -1,8 +1,8 @@
 """Transaction pool admission and payload building."""
 
 import pytest
-from chain_helpers import ACCOUNTS, add, new_node, sign
 from eth_account import Account
+from execution_testkit import ACCOUNTS, add, new_node, sign
 
 from execution.builder import build_payload, next_gas_limit
 from execution.errors import TransactionPoolError, UnknownParentError

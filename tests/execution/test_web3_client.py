@@ -1,8 +1,8 @@
 """web3.py against the engine's JSON-RPC: a transfer, a contract deployment and a call."""
 
 import pytest
-from chain_helpers import ACCOUNTS, RECIPIENT, new_node
 from eth_account import Account
+from execution_testkit import ACCOUNTS, RECIPIENT, new_node
 
 from execution.server import RpcServerThread
 
