@@ -156,3 +156,31 @@ def test_block_root_at_slot_rejects_future_slot() -> None:
     state = make_state(Fork.PHASE0)
     with pytest.raises(BlockProcessingError):
         h.get_block_root_at_slot(spec, state, int(state.slot))
+
+
+def test_validator_table_tracks_mutations() -> None:
+    from caplin.transition.helpers.registry import clear_tables
+
+    state = make_state(Fork.ELECTRA, count=300)
+    first = h.validator_table(state)
+    state.validators[7].effective_balance = 1
+    state.validators[299].slashed = True
+    state.validators.append(state.validators[3])
+    patched = h.validator_table(state)
+    clear_tables()
+    fresh = h.validator_table(state)
+    assert len(first) == 300
+    assert len(patched) == 301
+    assert patched.records.tobytes() == fresh.records.tobytes()
+    assert patched.records.tobytes() == state.validators.encode_bytes()
+    assert int(patched.effective_balance[7]) == 1
+    assert bool(patched.slashed[299])
+    assert patched.pubkey(300) == patched.pubkey(3)
+
+
+def test_validator_table_reads_decoded_state() -> None:
+    state = make_state(Fork.DENEB, count=70)
+    decoded = type(state).decode_bytes(state.encode_bytes())
+    table = h.validator_table(decoded)
+    assert table.records.tobytes() == state.validators.encode_bytes()
+    assert table.raw.shape == (70, 121)
