@@ -13,6 +13,7 @@ from remerkleable.complex import Container, Vector
 
 from caplin.config import constants
 from caplin.config.forks import Fork
+from caplin.lightclient import gloas
 from caplin.merkle import (
     compute_merkle_proof,
     floorlog2,
@@ -53,36 +54,58 @@ def light_client_fork(fork: Fork) -> Fork:
 # --- generalized indices into BeaconState and BeaconBlockBody --------------------------------
 
 
-def _uses_electra_gindices(spec: Any, fork: Fork, slot: int) -> bool:
-    # Electra grew BeaconState past 32 fields, which moved every field one level down.
-    if fork < Fork.ELECTRA:
-        return False
-    return compute_epoch_at_slot(spec, slot) >= int(spec.ELECTRA_FORK_EPOCH)
+def _state_gindex(
+    spec: Any, fork: int, slot: int, name: str, electra_gindex: int, gindex: int
+) -> int:
+    # Electra grew BeaconState past 32 fields, which moved every field one level
+    # down, and Gloas moved them again. Types of an earlier fork keep their gindex.
+    if gloas.is_gloas(fork):
+        gloas_gindex = gloas.state_gindex_at_slot(spec, slot, name)
+        if gloas_gindex is not None:
+            return gloas_gindex
+    if fork >= Fork.ELECTRA and compute_epoch_at_slot(spec, slot) >= int(spec.ELECTRA_FORK_EPOCH):
+        return electra_gindex
+    return gindex
 
 
-def finalized_root_gindex_at_slot(spec: Any, fork: Fork, slot: int) -> int:
+def finalized_root_gindex_at_slot(spec: Any, fork: int, slot: int) -> int:
     """Return the gindex of `finalized_checkpoint.root` in the state at `slot`.
 
-    `fork` is the fork of the light client types in use; before Electra's types
-    the pre-Electra gindex applies at every slot.
+    `fork` is the fork of the light client types in use: the types of an
+    earlier fork use that fork's gindex at every slot.
     """
-    if _uses_electra_gindices(spec, fork, slot):
-        return constants.FINALIZED_ROOT_GINDEX_ELECTRA
-    return constants.FINALIZED_ROOT_GINDEX
+    return _state_gindex(
+        spec,
+        fork,
+        slot,
+        "finalized_root",
+        constants.FINALIZED_ROOT_GINDEX_ELECTRA,
+        constants.FINALIZED_ROOT_GINDEX,
+    )
 
 
-def current_sync_committee_gindex_at_slot(spec: Any, fork: Fork, slot: int) -> int:
+def current_sync_committee_gindex_at_slot(spec: Any, fork: int, slot: int) -> int:
     """Return the gindex of `current_sync_committee` in the state at `slot`."""
-    if _uses_electra_gindices(spec, fork, slot):
-        return constants.CURRENT_SYNC_COMMITTEE_GINDEX_ELECTRA
-    return constants.CURRENT_SYNC_COMMITTEE_GINDEX
+    return _state_gindex(
+        spec,
+        fork,
+        slot,
+        "current_sync_committee",
+        constants.CURRENT_SYNC_COMMITTEE_GINDEX_ELECTRA,
+        constants.CURRENT_SYNC_COMMITTEE_GINDEX,
+    )
 
 
-def next_sync_committee_gindex_at_slot(spec: Any, fork: Fork, slot: int) -> int:
+def next_sync_committee_gindex_at_slot(spec: Any, fork: int, slot: int) -> int:
     """Return the gindex of `next_sync_committee` in the state at `slot`."""
-    if _uses_electra_gindices(spec, fork, slot):
-        return constants.NEXT_SYNC_COMMITTEE_GINDEX_ELECTRA
-    return constants.NEXT_SYNC_COMMITTEE_GINDEX
+    return _state_gindex(
+        spec,
+        fork,
+        slot,
+        "next_sync_committee",
+        constants.NEXT_SYNC_COMMITTEE_GINDEX_ELECTRA,
+        constants.NEXT_SYNC_COMMITTEE_GINDEX,
+    )
 
 
 # --- headers ---------------------------------------------------------------------------------
@@ -98,6 +121,8 @@ def get_lc_execution_root(spec: Any, header: Any) -> bytes:
     Between Capella and Deneb the root is that of a Capella `ExecutionPayloadHeader`,
     even when the header's type is a later fork's, so legacy proofs stay valid.
     """
+    if _has_field(header, "execution_block_hash"):
+        return gloas.get_gloas_lc_execution_root(spec, header)
     if not _has_field(header, "execution"):
         return ZERO_ROOT
     epoch = compute_epoch_at_slot(spec, header.beacon.slot)
@@ -111,6 +136,8 @@ def get_lc_execution_root(spec: Any, header: Any) -> bytes:
 
 def is_valid_light_client_header(spec: Any, header: Any) -> bool:
     """Check the header's execution part against its beacon header and the fork schedule."""
+    if _has_field(header, "execution_block_hash"):
+        return gloas.is_valid_gloas_light_client_header(spec, header)
     if not _has_field(header, "execution"):
         return True
     epoch = compute_epoch_at_slot(spec, header.beacon.slot)
@@ -222,10 +249,35 @@ def lc_object_kind(spec: Any, value: Any) -> tuple[str, Fork]:
         for kind in LIGHT_CLIENT_KINDS:
             if type(value) is getattr(types, kind, None):
                 return kind, fork
+    gloas_namespace = gloas.gloas_types(spec)
+    for kind in LIGHT_CLIENT_KINDS:
+        if type(value) is getattr(gloas_namespace, kind):
+            return kind, gloas.GLOAS
     raise TypeError(f"{type(value).__name__} is not a light client type")
 
 
+_HEADER_FIELDS = ("header", "attested_header", "finalized_header")
+
+
 def upgrade_lc_object(spec: Any, value: Any, fork: Fork) -> Any:
-    """Return `value` (a light client header, bootstrap or update) in the types of `fork`."""
-    kind, _ = lc_object_kind(spec, value)
-    return upgrade_container(value, getattr(spec.types(fork), kind))
+    """Return `value` (a light client header, bootstrap or update) in the types of `fork`.
+
+    Gloas headers are not a superset of earlier ones, so an object bound for
+    Gloas is first upgraded to Fulu, then each header is rebuilt for Gloas.
+    """
+    kind, source_fork = lc_object_kind(spec, value)
+    if not gloas.is_gloas(fork):
+        return upgrade_container(value, getattr(spec.types(fork), kind))
+    target = getattr(gloas.gloas_types(spec), kind)
+    if gloas.is_gloas(source_fork):
+        return value.copy()
+    value = upgrade_container(value, getattr(spec.types(Fork.FULU), kind))
+    if kind == "LightClientHeader":
+        return gloas.upgrade_header_to_gloas(spec, value)
+    fields = {}
+    for name, field_type in target.fields().items():
+        if name in _HEADER_FIELDS:
+            fields[name] = gloas.upgrade_header_to_gloas(spec, getattr(value, name))
+        else:
+            fields[name] = upgrade_container(getattr(value, name), field_type)
+    return target(**fields)

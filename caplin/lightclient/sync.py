@@ -15,6 +15,7 @@ from caplin.config import constants
 from caplin.config.forks import Fork
 from caplin.crypto import bls
 from caplin.errors import CaplinError
+from caplin.lightclient.gloas import compute_fork_version, light_client_types
 from caplin.lightclient.headers import (
     ZERO_ROOT,
     compute_epoch_at_slot,
@@ -28,7 +29,7 @@ from caplin.lightclient.headers import (
     upgrade_lc_object,
 )
 from caplin.merkle import is_valid_normalized_merkle_branch
-from caplin.transition.helpers import compute_domain, compute_fork_version, compute_signing_root
+from caplin.transition.helpers import compute_domain, compute_signing_root
 
 
 class LightClientError(CaplinError):
@@ -39,10 +40,11 @@ class LightClientError(CaplinError):
 class LightClientStore:
     """The light client's state: the headers it trusts and the sync committees that sign them.
 
-    `fork` is the fork of the light client types the store's objects use.
+    `fork` is the fork of the light client types the store's objects use
+    (a `Fork`, or `gloas.GLOAS`).
     """
 
-    fork: Fork
+    fork: int
     finalized_header: Any
     current_sync_committee: Any
     next_sync_committee: Any
@@ -159,7 +161,7 @@ def initialize_light_client_store(
     header or the current sync committee proof is invalid.
     """
     _, bootstrap_fork = lc_object_kind(spec, bootstrap)
-    fork = bootstrap_fork if fork is None else Fork(fork)
+    fork = bootstrap_fork if fork is None else fork
     bootstrap = upgrade_lc_object(spec, bootstrap, fork)
     header = bootstrap.header
 
@@ -418,8 +420,8 @@ def process_light_client_update(
         store.best_valid_update = None
 
 
-def _update_type(spec: Any, fork: Fork) -> Any:
-    return spec.types(fork).LightClientUpdate
+def _update_type(spec: Any, fork: int) -> Any:
+    return light_client_types(spec, fork).LightClientUpdate
 
 
 def process_light_client_finality_update(
@@ -450,8 +452,7 @@ def process_light_client_optimistic_update(
 
 def upgrade_lc_store(spec: Any, store: LightClientStore, fork: Fork) -> LightClientStore:
     """Return `store` with every object in the light client types of `fork`."""
-    fork = Fork(fork)
-    types = spec.types(fork)
+    types = light_client_types(spec, fork)
     best = store.best_valid_update
     return LightClientStore(
         fork=fork,

@@ -6,10 +6,10 @@ the digest selects the fork whose SSZ types decode the file.
 
 from typing import Any
 
-from caplin.config.forks import Fork
 from caplin.lightclient import (
     LightClientDataCollector,
     get_lc_execution_root,
+    gloas,
     initialize_light_client_store,
     is_better_update,
     lc_object_kind,
@@ -30,24 +30,28 @@ def _hex(value: str) -> bytes:
 class _Decoder:
     def __init__(self, case: Case, genesis_validators_root: bytes) -> None:
         self.case = case
-        self.digests = fork_digests(case.spec, genesis_validators_root)
+        self.digests: dict[bytes, int] = dict(fork_digests(case.spec, genesis_validators_root))
+        for digest in gloas.gloas_fork_digests(case.spec, genesis_validators_root):
+            self.digests[digest] = gloas.GLOAS
 
-    def fork(self, digest: str) -> Fork:
+    def fork(self, digest: str) -> int:
         try:
             return self.digests[_hex(digest)]
         except KeyError:
-            raise CaseNotImplemented(f"fork digest {digest} of a fork after fulu") from None
+            raise CaseNotImplemented(f"fork digest {digest} of a fork after gloas") from None
 
     def decode(self, kind: str, digest: str, name: str) -> Any:
-        fork = self.fork(digest)
-        return getattr(self.case.spec.types(fork), kind).decode_bytes(self.case.ssz(name))
+        types = gloas.light_client_types(self.case.spec, self.fork(digest))
+        return getattr(types, kind).decode_bytes(self.case.ssz(name))
 
 
-def _store_fork(case: Case, version: str) -> Fork:
+def _store_fork(case: Case, version: str) -> int:
     fork = case.spec.fork_of_version(_hex(version))
-    if fork is None:
-        raise CaseNotImplemented(f"light client store of fork version {version} (after fulu)")
-    return fork
+    if fork is not None:
+        return fork
+    if _hex(version) == gloas.gloas_fork_version(case.spec):
+        return gloas.GLOAS
+    raise CaseNotImplemented(f"light client store of fork version {version} (after gloas)")
 
 
 @register("light_client", "single_merkle_proof")
