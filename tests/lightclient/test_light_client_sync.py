@@ -272,3 +272,21 @@ def test_collector_serves_best_update(chain: Chain) -> None:
     assert bootstrap is not None
     store = lightclient.initialize_light_client_store(SPEC, anchor_root, bootstrap)
     assert int(store.finalized_header.beacon.slot) == 8
+
+
+def test_gloas_store_accepts_legacy_update(chain: Chain) -> None:
+    from caplin.lightclient import gloas
+
+    update = upgrade_lc_object(SPEC, _update(chain), gloas.GLOAS)
+    assert lightclient.lc_object_kind(SPEC, update) == ("LightClientUpdate", gloas.GLOAS)
+    assert len(update.finality_branch) == 9
+    assert len(update.next_sync_committee_branch) == 11
+    assert lightclient.is_valid_light_client_header(SPEC, update.attested_header)
+    assert lightclient.get_lc_execution_root(SPEC, update.attested_header) == b"\x00" * 32
+
+    store = lightclient.upgrade_lc_store(SPEC, _store(chain), gloas.GLOAS)
+    lightclient.process_light_client_update(
+        SPEC, store, _update(chain), 10, GENESIS_VALIDATORS_ROOT
+    )
+    assert lightclient.is_next_sync_committee_known(store)
+    assert int(store.optimistic_header.beacon.slot) == 9
