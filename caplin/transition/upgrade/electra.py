@@ -5,6 +5,7 @@ from typing import Any
 import numpy as np
 
 from caplin.config.constants import (
+    COMPOUNDING_WITHDRAWAL_PREFIX,
     FAR_FUTURE_EPOCH,
     G2_POINT_AT_INFINITY,
     GENESIS_SLOT,
@@ -16,11 +17,13 @@ from caplin.transition.helpers import (
     get_activation_exit_churn_limit,
     get_consolidation_churn_limit,
     get_current_epoch,
-    has_compounding_withdrawal_credential,
     queue_excess_active_balance,
     validator_table,
 )
 from caplin.transition.upgrade.common import carry_over, upgraded_fork
+
+# Offset of withdrawal_credentials in a serialized Validator, after the 48-byte pubkey.
+_CREDENTIALS_OFFSET = 48
 
 
 def upgrade_to_electra(spec: Any, pre: Any) -> Any:
@@ -44,10 +47,15 @@ def upgrade_to_electra(spec: Any, pre: Any) -> Any:
     post.consolidation_balance_to_consume = get_consolidation_churn_limit(spec, post)
 
     _queue_pre_activation_balances(spec, post, types)
-    for index, validator in enumerate(post.validators.readonly_iter()):
-        if has_compounding_withdrawal_credential(spec, validator):
-            queue_excess_active_balance(spec, post, index)
+    for index in _compounding_indices(post):
+        queue_excess_active_balance(spec, post, index)
     return post
+
+
+def _compounding_indices(state: Any) -> list[int]:
+    """Return the indices of validators with 0x02 withdrawal credentials, in order."""
+    prefixes = validator_table(state).raw[:, _CREDENTIALS_OFFSET]
+    return np.flatnonzero(prefixes == COMPOUNDING_WITHDRAWAL_PREFIX[0]).tolist()
 
 
 def _earliest_exit_epoch(spec: Any, pre: Any, epoch: int) -> int:
