@@ -6,7 +6,7 @@ the block body root, and the larger Gloas `BeaconState` deepens every state
 branch. Only the light client objects are covered here: caplin does not run
 the Gloas state transition.
 
-`GLOAS` stands for the fork where a `Fork` is expected; it orders after
+`GLOAS` is the fork number used where a `Fork` is expected. It orders after
 `Fork.FULU`, and `light_client_types` maps it to the types built here.
 """
 
@@ -33,7 +33,8 @@ FINALIZED_ROOT_GINDEX_GLOAS = 735
 CURRENT_SYNC_COMMITTEE_GINDEX_GLOAS = 2945
 NEXT_SYNC_COMMITTEE_GINDEX_GLOAS = 2946
 # The payload's block hash under the body root: through the Capella or Deneb
-# `ExecutionPayloadHeader` before Gloas, through the payload bid from Gloas on.
+# `ExecutionPayloadHeader` before Gloas, and from Gloas on the
+# `signed_execution_payload_bid.message.parent_block_hash` field.
 EXECUTION_BLOCK_HASH_GINDEX = 412
 EXECUTION_BLOCK_HASH_GINDEX_DENEB = 812
 EXECUTION_BLOCK_HASH_GINDEX_GLOAS = 2856
@@ -125,7 +126,7 @@ def light_client_types(spec: Any, fork: int) -> Any:
 
 
 def compute_fork_version(spec: Any, epoch: int) -> bytes:
-    """Return the fork version at `epoch`, knowing Gloas when the config schedules it."""
+    """Return the fork version at `epoch`, including Gloas when the config schedules it."""
     version = gloas_fork_version(spec)
     if version is not None and epoch >= gloas_fork_epoch(spec):
         return version
