@@ -278,6 +278,9 @@ class EmbeddedEngine:
 
         A payload that was already executed is valid without running it again.
         The head does not move: fork choice moves it with `forkchoice_updated`.
+        Raises UnknownParentError when the parent or its state is missing,
+        because the engine cannot judge the payload then (the Engine API's
+        SYNCING), and UnsupportedForkError for payloads before electra.
         """
         request = (
             new_payload_request
@@ -290,9 +293,6 @@ class EmbeddedEngine:
             self.execute_batch([request], set_head=False)
         except InvalidPayloadError as error:
             logger.warning("invalid execution payload %s", error)
-            return False
-        except UnknownParentError as error:
-            logger.warning("execution payload has no known parent %s", error)
             return False
         return True
 

@@ -190,3 +190,9 @@ def test_engine_protocol_returns_verdicts(chain):
     assert fresh.verify_and_notify_new_payload(_tamper(chain.built[1].request, "gas_used")) is False
     # verify_and_notify_new_payload leaves the head to fork choice.
     assert fresh.head().block_number == 0
+
+
+def test_engine_protocol_raises_without_parent(chain):
+    fresh = EmbeddedEngine(MemoryBackend(), genesis())
+    with pytest.raises(UnknownParentError):
+        fresh.verify_and_notify_new_payload(chain.built[2].request)
