@@ -158,13 +158,20 @@ class LightClientDataCollector:
     # --- events from the node ------------------------------------------------------------
 
     def on_block(self, signed_block: Any, post_state: Any) -> None:
-        """Record an imported block and its post-state; the block does not become head yet."""
+        """Record an imported block and its post-state; the block does not become head yet.
+
+        A block whose parent is unknown or finalized away yields no update, but
+        its branches are still cached for updates signed by its children.
+        """
         block = signed_block.message
         parent = self.blocks.get(bytes(block.parent_root))
         bid = _block_id(signed_block)
         self.blocks[bid.root] = signed_block
         self.post_states[bid.root] = post_state
         if bid.slot < self.tail_slot:
+            return
+        if parent is None:
+            self._cache_data(post_state, bid, None, constants.GENESIS_SLOT)
             return
         parent_bid = BlockId(int(parent.message.slot), bytes(block.parent_root))
         self._create_update(post_state, signed_block, bid, parent_bid)
@@ -301,7 +308,7 @@ class LightClientDataCollector:
         self, state: Any, signed_block: Any, bid: BlockId, attested: BlockId
     ) -> None:
         spec = self.spec
-        if attested.slot < self.tail_slot:
+        if attested.slot < self.tail_slot or attested not in self._cache:
             self._cache_data(state, bid, None, constants.GENESIS_SLOT)
             return
 

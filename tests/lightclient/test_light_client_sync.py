@@ -290,3 +290,11 @@ def test_gloas_store_accepts_legacy_update(chain: Chain) -> None:
     )
     assert lightclient.is_next_sync_committee_known(store)
     assert int(store.optimistic_header.beacon.slot) == 9
+
+
+def test_collector_block_with_unknown_parent(chain: Chain) -> None:
+    collector = lightclient.LightClientDataCollector(SPEC, chain.states[8], chain.blocks[8])
+    collector.on_block(chain.blocks[10], chain.states[10])
+    collector.on_head(bytes(chain.blocks[10].message.hash_tree_root()))
+    assert collector.get_light_client_update_for_period(0) is None
+    assert collector.get_light_client_finality_update() is None
