@@ -3,7 +3,8 @@
 `sync` contains the client side (`LightClientStore`, `process_light_client_update`),
 `full_node` and `collector` the server side (`create_light_client_update`,
 `LightClientDataCollector`), and `headers` what both share (headers, gindices
-by fork, upgrades of light client objects between forks).
+by fork, upgrades of light client objects between forks). `gloas` adds the
+Gloas light client types, so a store can follow a chain into Gloas.
 """
 
 from caplin.lightclient.collector import BlockId, LightClientDataCollector
