@@ -7,10 +7,12 @@ from remerkleable.tree import PairNode, RootNode, subtree_fill_to_length, zero_n
 
 def process_participation_flag_updates(spec: Any, state: Any) -> None:
     """Make the current epoch's flags the previous epoch's, and reset them to zero."""
-    state.previous_epoch_participation = state.current_epoch_participation
-    state.current_epoch_participation = zeroed_list(
-        type(state.current_epoch_participation), len(state.validators)
-    )
+    # The two fields may be distinct (equal) list classes, and assigning a view of another
+    # class copies it element by element, so the tree is moved instead.
+    previous_type = type(state.previous_epoch_participation)
+    current = state.current_epoch_participation
+    state.previous_epoch_participation = previous_type.view_from_backing(current.get_backing())
+    state.current_epoch_participation = zeroed_list(type(current), len(state.validators))
 
 
 def zeroed_list(list_type: Any, length: int) -> Any:

@@ -5,5 +5,8 @@ from typing import Any
 
 def process_participation_record_updates(spec: Any, state: Any) -> None:
     """Make the current epoch's pending attestations the previous epoch's, and start empty."""
-    state.previous_epoch_attestations = state.current_epoch_attestations
-    state.current_epoch_attestations = type(state.current_epoch_attestations)()
+    # Moving the tree avoids an element-by-element copy when the two field classes differ.
+    previous_type = type(state.previous_epoch_attestations)
+    current = state.current_epoch_attestations
+    state.previous_epoch_attestations = previous_type.view_from_backing(current.get_backing())
+    state.current_epoch_attestations = type(current)()
