@@ -177,10 +177,9 @@ def viable_leaves(store: Store) -> list[bytes]:
         finalized_epoch=store.finalized_checkpoint.epoch,
     )
     justified = proto.index(store.justified_checkpoint.root)
+    viable = proto.viable_leaves(rules)
     return [
         proto.roots[node]
         for node in range(justified, len(proto))
-        if not proto.children[node]
-        and proto.is_ancestor(node, justified)
-        and proto._is_viable_leaf(node, rules)
+        if viable[node] and proto.is_ancestor(node, justified)
     ]

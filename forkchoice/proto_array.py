@@ -2,10 +2,12 @@
 
 Nodes live in flat lists in insertion order, and a parent is always inserted
 before its children, so every parent index is smaller than its children's.
-That order lets one reverse pass compute, for every node at once, the subtree
-weight, whether the subtree holds a leaf viable for head, and the best
-descendant; `find_head` is that pass plus one lookup. The answers are those of
-the spec's `get_head` over `filter_block_tree`:
+Beside that order the tree keeps a depth-first (preorder) layout: the subtree
+of a node is one contiguous range of positions. Subtree weights, the count of
+viable leaves below a node and the count of invalid payloads on a stretch of
+chain are then differences of numpy prefix sums, computed for all nodes at
+once, and the head walk only stops at forks. The answers are those of the
+spec's `get_head` over `filter_block_tree`:
 
 - a leaf is viable when its voting source agrees with the store's justified
   checkpoint (or is at most two epochs old) and the leaf descends from the
@@ -43,6 +45,34 @@ class HeadRules:
     finalized_epoch: int
 
 
+class _Column:
+    """A numpy array that grows by doubling, for one value per node."""
+
+    def __init__(self, dtype: type, fill: int = 0) -> None:
+        self._data = np.full(16, fill, dtype=dtype)
+        self._fill = fill
+        self.size = 0
+
+    def append(self, value: int) -> None:
+        if self.size == len(self._data):
+            grown = np.full(2 * len(self._data), self._fill, dtype=self._data.dtype)
+            grown[: self.size] = self._data
+            self._data = grown
+        self._data[self.size] = value
+        self.size += 1
+
+    @property
+    def values(self) -> np.ndarray:
+        """The live part of the column (a view: writes go to the column)."""
+        return self._data[: self.size]
+
+    def replace(self, values: np.ndarray) -> None:
+        self.size = 0
+        self._data = np.full(max(16, 2 * len(values)), self._fill, dtype=self._data.dtype)
+        self._data[: len(values)] = values
+        self.size = len(values)
+
+
 class ProtoArray:
     """The block tree: one node per block, indexed by insertion order."""
 
@@ -59,11 +89,22 @@ class ProtoArray:
         self.unrealized_justified_epochs: list[int] = []
         self.statuses: list[ExecutionStatus] = []
         self.block_hashes: list[bytes] = []
-        # Whether the node's ancestor at the finalized epoch start slot is the finalized block.
-        self.finalized_descendant: list[bool] = []
         self._finalized: tuple[int, int] = (-1, -1)  # (node index, start slot of the epoch)
         # Subtree weights of the last `find_head`, proposer boost included.
         self.weights: list[int] = []
+
+        # Numpy columns by node index, for the vectorised parts of `find_head`.
+        self._slot = _Column(np.int64)
+        self._justified = _Column(np.int64)
+        self._unrealized = _Column(np.int64)
+        self._child_count = _Column(np.int64)
+        self._invalid = _Column(np.bool_)
+        # Whether the node's ancestor at the finalized epoch start slot is the finalized block.
+        self._finalized_descendant = _Column(np.bool_)
+        # Preorder layout: node -> position, position -> node, node -> subtree size.
+        self._position = _Column(np.int64)
+        self._subtree_size = _Column(np.int64)
+        self._order = np.zeros(0, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.roots)
@@ -74,6 +115,11 @@ class ProtoArray:
     def index(self, root: bytes) -> int:
         """Return the node index of `root`; raises KeyError for an unknown root."""
         return self.indices[root]
+
+    @property
+    def finalized_descendant(self) -> np.ndarray:
+        """Per node: whether its checkpoint block at the finalized epoch is the finalized block."""
+        return self._finalized_descendant.values
 
     def add_node(
         self,
@@ -100,13 +146,39 @@ class ProtoArray:
         self.statuses.append(status)
         self.block_hashes.append(block_hash)
         self.weights.append(0)
+        self._slot.append(slot)
+        self._justified.append(justified_epoch)
+        self._unrealized.append(unrealized_justified_epoch)
+        self._child_count.append(0)
+        self._invalid.append(status == ExecutionStatus.INVALID)
+        self._finalized_descendant.append(self._descends_from_finalized(index))
+        self._insert_in_order(index, parent)
         if parent >= 0:
             self.children[parent].append(index)
-        self.finalized_descendant.append(self._descends_from_finalized(index))
+            self._child_count.values[parent] += 1
         return index
+
+    def _insert_in_order(self, index: int, parent: int) -> None:
+        if parent < 0:
+            self._position.append(0)
+            self._subtree_size.append(1)
+            self._order = np.array([index], dtype=np.int64)
+            return
+        positions = self._position.values
+        sizes = self._subtree_size.values
+        parent_position = int(positions[parent])
+        # The new node goes at the end of its parent's subtree range.
+        position = parent_position + int(sizes[parent])
+        ancestors = (positions <= parent_position) & (positions + sizes > parent_position)
+        sizes[ancestors] += 1
+        positions[positions >= position] += 1
+        self._position.append(position)
+        self._subtree_size.append(1)
+        self._order = np.insert(self._order, position, index)
 
     def set_unrealized_justified_epoch(self, index: int, epoch: int) -> None:
         self.unrealized_justified_epochs[index] = epoch
+        self._unrealized.values[index] = epoch
 
     def get_ancestor(self, index: int, slot: int) -> int:
         """Return the closest ancestor-or-self of `index` with a slot at most `slot`.
@@ -122,30 +194,55 @@ class ProtoArray:
 
     def is_ancestor(self, index: int, ancestor: int) -> bool:
         """Return True when `ancestor` is `index` or one of its ancestors."""
-        return self.get_ancestor(index, self.slots[ancestor]) == ancestor
+        start = int(self._position.values[ancestor])
+        position = int(self._position.values[index])
+        return start <= position < start + int(self._subtree_size.values[ancestor])
 
     def set_finalized(self, index: int, epoch_start_slot: int) -> None:
         """Recompute `finalized_descendant` for finalized block `index` and its epoch start slot."""
         if self._finalized == (index, epoch_start_slot):
             return
         self._finalized = (index, epoch_start_slot)
-        for node in range(len(self.roots)):
-            self.finalized_descendant[node] = self._descends_from_finalized(node)
+        flags = self._finalized_descendant.values
+        flags[:] = False
+        if index < 0:
+            return
+        # The finalized block, and the subtrees of its children after the start slot: for
+        # those the first ancestor-or-self at or before the start slot is the finalized block.
+        by_position = np.zeros(len(self.roots), dtype=bool)
+        by_position[int(self._position.values[index])] = True
+        for child in self.children[index]:
+            if self.slots[child] > epoch_start_slot:
+                start = int(self._position.values[child])
+                by_position[start : start + int(self._subtree_size.values[child])] = True
+        flags[self._order] = by_position
 
     def _descends_from_finalized(self, node: int) -> bool:
         finalized, start_slot = self._finalized
         if node == finalized:
             return True
-        # The first ancestor-or-self at or before the start slot must be the finalized block.
         if self.slots[node] <= start_slot:
             return False
         parent = self.parents[node]
-        return parent >= 0 and self.finalized_descendant[parent]
+        return parent >= 0 and bool(self._finalized_descendant.values[parent])
+
+    def viable_leaves(self, rules: HeadRules) -> np.ndarray:
+        """Per node: whether it is a leaf that agrees with the store's checkpoints."""
+        # Blocks of an earlier epoch vote with their pulled-up (unrealized) justification.
+        earlier_epoch = self._slot.values // self.slots_per_epoch < rules.current_epoch
+        voting_source = np.where(earlier_epoch, self._unrealized.values, self._justified.values)
+        correct_justified = (
+            (rules.justified_epoch == GENESIS_EPOCH)
+            | (voting_source == rules.justified_epoch)
+            | (voting_source + 2 >= rules.current_epoch)
+        )
+        correct_finalized = (rules.finalized_epoch == GENESIS_EPOCH) | self.finalized_descendant
+        return (self._child_count.values == 0) & correct_justified & correct_finalized
 
     def find_head(
         self,
         justified_index: int,
-        node_votes: Sequence[int],
+        node_votes: Sequence[int] | np.ndarray,
         rules: HeadRules,
         boost_index: int = -1,
         boost_score: int = 0,
@@ -156,61 +253,78 @@ class ProtoArray:
         added to `boost_index` and so to every ancestor of it. Leaves `self.weights` set to
         the subtree weights (boost included).
         """
-        count = len(self.roots)
-        weights = list(node_votes)
+        order = self._order
+        starts = self._position.values
+        ends = starts + self._subtree_size.values
+
+        def subtree_sums(values_by_node: np.ndarray) -> np.ndarray:
+            prefix = np.zeros(len(order) + 1, dtype=np.int64)
+            np.cumsum(values_by_node[order], out=prefix[1:])
+            return prefix[ends] - prefix[starts]
+
+        votes = np.array(node_votes, dtype=np.int64)
         if boost_index >= 0:
-            weights[boost_index] += boost_score
-        viable = [False] * count
-        best_child = [-1] * count
-        best_descendant = list(range(count))
+            votes[boost_index] += boost_score
+        weights = subtree_sums(votes)
+        has_viable = (subtree_sums(self.viable_leaves(rules).astype(np.int64)) > 0).tolist()
+        invalid = self._invalid.values
+        invalid_prefix = np.zeros(len(order) + 1, dtype=np.int64)
+        np.cumsum(invalid[order], out=invalid_prefix[1:])
+        # For each position, the first position at or after it whose node is not a
+        # single-child node: the end of the straight stretch of chain starting there.
+        not_single = self._child_count.values[order] != 1
+        marks = np.where(not_single, np.arange(len(order)), len(order))
+        stretch_end = np.minimum.accumulate(marks[::-1])[::-1]
 
-        parents = self.parents
-        children = self.children
+        self.weights = weights.tolist()
+        return self._walk(
+            justified_index, has_viable, invalid, invalid_prefix, stretch_end, order.tolist()
+        )
+
+    def _walk(
+        self,
+        head: int,
+        has_viable: list[bool],
+        invalid: np.ndarray,
+        invalid_prefix: np.ndarray,
+        stretch_end: np.ndarray,
+        order: list[int],
+    ) -> int:
+        weights = self.weights
         roots = self.roots
-        statuses = self.statuses
-        invalid = ExecutionStatus.INVALID
-        for node in range(count - 1, -1, -1):
-            best = best_child[node]
-            if best >= 0:
-                best_descendant[node] = best_descendant[best]
-            elif not children[node]:
-                viable[node] = self._is_viable_leaf(node, rules)
-            parent = parents[node]
-            if parent < 0:
+        positions = self._position.values
+        while True:
+            children = self.children[head]
+            if not children:
+                return head
+            if len(children) == 1:
+                child = children[0]
+                if not has_viable[child]:
+                    return head
+                # Jump to the end of the stretch when none of its payloads is invalid;
+                # every node on it has the viable leaves of the stretch end.
+                first = int(positions[head]) + 1
+                last = int(stretch_end[first])
+                if invalid_prefix[last + 1] == invalid_prefix[first]:
+                    head = order[last]
+                    continue
+                if invalid[child]:
+                    return head
+                head = child
                 continue
-            weight = weights[node]
-            weights[parent] += weight
-            if not viable[node]:
-                continue
-            viable[parent] = True
-            if statuses[node] == invalid:
-                continue
-            rival = best_child[parent]
-            if (
-                rival < 0
-                or weight > weights[rival]
-                or (weight == weights[rival] and roots[node] > roots[rival])
-            ):
-                best_child[parent] = node
-
-        self.weights = weights
-        return best_descendant[justified_index]
-
-    def _is_viable_leaf(self, node: int, rules: HeadRules) -> bool:
-        # Blocks of an earlier epoch vote with their pulled-up (unrealized) justification.
-        if self.slots[node] // self.slots_per_epoch < rules.current_epoch:
-            voting_source = self.unrealized_justified_epochs[node]
-        else:
-            voting_source = self.justified_epochs[node]
-        correct_justified = (
-            rules.justified_epoch == GENESIS_EPOCH
-            or voting_source == rules.justified_epoch
-            or voting_source + 2 >= rules.current_epoch
-        )
-        correct_finalized = (
-            rules.finalized_epoch == GENESIS_EPOCH or self.finalized_descendant[node]
-        )
-        return correct_justified and correct_finalized
+            best = -1
+            for child in children:
+                if not has_viable[child] or invalid[child]:
+                    continue
+                if (
+                    best < 0
+                    or weights[child] > weights[best]
+                    or (weights[child] == weights[best] and roots[child] > roots[best])
+                ):
+                    best = child
+            if best < 0:
+                return head
+            head = best
 
     def mark_valid(self, index: int) -> None:
         """Record a verified payload: `index` and its optimistic ancestors become VALID."""
@@ -220,12 +334,11 @@ class ProtoArray:
 
     def mark_invalid(self, index: int) -> None:
         """Record an invalid payload: `index` and all its descendants become INVALID."""
-        self.statuses[index] = ExecutionStatus.INVALID
-        # Descendants have larger indices, so one forward sweep reaches all of them.
-        for node in range(index + 1, len(self.roots)):
-            parent = self.parents[node]
-            if parent >= 0 and self.statuses[parent] == ExecutionStatus.INVALID:
-                self.statuses[node] = ExecutionStatus.INVALID
+        start = int(self._position.values[index])
+        subtree = self._order[start : start + int(self._subtree_size.values[index])]
+        for node in subtree.tolist():
+            self.statuses[node] = ExecutionStatus.INVALID
+        self._invalid.values[subtree] = True
 
     def prune(self, finalized_index: int) -> np.ndarray:
         """Drop every node that is not the finalized block or one of its descendants.
@@ -235,29 +348,25 @@ class ProtoArray:
         """
         count = len(self.roots)
         remap = np.full(count, -1, dtype=np.int64)
-        keep: list[int] = []
-        for node in range(finalized_index, count):
-            parent = self.parents[node]
-            if node == finalized_index or (parent >= 0 and remap[parent] >= 0):
-                remap[node] = len(keep)
-                keep.append(node)
-
-        def take(values: list) -> list:
-            return [values[node] for node in keep]
-
-        self.roots = take(self.roots)
-        self.indices = {root: index for index, root in enumerate(self.roots)}
-        self.parents = [int(remap[self.parents[node]]) if node != finalized_index else -1
-                        for node in keep]
-        self.slots = take(self.slots)
-        self.children = [[int(remap[child]) for child in self.children[node]] for node in keep]
-        self.justified_epochs = take(self.justified_epochs)
-        self.unrealized_justified_epochs = take(self.unrealized_justified_epochs)
-        self.statuses = take(self.statuses)
-        self.block_hashes = take(self.block_hashes)
-        self.finalized_descendant = take(self.finalized_descendant)
-        self.weights = take(self.weights)
+        start = int(self._position.values[finalized_index])
+        kept_nodes = np.sort(self._order[start : start + int(self._subtree_size.values[finalized_index])])
+        remap[kept_nodes] = np.arange(len(kept_nodes))
+        keep = kept_nodes.tolist()
+        old = (self.roots, self.parents, self.slots, self.justified_epochs,
+               self.unrealized_justified_epochs, self.statuses, self.block_hashes)
         finalized, start_slot = self._finalized
-        if finalized >= 0:
-            self._finalized = (int(remap[finalized]), start_slot)
+        self.__init__(self.slots_per_epoch)  # type: ignore[misc]
+        roots, parents, slots, justified, unrealized, statuses, hashes = old
+        self._finalized = (int(remap[finalized]) if finalized >= 0 else -1, start_slot)
+        for node in keep:
+            parent = parents[node] if node != finalized_index else -1
+            self.add_node(
+                roots[node],
+                roots[parent] if parent >= 0 else None,
+                slots[node],
+                justified[node],
+                unrealized[node],
+                statuses[node],
+                hashes[node],
+            )
         return remap

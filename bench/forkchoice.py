@@ -1,0 +1,198 @@
+"""Benchmark the proto-array fork choice against a spec-style get_head.
+
+The store is synthetic: a `ProtoArray` and a `VoteTracker` filled directly,
+without beacon states, so the numbers cover the fork-choice part only (the
+state transition, signature checks and checkpoint states of `Store.on_block`
+and `Store.on_attestation` are excluded).
+
+Scenario: a tree of `--blocks` blocks (a main chain where one block in ten
+forks off a recent ancestor), `--validators` validators of 32 ETH whose latest
+messages point at recent blocks, then one slot's worth of attestations
+(validators / SLOTS_PER_EPOCH, in committees of `--committee` validators)
+voting for the head. Timed:
+
+- `apply votes`: folding that slot's attestations into per-block balances;
+- `get_head`: the head walk (weights, viability, best descendant) afterwards;
+- `on_block`: adding a new head block and finding the head again.
+
+The spec-style get_head computes each child's weight by looping over all
+validators, as the spec's `get_weight` does. It is run in full on the small
+scenario (`--naive-blocks`, `--naive-validators`); at full scale one
+`get_weight` call is timed and multiplied by the number of weights the walk
+needs, which is an estimate, not a measurement.
+
+Run: .venv/bin/python bench/forkchoice.py [--blocks N --validators N]
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+# This script has the name of the package it measures: keep its own folder off the import path.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path = [entry for entry in sys.path if os.path.abspath(entry or ".") != _HERE]
+
+import numpy as np  # noqa: E402
+
+from forkchoice.proto_array import HeadRules, ProtoArray  # noqa: E402
+from forkchoice.votes import VoteTracker  # noqa: E402
+
+SLOTS_PER_EPOCH = 32
+BALANCE = 32 * 10**9
+
+
+def build_tree(blocks: int, rng: random.Random) -> tuple[ProtoArray, VoteTracker]:
+    proto = ProtoArray(SLOTS_PER_EPOCH)
+    votes = VoteTracker()
+    proto.add_node(rng.randbytes(32), None, 0, 0, 0)
+    votes.add_node()
+    tip = 0
+    for slot in range(1, blocks):
+        parent = tip
+        if rng.random() < 0.1:
+            parent = max(0, tip - rng.randint(1, 8))
+        index = proto.add_node(rng.randbytes(32), proto.roots[parent], slot, 0, 0)
+        votes.add_node()
+        if parent == tip:
+            tip = index
+    proto.set_finalized(0, 0)
+    return proto, votes
+
+
+def cast_initial_votes(proto: ProtoArray, votes: VoteTracker, validators: int,
+                       rng: random.Random) -> None:
+    votes.set_balances(np.full(validators, BALANCE, dtype=np.int64))
+    recent = max(1, len(proto) - 64)
+    targets = np.random.default_rng(rng.randrange(2**32)).integers(recent, len(proto), validators)
+    for node in np.unique(targets).tolist():
+        votes.process_attestation(np.flatnonzero(targets == node), 1, node)
+    votes.apply()
+
+
+def cast_slot_votes(votes: VoteTracker, validators: int, committee: int, node: int,
+                    epoch: int, rng: np.random.Generator) -> None:
+    voters = rng.choice(validators, validators // SLOTS_PER_EPOCH, replace=False)
+    for start in range(0, len(voters), committee):
+        votes.process_attestation(np.sort(voters[start:start + committee]), epoch, node)
+
+
+RULES = HeadRules(current_epoch=1, justified_epoch=0, finalized_epoch=0)
+
+
+def proto_head(proto: ProtoArray, votes: VoteTracker) -> int:
+    return proto.find_head(0, votes.apply().tolist(), RULES)
+
+
+def spec_style_get_weight(proto: ProtoArray, latest: list[int], balances: list[int],
+                          node: int) -> int:
+    slot = proto.slots[node]
+    total = 0
+    for validator, voted in enumerate(latest):
+        if voted >= 0 and proto.get_ancestor(voted, slot) == node:
+            total += balances[validator]
+    return total
+
+
+def spec_style_head(proto: ProtoArray, latest: list[int], balances: list[int]) -> tuple[int, int]:
+    """Return the head and how many weights the walk computed."""
+    head, computed = 0, 0
+    while proto.children[head]:
+        children = proto.children[head]
+        weights = [spec_style_get_weight(proto, latest, balances, c) for c in children]
+        computed += len(children)
+        head = max(zip(weights, (proto.roots[c] for c in children), children))[2]
+    return head, computed
+
+
+def timed(function: Callable[[], object], repeat: int) -> float:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def run(blocks: int, validators: int, committee: int, repeat: int) -> dict[str, float]:
+    rng = random.Random(1)
+    proto, votes = build_tree(blocks, rng)
+    cast_initial_votes(proto, votes, validators, rng)
+    proto_head(proto, votes)
+    generator = np.random.default_rng(2)
+
+    apply_times, head_times, block_times = [], [], []
+    for round_number in range(repeat):
+        head = proto_head(proto, votes)
+        cast_slot_votes(votes, validators, committee, head, 2 + round_number, generator)
+        apply_times.append(timed(votes.apply, 1))
+        head_times.append(timed(lambda: proto_head(proto, votes), 1))
+
+        def add_block(parent: int = head) -> None:
+            proto.add_node(rng.randbytes(32), proto.roots[parent], proto.slots[parent] + 1, 0, 0)
+            votes.add_node()
+            proto_head(proto, votes)
+
+        block_times.append(timed(add_block, 1))
+    return {
+        "apply": statistics.median(apply_times),
+        "get_head": statistics.median(head_times),
+        "on_block": statistics.median(block_times),
+        "proto": proto,
+        "votes": votes,
+    }
+
+
+def naive_compare(blocks: int, validators: int) -> tuple[float, float, bool]:
+    rng = random.Random(3)
+    proto, votes = build_tree(blocks, rng)
+    cast_initial_votes(proto, votes, validators, rng)
+    latest = votes.nodes[:validators].tolist()
+    balances = [BALANCE] * validators
+    naive_time = timed(lambda: spec_style_head(proto, latest, balances), 1)
+    proto_time = timed(lambda: proto_head(proto, votes), 5)
+    same = spec_style_head(proto, latest, balances)[0] == proto_head(proto, votes)
+    return naive_time, proto_time, same
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--blocks", type=int, default=10_000, help="blocks in the tree")
+    parser.add_argument("--validators", type=int, default=1_000_000, help="validator count")
+    parser.add_argument("--committee", type=int, default=512, help="validators per attestation")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds (median is reported)")
+    parser.add_argument("--naive-blocks", type=int, default=200)
+    parser.add_argument("--naive-validators", type=int, default=20_000)
+    args = parser.parse_args()
+
+    result = run(args.blocks, args.validators, args.committee, args.repeat)
+    print(f"tree {args.blocks} blocks, {args.validators} validators, "
+          f"{args.validators // SLOTS_PER_EPOCH} votes per slot")
+    print(f"apply votes (one slot)   {result['apply'] * 1000:8.2f} ms")
+    print(f"get_head after the votes {result['get_head'] * 1000:8.2f} ms")
+    print(f"on_block (new head)      {result['on_block'] * 1000:8.2f} ms")
+
+    proto, votes = result["proto"], result["votes"]
+    latest = votes.nodes[: args.validators].tolist()
+    balances = [BALANCE] * args.validators
+    one_weight = timed(lambda: spec_style_get_weight(proto, latest, balances, len(proto) // 2), 1)
+    node, weights_needed = proto_head(proto, votes), 0
+    while proto.parents[node] >= 0:
+        node = proto.parents[node]
+        weights_needed += len(proto.children[node])
+    estimate = one_weight * weights_needed
+    print(f"spec-style get_weight    {one_weight * 1000:8.2f} ms per call; the walk needs "
+          f"{weights_needed}: ~{estimate:.0f} s per get_head (estimate), "
+          f"ratio ~{estimate / result['get_head']:.0f}x")
+
+    naive_time, proto_time, same = naive_compare(args.naive_blocks, args.naive_validators)
+    print(f"small tree {args.naive_blocks} blocks, {args.naive_validators} validators: "
+          f"spec-style {naive_time * 1000:.1f} ms, proto-array {proto_time * 1000:.3f} ms, "
+          f"ratio {naive_time / proto_time:.0f}x, same head: {same}")
+
+
+if __name__ == "__main__":
+    main()
