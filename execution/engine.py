@@ -202,25 +202,26 @@ class EmbeddedEngine:
         Each request is a `NewPayload` or a consensus `NewPayloadRequest` SSZ
         container. With `set_head`, the last executed block becomes the
         canonical head (also when a later one failed); otherwise the head is
-        left where it was. Raises InvalidPayloadError (with `.committed`, the
-        hashes written before it) or UnknownParentError.
+        left where it was. Raises InvalidPayloadError or UnknownParentError
+        (any other error from py-evm passes through too); the error's
+        `.committed` lists the hashes written before it. Raises
+        UnsupportedForkError before executing anything when a request is
+        from a fork before electra.
         """
+        payloads = [r if isinstance(r, NewPayload) else from_ssz_request(r) for r in requests]
         with self._lock:
             batch = Overlay(self.backend)
             previous_head = ChainDB(AtomicDB(batch)).get_canonical_head().hash
             executed: list[bytes] = []
             failure: Exception | None = None
-            for request in requests:
-                new_payload = (
-                    request if isinstance(request, NewPayload) else from_ssz_request(request)
-                )
+            for new_payload in payloads:
                 if self._is_executed(batch, new_payload.payload.block_hash):
                     executed.append(new_payload.payload.block_hash)
                     continue
                 layer = Overlay(batch)
                 try:
                     block_hash = self._execute_one(layer, new_payload)
-                except (InvalidPayloadError, UnknownParentError) as error:
+                except Exception as error:  # the blocks before it are still committed below
                     failure = error
                     break
                 layer.merge_into_parent()
