@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +30,12 @@ from eth.exceptions import HeaderNotFound
 from eth.vm.forks.prague.blocks import PragueBlock
 from eth_utils import ValidationError
 
-from execution.errors import ExecutionStorageError, InvalidPayloadError, UnknownParentError
+from execution.errors import (
+    ExecutionError,
+    ExecutionStorageError,
+    InvalidPayloadError,
+    UnknownParentError,
+)
 from execution.genesis import Genesis, dev_genesis, write_genesis
 from execution.payload import (
     ExecutionPayload,
@@ -428,8 +432,8 @@ class EmbeddedEngine:
                     )
             self._set_canonical_head(overlay, head_hash)
             if finalized_hash is not None and finalized_hash != self.finalized_hash():
-                overlay[META_FINALIZED_HASH] = finalized_hash
                 self._prune(overlay, finalized_hash)
+                overlay[META_FINALIZED_HASH] = finalized_hash
             overlay.commit_to_backend()
 
     def _prune(self, overlay: Overlay, finalized_hash: bytes) -> None:
@@ -440,8 +444,17 @@ class EmbeddedEngine:
         """
         chaindb = ChainDB(AtomicDB(overlay))
         finalized = chaindb.get_block_header_by_hash(finalized_hash)
+        if chaindb.get_canonical_block_hash(finalized.block_number) != finalized_hash:
+            raise ExecutionError(
+                "finalized block is not an ancestor of the head",
+                finalized_hash=finalized_hash,
+                head_hash=chaindb.get_canonical_head().hash,
+            )
+        # Blocks up to the previous finalized number were pruned by earlier calls.
+        previous = chaindb.get_block_header_by_hash(self.finalized_hash()).block_number
+        start = _block_index_key(previous + 1, b"")
         orphans = 0
-        for key in list(self.backend.keys_with_prefix(BLOCK_INDEX_PREFIX)):
+        for key in list(self.backend.keys_with_prefix(BLOCK_INDEX_PREFIX, start)):
             suffix = key[len(BLOCK_INDEX_PREFIX) :]
             number, block_hash = int.from_bytes(suffix[:8], "big"), suffix[8:]
             if number > finalized.block_number:
@@ -460,9 +473,3 @@ class EmbeddedEngine:
             finalized_hash.hex(),
             orphans,
         )
-
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the engine's write lock (for callers that read several values consistently)."""
-        with self._lock:
-            yield

@@ -34,7 +34,9 @@ class KVBackend(Protocol):
         """Write every change (None deletes the key) in one atomic transaction."""
         ...
 
-    def keys_with_prefix(self, prefix: bytes) -> Iterable[bytes]: ...
+    def keys_with_prefix(self, prefix: bytes, start: bytes | None = None) -> Iterable[bytes]:
+        """Return the keys that begin with `prefix`, in order, from `start` when given."""
+        ...
 
     def close(self) -> None: ...
 
@@ -57,8 +59,9 @@ class MemoryBackend:
                 self.data[key] = value
         self.commits += 1
 
-    def keys_with_prefix(self, prefix: bytes) -> Iterable[bytes]:
-        return [key for key in self.data if key.startswith(prefix)]
+    def keys_with_prefix(self, prefix: bytes, start: bytes | None = None) -> Iterable[bytes]:
+        first = start if start is not None else prefix
+        return sorted(k for k in self.data if k.startswith(prefix) and k >= first)
 
     def close(self) -> None:
         pass
@@ -98,11 +101,11 @@ class LMDBBackend:
             ) from error
         self.commits += 1
 
-    def keys_with_prefix(self, prefix: bytes) -> Iterable[bytes]:
+    def keys_with_prefix(self, prefix: bytes, start: bytes | None = None) -> Iterable[bytes]:
         keys = []
         with self.env.begin() as txn:
             cursor = txn.cursor()
-            if cursor.set_range(prefix):
+            if cursor.set_range(start if start is not None else prefix):
                 for key in cursor.iternext(keys=True, values=False):
                     if not key.startswith(prefix):
                         break
@@ -138,8 +141,15 @@ class LevelDBBackend:
                     batch.put(key, value)
         self.commits += 1
 
-    def keys_with_prefix(self, prefix: bytes) -> Iterable[bytes]:
-        return [key for key, _ in self.db.iterator(prefix=prefix)]
+    def keys_with_prefix(self, prefix: bytes, start: bytes | None = None) -> Iterable[bytes]:
+        if start is None:
+            return list(self.db.iterator(prefix=prefix, include_value=False))
+        keys = []
+        for key in self.db.iterator(start=start, include_value=False):
+            if not key.startswith(prefix):
+                break
+            keys.append(key)
+        return keys
 
     def close(self) -> None:
         self.db.close()

@@ -6,7 +6,7 @@ from execution_testkit import add, build_chain, genesis, new_node, sign
 
 from execution.builder import build_payload
 from execution.engine import EmbeddedEngine
-from execution.errors import UnknownParentError
+from execution.errors import ExecutionError, UnknownParentError
 from execution.storage import MemoryBackend
 
 
@@ -100,3 +100,16 @@ def test_forkchoice_rejects_unknown_block():
     engine = EmbeddedEngine(MemoryBackend(), genesis())
     with pytest.raises(UnknownParentError):
         engine.forkchoice_updated(b"\x09" * 32)
+
+
+def test_finalized_off_canonical_chain_rejected():
+    chain = build_chain(blocks=2, transfers=1, with_requests=False)
+    engine = chain.node.engine
+    block1 = chain.built[0].request.payload
+    fork = fork_payload(chain.node, block1.block_hash, block1.timestamp + 4, sender=7)
+    engine.execute_batch([fork.request], set_head=False)
+    with pytest.raises(ExecutionError):
+        engine.forkchoice_updated(
+            engine.head().hash, finalized_hash=fork.request.payload.block_hash
+        )
+    assert engine.finalized_hash() == engine.genesis_hash

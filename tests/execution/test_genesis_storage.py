@@ -79,11 +79,19 @@ def test_backend_commit_is_atomic_and_durable(tmp_path, backend_class):
     backend.commit({b"a": None, b"c": b"3"})
     assert backend.get_raw(b"a") is None
     assert backend.get_raw(b"b") == b"2"
-    assert sorted(backend.keys_with_prefix(b"")) == [b"b", b"c"]
+    assert list(backend.keys_with_prefix(b"")) == [b"b", b"c"]
+    assert list(backend.keys_with_prefix(b"", start=b"bb")) == [b"c"]
     backend.close()
     reopened = backend_class(str(tmp_path / "db"))
     assert reopened.get_raw(b"c") == b"3"
     reopened.close()
+
+
+def test_memory_backend_prefix_order():
+    backend = MemoryBackend()
+    backend.commit({b"p2": b"", b"p1": b"", b"q1": b""})
+    assert list(backend.keys_with_prefix(b"p")) == [b"p1", b"p2"]
+    assert list(backend.keys_with_prefix(b"p", start=b"p2")) == [b"p2"]
 
 
 def test_overlay_layers():
