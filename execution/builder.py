@@ -6,6 +6,11 @@ the parent state. A transaction that fails is dropped with that sender's later
 ones, and the block runs again until it executes. The result is a complete
 payload (state root, receipts root, bloom and block hash filled in) plus the
 EIP-7685 requests the block produced.
+
+NOTE: transactions are packed by their gas limits, not the gas they use, so a
+block never overflows but can stay below its gas limit. Each failing
+transaction costs one more execution of the block; the pool's nonce and
+balance checks make that rare.
 """
 
 from __future__ import annotations
