@@ -180,3 +180,24 @@ def test_pubkey_lookup_takes_lowest_index():
     columns = read_validator_columns(registry)
     assert columns.index_of_pubkey(registry, (4).to_bytes(48, "little")) == 4
     assert columns.index_of_pubkey(registry, (99).to_bytes(48, "little")) is None
+
+
+def test_validator_columns_read_zero_subtrees():
+    from remerkleable.tree import PairNode, zero_node
+
+    validator_columns.clear_cache()
+    registry = Registry(_validator(1), _validator(2))
+    backing = registry.get_backing()
+    contents = backing.get_left()
+    # Replace the second validator by a zero subtree, as an all-default validator may be.
+    depth = Registry.contents_depth()
+    path = [contents]
+    for _ in range(depth - 1):
+        path.append(path[-1].get_left())
+    bottom = PairNode(path[-1].get_left(), zero_node(3))
+    for node in reversed(path[:-1]):
+        bottom = PairNode(bottom, node.get_right())
+    zeroed = Registry.view_from_backing(PairNode(bottom, backing.get_right()))
+    columns = read_validator_columns(zeroed)
+    assert columns.effective_balance.tolist() == [32 * 10**9, 0]
+    assert columns.exit_epoch.tolist() == [2**64 - 1, 0]

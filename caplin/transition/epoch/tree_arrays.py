@@ -20,7 +20,7 @@ from remerkleable.tree import Node, PairNode, RootNode, zero_node
 CHUNK_SIZE = 32
 
 
-def _children(node: Node, depth: int) -> tuple[Node, Node]:
+def children(node: Node, depth: int) -> tuple[Node, Node]:
     """Return the children of an inner node at `depth` above the leaves; a zero node has two
     zero children."""
     if type(node) is PairNode:
@@ -45,7 +45,7 @@ def leaf_nodes(node: Node, depth: int, count: int) -> list[Node]:
             if type(parent) is PairNode:
                 extend((parent.left, parent.right))
             else:
-                extend(_children(parent, remaining))
+                extend(children(parent, remaining))
         level = below[:needed]
     return level
 
@@ -125,7 +125,7 @@ def patch_tree(node: Node, depth: int, updates: Sequence[tuple[int, Node]]) -> N
     def patch(subtree: Node, height: int, base: int, lo: int, hi: int) -> Node:
         if height == 0:
             return updates[lo][1]
-        left, right = _children(subtree, height)
+        left, right = children(subtree, height)
         middle = base + (1 << (height - 1))
         split = bisect.bisect_left(positions, middle, lo, hi)
         if lo < split:
@@ -188,8 +188,8 @@ def changed_leaves(old: Node, new: Node, depth: int, count: int) -> list[int]:
         if height == 0:
             found.append(base)
             return
-        a_left, a_right = _children(a, height)
-        b_left, b_right = _children(b, height)
+        a_left, a_right = children(a, height)
+        b_left, b_right = children(b, height)
         visit(a_left, b_left, height - 1, base)
         visit(a_right, b_right, height - 1, base + (1 << (height - 1)))
 
@@ -218,7 +218,7 @@ def refresh_basic_list(view: Any, old_backing: Node, old_values: np.ndarray) -> 
     for position in changed:
         node = contents
         for height in range(depth, 0, -1):
-            node = _children(node, height)[(position >> (height - 1)) & 1]
+            node = children(node, height)[(position >> (height - 1)) & 1]
         chunk = np.frombuffer(node.root, dtype=values.dtype)
         start = position * per_chunk
         end = min(start + per_chunk, length)

@@ -13,7 +13,7 @@ import numpy as np
 from remerkleable.tree import Node, PairNode, RootNode
 
 from caplin.config.constants import COMPOUNDING_WITHDRAWAL_PREFIX
-from caplin.transition.epoch.tree_arrays import changed_leaves, leaf_nodes, patch_tree
+from caplin.transition.epoch.tree_arrays import changed_leaves, children, leaf_nodes, patch_tree
 
 # Leaf positions of the Validator container's fields (a depth-3 tree of 8 fields).
 _EFFECTIVE_BALANCE = 2
@@ -73,6 +73,29 @@ _RECORD = np.dtype(
 
 def _decode(nodes: list[Node]) -> np.ndarray:
     """Decode validator subtrees into `_RECORD` rows."""
+    try:
+        return _decode_pairs(nodes)
+    except AttributeError:
+        # Some subtree is not made of PairNodes (a zero subtree, for example).
+        return _decode_pairs([_expand_validator(node) for node in nodes])
+
+
+def _expand(node: Node, depth: int) -> Node:
+    """Return `node` rebuilt from PairNodes down to `depth` levels."""
+    if depth == 0:
+        return node
+    left, right = children(node, depth)
+    return PairNode(_expand(left, depth - 1), _expand(right, depth - 1))
+
+
+def _expand_validator(node: Node) -> Node:
+    tree = _expand(node, 3)
+    keys = tree.left.left
+    pubkey = _expand(keys.left, 1)
+    return PairNode(PairNode(PairNode(pubkey, keys.right), tree.left.right), tree.right)
+
+
+def _decode_pairs(nodes: list[Node]) -> np.ndarray:
     parts: list[bytes] = []
     append = parts.append
     compounding_prefix = COMPOUNDING_WITHDRAWAL_PREFIX[0]
@@ -106,7 +129,11 @@ def _columns_from_records(records: np.ndarray) -> ValidatorColumns:
 
 
 class _Cache:
-    """Columns of recently seen registry trees, keyed by the contents node's identity."""
+    """Columns of recently seen registry trees, keyed by the contents node's identity.
+
+    Not locked: two threads racing on it can only lose an entry, since every entry's columns
+    belong to the node stored with them and callers get copies.
+    """
 
     def __init__(self) -> None:
         self._entries: list[tuple[Node, ValidatorColumns]] = []
@@ -168,10 +195,7 @@ def leaf_nodes_at(root: Node, depth: int, positions: list[int]) -> list[Node]:
     for position in positions:
         node = root
         for height in range(depth, 0, -1):
-            if (position >> (height - 1)) & 1:
-                node = node.get_right()
-            else:
-                node = node.get_left()
+            node = children(node, height)[(position >> (height - 1)) & 1]
         nodes.append(node)
     return nodes
 
