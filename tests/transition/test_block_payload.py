@@ -39,12 +39,7 @@ def _withdrawal_state(fork: Fork) -> Any:
 
 def _payload_with(state: Any, fork: Fork, expected: block.ExpectedWithdrawals) -> Any:
     types = spec.types(fork)
-    withdrawals = [
-        types.Withdrawal(
-            index=w.index, validator_index=w.validator_index, address=w.address, amount=w.amount
-        )
-        for w in expected.withdrawals
-    ]
+    withdrawals = [withdrawal.to_ssz(spec, fork) for withdrawal in expected.withdrawals]
     return types.ExecutionPayload(withdrawals=withdrawals)
 
 

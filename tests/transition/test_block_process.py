@@ -50,15 +50,7 @@ def _block(state: Any, fork: Fork) -> Any:
             parent_hash=state.latest_execution_payload_header.block_hash,
             prev_randao=get_randao_mix(spec, state, EPOCH),
             timestamp=int(state.genesis_time) + int(state.slot) * spec.SECONDS_PER_SLOT,
-            withdrawals=[
-                types.Withdrawal(
-                    index=w.index,
-                    validator_index=w.validator_index,
-                    address=w.address,
-                    amount=w.amount,
-                )
-                for w in expected.withdrawals
-            ],
+            withdrawals=[withdrawal.to_ssz(spec, fork) for withdrawal in expected.withdrawals],
         )
     return types.BeaconBlock(
         slot=state.slot,

@@ -2,7 +2,7 @@
 
 Every function takes the `ChainSpec` first, mutates the state in place and raises
 `BlockProcessingError` naming the rule a block breaks. Operations add their signatures to
-a `SignatureBatch` that the caller verifies once per block; deposit signatures are the
+a `SignatureBatch` that the caller verifies once per block. Deposit signatures are the
 exception, because an invalid one skips the deposit instead of invalidating the block.
 """
 
@@ -71,19 +71,19 @@ def process_block(
 ) -> None:
     """Apply `block` (a `BeaconBlock` of the state's fork) to `state`.
 
-    The block's own proposer signature is not checked here; `state_transition` adds it.
+    The block's own proposer signature is not checked here, because `state_transition` adds it.
     Signatures of the block's contents go to `sigs`, which the caller verifies.
 
     Raises:
-        BlockProcessingError: the block breaks a consensus rule; `state` is then partly
+        BlockProcessingError: the block breaks a consensus rule. `state` is then partly
             modified and must be discarded.
     """
     fork = spec.fork_of(state)
     body = block.body
     process_block_header(spec, state, block)
 
-    # Capella processes the payload unconditionally, withdrawals first; bellatrix only once
-    # the merge has started.
+    # From capella every block has a payload, and its withdrawals come first. Bellatrix
+    # processes a payload only once the merge has started.
     if fork >= Fork.CAPELLA:
         process_withdrawals(spec, state, body.execution_payload)
         process_execution_payload(spec, state, body, engine)

@@ -11,7 +11,7 @@ from ._common import uint64_checked
 
 @uint64_checked("deposit_request")
 def process_deposit_request(spec: Any, state: Any, deposit_request: Any) -> None:
-    """Append the request to `pending_deposits`; its signature is checked when it is applied.
+    """Append the request to `pending_deposits`. Its signature is checked when it is applied.
 
     Electra also records the index of the first request, which ends the eth1 bridge deposits.
     Fulu no longer tracks it.

@@ -24,7 +24,7 @@ _ROOT_FIELDS = {"transactions_root": "transactions", "withdrawals_root": "withdr
 def get_max_blobs_per_block(spec: Any, state: Any) -> int:
     """Return the limit on blob KZG commitments per block for the state's fork and epoch.
 
-    Deneb and electra have one limit each; fulu (EIP-7892) takes it from BLOB_SCHEDULE.
+    Deneb and electra have one limit each, and fulu (EIP-7892) takes it from BLOB_SCHEDULE.
     """
     fork = spec.fork_of(state)
     if fork >= Fork.FULU:

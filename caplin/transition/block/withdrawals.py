@@ -34,6 +34,15 @@ class Withdrawal:
     address: bytes
     amount: int
 
+    def to_ssz(self, spec: Any, fork: Fork) -> Any:
+        """Return this withdrawal as the `Withdrawal` SSZ container of `fork`."""
+        return spec.types(fork).Withdrawal(
+            index=self.index,
+            validator_index=self.validator_index,
+            address=self.address,
+            amount=self.amount,
+        )
+
 
 @dataclass(frozen=True)
 class ExpectedWithdrawals:
