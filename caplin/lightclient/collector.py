@@ -128,7 +128,7 @@ class LightClientDataCollector:
     def get_light_client_updates_by_range(self, start_period: int, count: int) -> list[Any]:
         """Return the best updates of up to `count` periods from `start_period`, in order.
 
-        The list stops at the first period without an update, and never holds
+        The list stops at the first period without an update, and never contains
         more than `MAX_REQUEST_LIGHT_CLIENT_UPDATES` entries.
         """
         updates = []
