@@ -25,7 +25,7 @@ from typing import Any, Final
 
 import ckzg
 
-from caplin.errors import CryptoError
+from caplin.errors import ConfigError, CryptoError
 
 BLS_MODULUS = 52435875175126190479447740508185965837690552500527637822603658699938581184513
 BYTES_PER_FIELD_ELEMENT = 32
@@ -45,11 +45,19 @@ VERSIONED_HASH_VERSION_KZG = b"\x01"
 
 TRUSTED_SETUP_PATH = Path(__file__).with_name("data") / "trusted_setup.txt"
 
+
 # ckzg precomputation level (0-15) for the setup's G1 points. Higher makes cell
 # proofs faster at the cost of memory and load time: on the 2-CPU test machine,
 # level 8 cut compute_cells_and_kzg_proofs from 1.21 s to 0.73 s for about 100 MB
 # more memory. 0 keeps memory lowest.
-_PRECOMPUTE = int(os.environ.get("CAPLIN_KZG_PRECOMPUTE", "0"))
+def _precompute_from_environment() -> int:
+    text = os.environ.get("CAPLIN_KZG_PRECOMPUTE", "0")
+    if not text.isdigit() or not 0 <= int(text) <= 15:
+        raise ConfigError("CAPLIN_KZG_PRECOMPUTE must be an integer from 0 to 15", value=text)
+    return int(text)
+
+
+_PRECOMPUTE = _precompute_from_environment()
 
 _settings: Any = None
 _settings_lock = threading.Lock()
