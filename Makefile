@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SPEC_TESTS ?= ../shared/spec-tests
 JOBS ?= 2
 
-.PHONY: venv test spec-tests lint bench run clean
+.PHONY: venv test test-slow spec-tests lint bench run clean
 
 venv: $(STAMP)
 
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest tests
+
+# Long node runs: restart loops (clean stop and kill -9) and a chain crossing every fork.
+test-slow: $(STAMP)
+	$(PY) -m pytest tests -m slow
 
 spec-tests: $(STAMP)
 	$(VENV)/bin/caplin-spec-tests $(SPEC_TESTS)/*.tar.gz --jobs $(JOBS)
