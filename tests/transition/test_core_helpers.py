@@ -184,3 +184,25 @@ def test_validator_table_reads_decoded_state() -> None:
     table = h.validator_table(decoded)
     assert table.records.tobytes() == state.validators.encode_bytes()
     assert table.raw.shape == (70, 121)
+
+
+def test_large_registry_proposer_matches_single_index_loop() -> None:
+    from caplin.crypto.hash import sha256
+    from caplin.shuffling import compute_shuffled_index as shuffled_index
+
+    seed = bytes(range(32))
+    total = 20_000
+    indices = tuple(range(total))
+    balances = [(16 + i % 17) * 10**9 for i in range(total)]
+    chosen = h.sample_by_effective_balance(spec, indices, seed, balances, True, 3)
+
+    expected = []
+    i = 0
+    while len(expected) < 3:
+        candidate = shuffled_index(i % total, total, seed, spec.SHUFFLE_ROUND_COUNT)
+        digest = sha256(seed + h.uint_to_bytes(i // 16))
+        random_value = int.from_bytes(digest[i % 16 * 2 : i % 16 * 2 + 2], "little")
+        if balances[candidate] * (2**16 - 1) >= spec.MAX_EFFECTIVE_BALANCE_ELECTRA * random_value:
+            expected.append(candidate)
+        i += 1
+    assert chosen == expected

@@ -1,13 +1,15 @@
 """Proposer selection: balance-weighted sampling, per slot and, from fulu, per lookahead."""
 
+from functools import lru_cache
 from typing import Any
+
+import numpy as np
 
 from caplin.config.constants import DOMAIN_BEACON_PROPOSER
 from caplin.config.forks import Fork
 from caplin.crypto.hash import sha256
 from caplin.transition.caches import proposer_cache, validators_key
 from caplin.transition.helpers.committees import (
-    compute_shuffled_index,
     compute_shuffled_permutation,
     get_active_validator_indices,
     get_current_epoch,
@@ -39,46 +41,87 @@ def sample_by_effective_balance(
     electra: bool,
     wanted: int,
 ) -> list[int]:
-    """Draw `wanted` indices (repeats allowed) by the spec's accept-reject loop on balances."""
+    """Draw `wanted` indices (repeats allowed) by the spec's accept-reject loop on balances.
+
+    Candidate i is `indices[compute_shuffled_index(i % len(indices))]`, accepted when its
+    effective balance beats a random fraction of the maximum. Candidates are shuffled in
+    batches, which gives the same draws as the spec's one-at-a-time loop.
+    """
     total = len(indices)
-    shuffled_position = _shuffled_position_function(spec, total, seed, wanted)
     if electra:
         max_random_value, max_balance = 2**16 - 1, spec.MAX_EFFECTIVE_BALANCE_ELECTRA
     else:
         max_random_value, max_balance = 2**8 - 1, spec.MAX_EFFECTIVE_BALANCE
+    permutation = None
+    if total <= _PERMUTATION_THRESHOLD or wanted > 1:
+        permutation = np.asarray(compute_shuffled_permutation(spec, total, seed), dtype=np.int64)
+
     chosen: list[int] = []
-    random_bytes = b""
-    i = 0
+    start = 0
     while len(chosen) < wanted:
-        candidate = indices[shuffled_position(i % total)]
-        if electra:
-            if i % 16 == 0:
-                random_bytes = sha256(seed + uint_to_bytes(i // 16))
-            offset = i % 16 * 2
-            random_value = bytes_to_uint64(random_bytes[offset : offset + 2])
+        stop = start + _BATCH_SIZE
+        offsets = np.arange(start, stop, dtype=np.int64) % total
+        if permutation is not None:
+            positions = permutation[offsets].tolist()
         else:
-            if i % 32 == 0:
-                random_bytes = sha256(seed + uint_to_bytes(i // 32))
-            random_value = random_bytes[i % 32]
-        if int(effective_balance[candidate]) * max_random_value >= max_balance * random_value:
-            chosen.append(candidate)
-        i += 1
+            positions = _shuffle_positions(offsets, total, seed, spec.SHUFFLE_ROUND_COUNT)
+        random_values = _random_values(seed, start, stop, electra)
+        for position, random_value in zip(positions, random_values, strict=True):
+            candidate = indices[position]
+            if int(effective_balance[candidate]) * max_random_value >= max_balance * random_value:
+                chosen.append(candidate)
+                if len(chosen) == wanted:
+                    break
+        start = stop
     return chosen
 
 
 # Below this many candidates one whole-list shuffle is cheaper than shuffling index by index.
 _PERMUTATION_THRESHOLD = 8192
+# Candidates shuffled together; electra accepts about 1 in 64 candidates at 32 ETH.
+_BATCH_SIZE = 64
 
 
-def _shuffled_position_function(spec: Any, total: int, seed: bytes, wanted: int) -> Any:
-    """Return i -> compute_shuffled_index(i, total, seed), whole-list shuffled when cheaper.
+def _random_values(seed: bytes, start: int, stop: int, electra: bool) -> list[int]:
+    """Return the random value of candidates start..stop-1 (stop - start a multiple of 32).
 
-    Sync committees draw hundreds (electra: tens of thousands) of candidates, so they always
-    take the whole-list shuffle; a single proposer on a large registry shuffles per index.
+    Electra reads 16-bit little-endian values, 16 per hash; earlier forks one byte, 32 per hash.
     """
-    if total <= _PERMUTATION_THRESHOLD or wanted > 1:
-        return compute_shuffled_permutation(spec, total, seed).__getitem__
-    return lambda index: compute_shuffled_index(spec, index, total, seed)
+    if electra:
+        values = []
+        for block in range(start // 16, stop // 16):
+            digest = sha256(seed + uint_to_bytes(block))
+            values.extend(int.from_bytes(digest[i : i + 2], "little") for i in range(0, 32, 2))
+        return values
+    return [
+        byte
+        for block in range(start // 32, stop // 32)
+        for byte in sha256(seed + uint_to_bytes(block))
+    ]
+
+
+@lru_cache(maxsize=256)
+def _pivots(seed: bytes, count: int, rounds: int) -> tuple[int, ...]:
+    return tuple(
+        bytes_to_uint64(sha256(seed + bytes((current_round,)))[:8]) % count
+        for current_round in range(rounds)
+    )
+
+
+def _shuffle_positions(indices: np.ndarray, count: int, seed: bytes, rounds: int) -> list[int]:
+    """Return compute_shuffled_index(i, count, seed) for each i of `indices`, round by round."""
+    current = indices.astype(np.int64)
+    for current_round, pivot in enumerate(_pivots(seed, count, rounds)):
+        prefix = seed + bytes((current_round,))
+        flip = (pivot + count - current) % count
+        position = np.maximum(current, flip)
+        sources = {
+            bucket: sha256(prefix + uint_to_bytes(bucket, 4))
+            for bucket in set((position >> 8).tolist())
+        }
+        bits = [(sources[p >> 8][(p & 255) >> 3] >> (p & 7)) & 1 for p in position.tolist()]
+        current = np.where(np.asarray(bits, dtype=bool), flip, current)
+    return current.tolist()
 
 
 def compute_proposer_indices(
