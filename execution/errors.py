@@ -14,8 +14,8 @@ class InvalidPayloadError(ExecutionError):
 
     `field` names the payload field (or rule) that failed, such as `state_root`,
     `receipts_root`, `block_hash`, `gas_used`, `withdrawals` or
-    `execution_requests`; `expected` is the value the engine computed or the
-    consensus layer expects and `actual` the value the payload carries.
+    `execution_requests`. `expected` is the value the engine computed or the
+    consensus layer expects, and `actual` is the value the payload carries.
     """
 
     def __init__(

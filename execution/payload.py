@@ -1,6 +1,6 @@
 """Execution payloads in the engine's own types, and the block header built from one.
 
-The consensus layer hands the engine a `NewPayloadRequest` SSZ container; the
+The consensus layer hands the engine a `NewPayloadRequest` SSZ container. The
 engine works on the plain, immutable `ExecutionPayload` and `NewPayload`
 dataclasses below, so it does not depend on an SSZ library. `from_ssz_request`
 converts the consensus container, `payload_to_ssz` goes the other way for
@@ -80,8 +80,8 @@ class NewPayload:
     `execution_requests` is the EIP-7685 list of the beacon block body: each
     entry is a request type byte followed by the SSZ encoding of that type's
     request list, empty lists omitted. `expected_withdrawals`, when given, is
-    what the consensus state says this block must withdraw; the engine rejects
-    a payload whose withdrawals differ.
+    the list the consensus state requires this block to withdraw, and the
+    engine rejects a payload whose withdrawals differ.
     """
 
     payload: ExecutionPayload

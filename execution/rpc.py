@@ -149,7 +149,7 @@ class EthRpc:
     # --- envelope ---
 
     def handle(self, body: bytes) -> bytes | None:
-        """Answer one raw JSON-RPC request body (single or batch)."""
+        """Handle one raw JSON-RPC request body (single or batch) and return the response body."""
         try:
             request = json.loads(body)
         except (ValueError, UnicodeDecodeError):
@@ -418,41 +418,24 @@ class EthRpc:
         )
 
     def fee_history(self, params: list[Any]) -> dict[str, Any]:
-        raw_count = _param(params, 0, "blockCount")
-        count = raw_count if isinstance(raw_count, int) else parse_quantity(raw_count, "blockCount")
-        if count < 1 or count > MAX_FEE_HISTORY_BLOCKS:
-            raise RpcError(
-                INVALID_PARAMS, f"blockCount must be between 1 and {MAX_FEE_HISTORY_BLOCKS}"
-            )
-        newest = self.resolve_block(_param(params, 1, "newestBlock"))
-        percentiles = _param(params, 2, "rewardPercentiles", None)
-        if percentiles is not None:
-            if (
-                not isinstance(percentiles, list)
-                or any(not isinstance(p, (int, float)) or p < 0 or p > 100 for p in percentiles)
-                or percentiles != sorted(percentiles)
-            ):
-                raise RpcError(
-                    INVALID_PARAMS, "rewardPercentiles must be increasing values in [0, 100]"
-                )
+        count, newest, percentiles = self._fee_history_params(params)
         reader = self.engine.reader()
         oldest = max(0, newest.block_number - count + 1)
         base_fees, gas_ratios, blob_fees, blob_ratios, rewards = [], [], [], [], []
+
         for number in range(oldest, newest.block_number + 1):
             header = reader.get_canonical_block_header_by_number(number)
             base_fees.append(quantity(header.base_fee_per_gas))
             gas_ratios.append(header.gas_used / header.gas_limit if header.gas_limit else 0.0)
-            blob_fees.append(quantity(_blob_basefee_field(header.excess_blob_gas)))
+            blob_fees.append(quantity(_blob_base_fee(header.excess_blob_gas)))
             blob_ratios.append(header.blob_gas_used / MAX_BLOB_GAS_PER_BLOCK)
             if percentiles is not None:
-                rewards.append(
-                    [
-                        quantity(r)
-                        for r in _rewards(self._tips_of(header), header.gas_used, percentiles)
-                    ]
-                )
+                tips = _rewards(self._tips_of(header), header.gas_used, percentiles)
+                rewards.append([quantity(tip) for tip in tips])
+
+        # The lists of fees run one block past the newest: the next block's fees.
         base_fees.append(quantity(calculate_expected_base_fee_per_gas(newest)))
-        blob_fees.append(quantity(_blob_basefee_field(calc_excess_blob_gas_prague(newest))))
+        blob_fees.append(quantity(_blob_base_fee(calc_excess_blob_gas_prague(newest))))
         result: dict[str, Any] = {
             "oldestBlock": quantity(oldest),
             "baseFeePerGas": base_fees,
@@ -464,8 +447,30 @@ class EthRpc:
             result["reward"] = rewards
         return result
 
+    def _fee_history_params(
+        self, params: list[Any]
+    ) -> tuple[int, BlockHeaderAPI, list[float] | None]:
+        raw_count = _param(params, 0, "blockCount")
+        count = raw_count if isinstance(raw_count, int) else parse_quantity(raw_count, "blockCount")
+        if count < 1 or count > MAX_FEE_HISTORY_BLOCKS:
+            raise RpcError(
+                INVALID_PARAMS, f"blockCount must be between 1 and {MAX_FEE_HISTORY_BLOCKS}"
+            )
 
-def _blob_basefee_field(excess_blob_gas: int) -> int:
+        newest = self.resolve_block(_param(params, 1, "newestBlock"))
+        percentiles = _param(params, 2, "rewardPercentiles", None)
+        if percentiles is not None and (
+            not isinstance(percentiles, list)
+            or any(not isinstance(p, (int, float)) or p < 0 or p > 100 for p in percentiles)
+            or percentiles != sorted(percentiles)
+        ):
+            raise RpcError(
+                INVALID_PARAMS, "rewardPercentiles must be increasing values in [0, 100]"
+            )
+        return count, newest, percentiles
+
+
+def _blob_base_fee(excess_blob_gas: int) -> int:
     return fake_exponential(1, excess_blob_gas, BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE)
 
 

@@ -3,9 +3,9 @@
 py-evm reads and writes through its `DatabaseAPI`. The engine puts an
 `Overlay` (an in-memory write buffer) between py-evm and a durable backend:
 one overlay per batch, and one more per block on top of it. A block that
-fails is dropped with its overlay; a block that passes is merged into the
-batch overlay; the batch overlay is written to the backend in one
-transaction. Deleted keys are kept in an overlay as `None` tombstones.
+fails is dropped with its overlay. A block that passes is merged into the
+batch overlay, which is written to the backend in one transaction. Deleted
+keys are kept in an overlay as `None` tombstones.
 """
 
 from __future__ import annotations

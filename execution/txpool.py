@@ -1,10 +1,11 @@
 """A transaction pool for local block building.
 
-Admission checks: decodable, chain id of this chain (transactions without
-EIP-155 replay protection are rejected), at most `max_transaction_bytes`,
-intrinsic gas covered, gas within the block gas limit, a max fee of at least
-`min_fee`, nonce not below the sender's account nonce, balance covering
-gas * max fee + value, and pool and per-sender size limits. A transaction
+A transaction is admitted when it decodes, carries this chain's id (EIP-155
+replay protection is required) and is at most `max_transaction_bytes`. Its gas
+must cover the intrinsic gas and fit the block gas limit, and its max fee must
+be at least `min_fee`. Its nonce must not be below the sender's account nonce,
+the balance must cover gas * max fee + value, and the pool and per-sender size
+limits apply. A transaction
 with the nonce of one already pooled replaces it only when it raises both
 the max fee and the priority fee by `price_bump_percent` (geth's rule and
 default, 10%). Blob transactions are rejected: the pool keeps no blob
