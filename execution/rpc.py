@@ -142,7 +142,7 @@ class EthRpc:
             "eth_call": self.call,
             "eth_estimateGas": self.estimate_gas,
             "eth_gasPrice": self.gas_price,
-            "eth_maxPriorityFeePerGas": lambda p: quantity(self.suggested_priorityfee_field()),
+            "eth_maxPriorityFeePerGas": lambda p: quantity(self.suggested_priority_fee()),
             "eth_feeHistory": self.fee_history,
         }
 
@@ -396,7 +396,7 @@ class EthRpc:
             previous = receipt.gas_used
         return sorted(tips)
 
-    def suggested_priorityfee_field(self) -> int:
+    def suggested_priority_fee(self) -> int:
         """Return the median tip of recent blocks, or 1 Gwei when they had no transactions."""
         reader = self.engine.reader()
         head = reader.get_canonical_head()
@@ -414,7 +414,7 @@ class EthRpc:
     def gas_price(self, params: list[Any]) -> str:
         head = self.engine.head()
         return quantity(
-            calculate_expected_base_fee_per_gas(head) + self.suggested_priorityfee_field()
+            calculate_expected_base_fee_per_gas(head) + self.suggested_priority_fee()
         )
 
     def fee_history(self, params: list[Any]) -> dict[str, Any]:
