@@ -1,7 +1,7 @@
 """Bounded memo caches for the state-transition helpers.
 
 The spec recomputes active validator sets, shufflings and proposer indices
-from scratch on every call. These caches keep the answers, keyed by the
+from scratch on every call. These caches store the results, keyed by the
 inputs they are a pure function of: the hash tree root of `state.validators`
 (which changes whenever any validator field changes), the epoch, and the
 seed. A mutated state therefore never sees a stale value, and states that
@@ -16,7 +16,7 @@ V = TypeVar("V")
 
 
 class LruCache[V]:
-    """A dict that forgets its least recently used entry beyond `capacity` entries."""
+    """A dict that drops its least recently used entry beyond `capacity` entries."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
@@ -46,7 +46,6 @@ active_indices_cache: LruCache[tuple[int, ...]] = LruCache(256)
 shuffling_cache: LruCache[tuple[int, ...]] = LruCache(64)
 proposer_cache: LruCache[int] = LruCache(1024)
 total_active_balance_cache: LruCache[int] = LruCache(256)
-effective_balances_cache: LruCache[tuple[int, ...]] = LruCache(32)
 sync_committee_cache: LruCache[Any] = LruCache(32)
 
 ALL_CACHES = (
@@ -54,7 +53,6 @@ ALL_CACHES = (
     shuffling_cache,
     proposer_cache,
     total_active_balance_cache,
-    effective_balances_cache,
     sync_committee_cache,
 )
 
@@ -66,5 +64,5 @@ def clear_all() -> None:
 
 
 def validators_key(state: Any) -> bytes:
-    """The cache key for everything derived from `state.validators`: its hash tree root."""
+    """Return the cache key of everything derived from `state.validators`: its hash tree root."""
     return bytes(state.validators.hash_tree_root())

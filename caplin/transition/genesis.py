@@ -2,10 +2,10 @@
 
 `initialize_beacon_state_from_eth1` follows the phase0 spec. The executable
 spec of later forks no longer defines a genesis function, but chains such as
-caplin's dev chain start directly in a later fork: for those, the state is
-built with that fork's types and deposit rules, plus each fork's genesis
-additions (altair sync committees, the bellatrix payload header, electra's
-deposit queue, fulu's proposer lookahead), as earlier spec releases did.
+caplin's dev chain start directly in a later fork. For those, the state is
+built with that fork's types and deposit rules, plus what each fork added at
+genesis in earlier spec releases: altair sync committees, the bellatrix payload
+header, electra's pending deposits (credited at once) and fulu's proposer lookahead.
 """
 
 from collections.abc import Sequence

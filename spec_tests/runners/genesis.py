@@ -1,6 +1,7 @@
 """The `genesis` runner: `initialization` (build the genesis state) and `validity`."""
 
 from caplin.transition.genesis import initialize_beacon_state_from_eth1, is_valid_genesis_state
+from caplin.types.ssz import decode
 from spec_tests.case import Case
 from spec_tests.registry import register
 from spec_tests.runners.sanity import decode_state
@@ -12,13 +13,13 @@ def run_initialization(case: Case) -> None:
     types = spec.types(fork)
     eth1 = case.yaml("eth1")
     block_hash = bytes.fromhex(eth1["eth1_block_hash"][2:])
-    deposits = [types.Deposit.decode_bytes(case.ssz(name)) for name in case.ssz_files("deposits")]
+    deposits = [decode(types.Deposit, case.ssz(name)) for name in case.ssz_files("deposits")]
     expected_count = case.meta.get("deposits_count")
     if expected_count is not None and expected_count != len(deposits):
         raise AssertionError(f"case has {len(deposits)} deposit files, meta says {expected_count}")
     header = None
     if case.has_ssz("execution_payload_header"):
-        header = types.ExecutionPayloadHeader.decode_bytes(case.ssz("execution_payload_header"))
+        header = decode(types.ExecutionPayloadHeader, case.ssz("execution_payload_header"))
 
     state = initialize_beacon_state_from_eth1(
         spec, block_hash, int(eth1["eth1_timestamp"]), deposits, header, fork=fork

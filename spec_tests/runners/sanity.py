@@ -11,11 +11,12 @@ from caplin.config.forks import Fork
 from caplin.errors import CaplinError
 from caplin.transition.slot import process_slots
 from caplin.transition.state_transition import state_transition
+from caplin.types.ssz import decode
 from spec_tests.case import Case
 from spec_tests.registry import register
 
-# meta.yaml `bls_setting`: 0 or absent lets the runner choose, 1 requires and 2 forbids checks.
-_BLS_REQUIRED = 1
+# meta.yaml `bls_setting`: 0 or absent lets the runner choose, 1 requires signature checks
+# and 2 forbids them. This runner checks them unless forbidden.
 _BLS_IGNORED = 2
 
 
@@ -26,14 +27,13 @@ def verify_signatures(case: Case) -> bool:
 
 def decode_state(case: Case, name: str, fork: Fork | None = None, spec: Any = None) -> Any:
     spec = spec or case.spec
-    return spec.types(fork if fork is not None else case.fork_enum).BeaconState.decode_bytes(
-        case.ssz(name)
-    )
+    types = spec.types(fork if fork is not None else case.fork_enum)
+    return decode(types.BeaconState, case.ssz(name))
 
 
 def decode_block(case: Case, name: str, fork: Fork, spec: Any = None) -> Any:
     spec = spec or case.spec
-    return spec.types(fork).SignedBeaconBlock.decode_bytes(case.ssz(name))
+    return decode(spec.types(fork).SignedBeaconBlock, case.ssz(name))
 
 
 def check_post_state(case: Case, state: Any, fork: Fork | None = None, spec: Any = None) -> None:

@@ -137,7 +137,7 @@ def is_eligible_for_partial_withdrawals(spec: Any, validator: Any, balance: int)
 
 
 def is_merge_transition_complete(spec: Any, state: Any) -> bool:
-    """Return True once the state holds a non-default execution payload header (bellatrix)."""
+    """Return True once the state has a non-default execution payload header (bellatrix)."""
     header = state.latest_execution_payload_header
     return header.hash_tree_root() != type(header)().hash_tree_root()
 
