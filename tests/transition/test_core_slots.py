@@ -68,12 +68,25 @@ def test_upgrade_to_rejects_older_fork() -> None:
 
 
 def test_process_slots_upgrades_at_fork_epoch() -> None:
-    config = dict(spec.config, ALTAIR_FORK_EPOCH=4)
+    config = dict(spec.config, ALTAIR_FORK_EPOCH=0, BELLATRIX_FORK_EPOCH=4, CAPELLA_FORK_EPOCH=4)
     fork_spec = ChainSpec(spec.preset_name, spec.preset, config)
     state = make_state(Fork.ALTAIR, epoch=3, spec=fork_spec)
-    # Stay before the epoch boundary: epoch processing is not exercised here.
-    before = process_slots(fork_spec, state, int(state.slot) + fork_spec.SLOTS_PER_EPOCH - 1)
+    last_altair_slot = 4 * fork_spec.SLOTS_PER_EPOCH - 1
+    before = process_slots(fork_spec, state, last_altair_slot)
     assert fork_spec.fork_of(before) == Fork.ALTAIR
+
+    after = process_slots(fork_spec, before, last_altair_slot + 1)
+    assert fork_spec.fork_of(after) == Fork.CAPELLA
+    assert int(after.slot) == last_altair_slot + 1
+    assert int(after.fork.epoch) == 4
+    assert bytes(after.fork.current_version) == fork_spec.fork_version(Fork.CAPELLA)
+    assert bytes(after.fork.previous_version) == fork_spec.fork_version(Fork.BELLATRIX)
+
+
+def test_process_slots_keeps_fork_without_config() -> None:
+    state = make_state(Fork.ELECTRA, epoch=3)
+    after = process_slots(spec, state, 5 * spec.SLOTS_PER_EPOCH)
+    assert spec.fork_of(after) == Fork.ELECTRA
 
 
 def test_state_transition_keeps_pre_state_on_error() -> None:
