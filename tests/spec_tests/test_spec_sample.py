@@ -13,7 +13,7 @@ from spec_tests.execute import FAILED, PASSED
 
 SPEC_TESTS = Path(os.environ.get("CAPLIN_SPEC_TESTS", Path(__file__).parents[3] / "shared" / "spec-tests"))
 ARCHIVES = sorted(SPEC_TESTS.glob("*.tar.gz"))
-CASES_PER_HANDLER = 2
+CASES_PER_HANDLER = 1
 
 
 @pytest.mark.skipif(not ARCHIVES, reason=f"no spec-test archives in {SPEC_TESTS}")
