@@ -69,6 +69,12 @@ class SignatureBatch:
             )
         )
 
+    def extend(self, other: "SignatureBatch") -> None:
+        """Move every set queued on `other` into this batch (nothing if this one is disabled)."""
+        if self.enabled:
+            self.sets.extend(other.sets)
+        other.sets = []
+
     def __len__(self) -> int:
         return len(self.sets)
 

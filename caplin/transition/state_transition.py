@@ -17,6 +17,7 @@ def state_transition(
     validate_result: bool = True,
     engine: ExecutionEngine | None = None,
     verify_signatures: bool = True,
+    sigs: SignatureBatch | None = None,
 ) -> Any:
     """Return the post-state of `signed_block` applied to `state`; `state` is not modified.
 
@@ -25,6 +26,9 @@ def state_transition(
     block's `state_root`. With `validate_result=False` the proposer signature and the state
     root are not checked (block production); with `verify_signatures=False` no signature is.
     `engine` checks the execution payload; None trusts every payload (replays, spec tests).
+
+    When `sigs` is given, the block's signatures are added to it and left unverified: the
+    caller verifies them later, for example once for a whole batch of synced blocks.
 
     Raises:
         BlockProcessingError: the block is invalid for `state`.
@@ -48,11 +52,12 @@ def state_transition(
         state_fork=state_fork.lower,
     )
 
-    sigs = SignatureBatch(enabled=verify_signatures)
+    batch = SignatureBatch(enabled=verify_signatures) if sigs is None else sigs
     if validate_result:
-        add_block_signature(spec, state, signed_block, sigs)
-    _process_block(spec, state, block, sigs, engine or TrustingEngine())
-    sigs.verify()
+        add_block_signature(spec, state, signed_block, batch)
+    _process_block(spec, state, block, batch, engine or TrustingEngine())
+    if sigs is None:
+        batch.verify()
 
     if validate_result:
         state_root = bytes(state.hash_tree_root())

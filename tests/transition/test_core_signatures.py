@@ -62,3 +62,13 @@ def test_empty_pubkeys_need_infinity_signature() -> None:
 
 def test_empty_batch_verifies() -> None:
     SignatureBatch().verify()
+
+
+def test_extend_moves_sets() -> None:
+    first, second = SignatureBatch(), SignatureBatch()
+    first.add(*signed(1), "block", slot=1)
+    second.add(*signed(2), "block", slot=2)
+    first.extend(second)
+    assert len(first) == 2
+    assert len(second) == 0
+    first.verify()
