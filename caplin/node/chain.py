@@ -1,0 +1,357 @@
+"""The node's chain: fork choice, block import, head and finality tracking, and storage.
+
+`BeaconChain` owns the fork-choice store and the database. Every method that changes them
+takes `lock`, because the node runs them in worker threads (`trio.to_thread`); readers such
+as the Beacon API use `snapshot`, an immutable view replaced after each head change.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from caplin.config.forks import Fork
+from caplin.errors import CaplinError
+from caplin.storage.beacon_db import BeaconDB, BlockWrite
+from caplin.transition.helpers import compute_epoch_at_slot, compute_start_slot_at_epoch
+from forkchoice.errors import BlockNotReadyError
+from forkchoice.store import Checkpoint, Store
+
+log = logging.getLogger("caplin.node.chain")
+
+ZERO_HASH = b"\x00" * 32
+
+
+@dataclass(frozen=True)
+class ChainSnapshot:
+    """Head, checkpoints and head state at one moment, for readers outside the import path."""
+
+    head_root: bytes
+    head_slot: int
+    head_state: Any
+    justified: Checkpoint
+    finalized: Checkpoint
+    previous_justified: Checkpoint
+    optimistic: bool = False
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    root: bytes
+    slot: int
+    milliseconds: float
+    head_changed: bool
+    finalized_changed: bool
+
+
+class BeaconChain:
+    """Fork choice plus storage of one chain.
+
+    Args:
+        spec: the chain's `ChainSpec`.
+        db: the open `BeaconDB`, already initialized with the genesis or an anchor.
+        execution: the `ExecutionEngine` the state transition hands payloads to.
+        embedded: the `EmbeddedEngine` whose head follows fork choice, or None.
+    """
+
+    def __init__(self, spec: Any, db: BeaconDB, execution: Any, embedded: Any = None) -> None:
+        self.spec = spec
+        self.db = db
+        self.execution = execution
+        self.embedded = embedded
+        self.lock = threading.RLock()
+        self.reorgs = 0
+        self.imported_blocks = 0
+        # slot and parent root of every block after the anchor, to find the canonical chain
+        # and the conflicting blocks when finality advances.
+        self._index: dict[bytes, tuple[int, bytes]] = {}
+        self.store = self._load_store()
+        self._stored_finalized = self.store.finalized_checkpoint
+        self.snapshot = self._take_snapshot()
+
+    # --- startup -----------------------------------------------------------------------
+
+    def _load_store(self) -> Store:
+        """Anchor fork choice at the stored anchor block and replay every later block."""
+        anchor_root = self.db.anchor_root()
+        anchor_block = self.db.block(anchor_root)
+        anchor_state = self.db.state(anchor_root)
+        if anchor_block is None or anchor_state is None:
+            raise CaplinError("database is missing its anchor block or state", root=anchor_root)
+        store = Store(
+            self.spec,
+            anchor_state,
+            anchor_block.message,
+            engine=self.execution,
+            verify_signatures=False,
+        )
+        store.on_tick(max(int(time.time() * 1000), store.time_ms))
+        anchor_slot = int(anchor_block.message.slot)
+        replayed = 0
+        started = time.perf_counter()
+        for slot, root in self.db.block_slots(anchor_slot + 1):
+            signed_block = self.db.block(root)
+            try:
+                store.import_block(signed_block)
+            except CaplinError as error:
+                log.warning("stored block not replayed slot=%d root=0x%s error=%s", slot, root.hex(), error)
+                continue
+            self._index[root] = (slot, bytes(signed_block.message.parent_root))
+            replayed += 1
+        store.verify_signatures = True
+        if replayed:
+            log.info(
+                "replayed stored blocks count=%d anchor_slot=%d ms=%d",
+                replayed,
+                anchor_slot,
+                (time.perf_counter() - started) * 1000,
+            )
+        return store
+
+    # --- time --------------------------------------------------------------------------
+
+    def on_tick(self, time_ms: int) -> None:
+        with self.lock:
+            if time_ms > self.store.time_ms:
+                self.store.on_tick(time_ms)
+
+    # --- blocks ------------------------------------------------------------------------
+
+    def import_block(self, signed_block: Any) -> ImportResult:
+        """Run fork choice's `on_block` on `signed_block`, update the head and store it.
+
+        Raises:
+            ForkChoiceError: the block is invalid or cannot be imported yet.
+        """
+        started = time.perf_counter()
+        block = signed_block.message
+        with self.lock:
+            self.store.on_tick(max(int(time.time() * 1000), self.store.time_ms))
+            root = bytes(block.hash_tree_root())
+            if root in self.store.blocks:
+                return ImportResult(root, int(block.slot), 0.0, False, False)
+            self.store.import_block(signed_block)
+            self._index[root] = (int(block.slot), bytes(block.parent_root))
+            previous_head = self.snapshot.head_root
+            head_changed, finalized_changed = self._update_head()
+            self._persist(root, signed_block, previous_head)
+            self.imported_blocks += 1
+        milliseconds = (time.perf_counter() - started) * 1000
+        return ImportResult(root, int(block.slot), milliseconds, head_changed, finalized_changed)
+
+    def on_attestation(self, attestation: Any) -> bool:
+        """Apply an attestation to fork choice, queueing it when it is for a future slot.
+
+        Returns False when it was queued; raises ForkChoiceError when it is rejected.
+        """
+        with self.lock:
+            return self.store.on_attestation(attestation, queue_future=True)
+
+    def update_head(self) -> bool:
+        """Recompute the head (after ticks and attestations); return True when it moved."""
+        with self.lock:
+            head_changed, finalized_changed = self._update_head()
+            if head_changed or finalized_changed:
+                self._persist_head()
+            return head_changed
+
+    def _update_head(self) -> tuple[bool, bool]:
+        store = self.store
+        head = store.get_head()
+        previous = self.snapshot
+        head_changed = head != previous.head_root
+        if head_changed and not self._descends(head, previous.head_root):
+            self.reorgs += 1
+            log.info(
+                "chain reorg old_head=0x%s new_head=0x%s",
+                previous.head_root.hex(),
+                head.hex(),
+            )
+        finalized_changed = store.finalized_checkpoint.epoch > previous.finalized.epoch
+        self.snapshot = self._take_snapshot(head)
+        if head_changed or finalized_changed:
+            self._notify_execution()
+        return head_changed, finalized_changed
+
+    def _descends(self, root: bytes, ancestor: bytes) -> bool:
+        if ancestor not in self.store.blocks or root not in self.store.blocks:
+            return False
+        return self.store.is_ancestor(root, ancestor)
+
+    def _take_snapshot(self, head: bytes | None = None) -> ChainSnapshot:
+        store = self.store
+        head = store.get_head() if head is None else head
+        state = store.block_states[head]
+        return ChainSnapshot(
+            head_root=head,
+            head_slot=int(store.blocks[head].slot),
+            head_state=state,
+            justified=store.justified_checkpoint,
+            finalized=store.finalized_checkpoint,
+            previous_justified=Checkpoint(
+                int(state.previous_justified_checkpoint.epoch),
+                bytes(state.previous_justified_checkpoint.root),
+            ),
+            optimistic=store.is_optimistic(head),
+        )
+
+    def _notify_execution(self) -> None:
+        """Move the embedded engine's head (and finalized block) to follow fork choice."""
+        if self.embedded is None:
+            return
+        snapshot = self.snapshot
+        head_hash = _payload_hash(self.spec, snapshot.head_state)
+        if head_hash is None:
+            return
+        finalized_hash = None
+        finalized_state = self.store.block_states.get(snapshot.finalized.root)
+        if finalized_state is not None:
+            finalized_hash = _payload_hash(self.spec, finalized_state)
+        try:
+            self.embedded.forkchoice_updated(head_hash, finalized_hash)
+        except CaplinError as error:
+            log.warning("execution fork choice update failed error=%s", error)
+
+    # --- storage -----------------------------------------------------------------------
+
+    def _persist(self, root: bytes, signed_block: Any, previous_head: bytes) -> None:
+        block = signed_block.message
+        state = self.store.block_states[root]
+        parent = self._index.get(bytes(block.parent_root))
+        parent_slot = parent[0] if parent is not None else -1
+        epoch_boundary = compute_epoch_at_slot(self.spec, int(block.slot)) > (
+            compute_epoch_at_slot(self.spec, parent_slot) if parent_slot >= 0 else -1
+        )
+        write = self._base_write(root, signed_block)
+        if epoch_boundary:
+            write.state = state
+        self._add_finality(write)
+        self.db.apply(write)
+
+    def _persist_head(self) -> None:
+        """Store a head or finality change that came without a new block."""
+        head = self.snapshot.head_root
+        write = self._base_write(head, self.db.block(head))
+        self._add_finality(write)
+        self.db.apply(write)
+
+    def _base_write(self, root: bytes, signed_block: Any) -> BlockWrite:
+        snapshot = self.snapshot
+        return BlockWrite(
+            root=root,
+            block=signed_block,
+            head=snapshot.head_root,
+            justified=tuple(snapshot.justified),
+            finalized=tuple(snapshot.finalized),
+        )
+
+    def _add_finality(self, write: BlockWrite) -> None:
+        """Add the finalized state, the canonical chain and the pruning a new finalized
+        checkpoint brings to `write`."""
+        finalized = self.store.finalized_checkpoint
+        if finalized.epoch <= self._stored_finalized.epoch:
+            return
+        finalized_state = self.store.block_states.get(finalized.root)
+        if finalized_state is None:
+            return
+        previous_anchor = self._stored_finalized.root
+        canonical = self._ancestors(finalized.root, stop=previous_anchor)
+        write.anchor_root = finalized.root
+        write.finalized_state = finalized_state
+        write.canonical = {slot: root for root, slot in canonical.items()}
+        finalized_slot = self._index.get(finalized.root, (0, b""))[0]
+        write.prune = self._conflicting(finalized.root, finalized_slot)
+        write.pruned_slot = finalized_slot
+        for _, root in write.prune:
+            self._index.pop(root, None)
+        for root in canonical:
+            if root != finalized.root:
+                self._index.pop(root, None)
+        self._stored_finalized = finalized
+        log.info(
+            "finalized checkpoint epoch=%d root=0x%s pruned_blocks=%d",
+            finalized.epoch,
+            finalized.root.hex(),
+            len(write.prune),
+        )
+
+    def _ancestors(self, root: bytes, stop: bytes) -> dict[bytes, int]:
+        """Return {root: slot} of `root` and its ancestors after `stop` (known blocks only)."""
+        chain: dict[bytes, int] = {}
+        while root in self._index and root != stop:
+            slot, parent = self._index[root]
+            chain[root] = slot
+            root = parent
+        return chain
+
+    def _conflicting(self, finalized_root: bytes, finalized_slot: int) -> list[tuple[int, bytes]]:
+        """Return (slot, root) of indexed blocks that do not descend from the finalized block
+        and are not its ancestors."""
+        keep: dict[bytes, bool] = {finalized_root: True}
+        ancestors = set(self._ancestors(finalized_root, stop=ZERO_HASH))
+
+        def descends(root: bytes) -> bool:
+            path = []
+            verdict = False
+            while True:
+                if root in keep:
+                    verdict = keep[root]
+                    break
+                entry = self._index.get(root)
+                if entry is None or entry[0] <= finalized_slot:
+                    verdict = False
+                    break
+                path.append(root)
+                root = entry[1]
+            for node in path:
+                keep[node] = verdict
+            return verdict
+
+        conflicting = []
+        for root, (slot, _) in self._index.items():
+            if root in ancestors or descends(root):
+                continue
+            conflicting.append((slot, root))
+        return conflicting
+
+    # --- reads -------------------------------------------------------------------------
+
+    def block(self, root: bytes) -> Any:
+        """Return the `SignedBeaconBlock` with this root from storage, or None."""
+        return self.db.block(root)
+
+    def state_of(self, root: bytes) -> Any:
+        """Return the post-state of block `root` when fork choice or storage still has it."""
+        state = self.store.block_states.get(root)
+        return state if state is not None else self.db.state(root)
+
+    def canonical_root_at_slot(self, slot: int) -> bytes | None:
+        """Return the root of the canonical block at `slot`, or None for an empty slot."""
+        snapshot = self.snapshot
+        if slot > snapshot.head_slot:
+            return None
+        finalized_slot = compute_start_slot_at_epoch(self.spec, snapshot.finalized.epoch)
+        if slot < finalized_slot:
+            root = self.db.canonical_root(slot)
+            if root is not None:
+                return root
+        try:
+            root = self.store.get_ancestor(snapshot.head_root, slot)
+        except (CaplinError, KeyError, IndexError):
+            return self.db.canonical_root(slot)
+        block = self.store.blocks.get(root)
+        return root if block is not None and int(block.slot) == slot else None
+
+    def is_known(self, root: bytes) -> bool:
+        return root in self.store.blocks or self.db.has_block(root)
+
+
+def _payload_hash(spec: Any, state: Any) -> bytes | None:
+    if spec.fork_of(state) < Fork.BELLATRIX:
+        return None
+    block_hash = bytes(state.latest_execution_payload_header.block_hash)
+    return None if block_hash == ZERO_HASH else block_hash
+
+
+__all__ = ["BeaconChain", "BlockNotReadyError", "ChainSnapshot", "ImportResult"]

@@ -1,0 +1,157 @@
+"""Open a dev chain's databases: create the genesis on first start, resume it afterwards.
+
+The beacon database lives in `<datadir>/beacon` and the embedded execution engine's in
+`<datadir>/execution`. The beacon database stores the parameters the chain was created with
+(validator count, preset, genesis fork, config overrides, genesis time), so a restart rebuilds
+the same spec and execution genesis. A restart with other parameters is rejected, because they
+would describe another chain.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from caplin.config.forks import Fork
+from caplin.errors import ConfigError, StorageError
+from caplin.node.chain import BeaconChain
+from caplin.node.devchain import build_genesis_state, dev_chain_spec, genesis_block
+from caplin.node.execution import NodeExecution
+from caplin.storage.beacon_db import BeaconDB
+from caplin.validator.keys import ValidatorKey, interop_keys
+from execution import EmbeddedEngine, TransactionPool, dev_genesis
+from execution.payload import payload_to_ssz
+
+log = logging.getLogger("caplin.node")
+
+
+@dataclass(frozen=True)
+class DevParameters:
+    """What defines a dev chain; two nodes with equal parameters build the same genesis."""
+
+    validators: int = 64
+    preset: str = "minimal"
+    genesis_fork: str = "electra"
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "validators": self.validators,
+            "preset": self.preset,
+            "genesis_fork": self.genesis_fork,
+            "overrides": [list(item) for item in self.overrides],
+        }
+
+
+@dataclass
+class DevChain:
+    """An open dev chain: spec, databases, fork choice, keys and the execution engine."""
+
+    spec: Any
+    db: BeaconDB
+    chain: BeaconChain
+    engine: EmbeddedEngine
+    txpool: TransactionPool
+    keys: list[ValidatorKey]
+    genesis_time: int
+    created: bool
+
+    def close(self) -> None:
+        self.db.close()
+        self.engine.close()
+
+
+def open_dev_chain(
+    datadir: str | Path,
+    parameters: DevParameters,
+    *,
+    db_engine: str = "lmdb",
+    genesis_delay: int = 5,
+    genesis_time: int | None = None,
+) -> DevChain:
+    """Open (or create) the dev chain under `datadir`.
+
+    A new chain starts `genesis_delay` seconds from now unless `genesis_time` is given.
+
+    Raises:
+        StorageError: the datadir holds another chain or a newer schema version.
+        ConfigError: the parameters are invalid (unknown fork or preset).
+    """
+    datadir = Path(datadir)
+    try:
+        fork = Fork.from_name(parameters.genesis_fork)
+    except (KeyError, ValueError) as error:
+        raise ConfigError("unknown genesis fork", fork=parameters.genesis_fork) from error
+    if parameters.validators < 1:
+        raise ConfigError("a dev chain needs at least one validator", validators=parameters.validators)
+
+    db = BeaconDB.open(datadir / "beacon", db_engine)
+    try:
+        db.check_schema()
+        stored = db.chain_parameters()
+        created = stored is None
+        if stored is not None:
+            genesis_time = int(stored["genesis_time"])
+        elif genesis_time is None:
+            genesis_time = int(time.time()) + genesis_delay
+        keys = interop_keys(parameters.validators)
+        execution_genesis = dev_genesis(timestamp=genesis_time)
+        engine = EmbeddedEngine.open_lmdb(str(datadir / "execution"), execution_genesis)
+    except BaseException:
+        db.close()
+        raise
+
+    try:
+        spec = dev_chain_spec(
+            parameters.preset, fork, engine.genesis_hash, dict(parameters.overrides)
+        )
+        db.spec = spec
+        state = _genesis_state(spec, keys, genesis_time, engine)
+        genesis_root = bytes(state.genesis_validators_root)
+        db.check_genesis(genesis_root)
+        if stored is not None:
+            _check_parameters(stored, parameters)
+        else:
+            types = spec.types(spec.fork_of(state))
+            signed = types.SignedBeaconBlock(message=genesis_block(spec, state))
+            db.initialize({**parameters.as_dict(), "genesis_time": genesis_time}, signed, state)
+            log.info(
+                "dev chain created validators=%d fork=%s preset=%s genesis_time=%d "
+                "genesis_validators_root=0x%s",
+                parameters.validators,
+                parameters.genesis_fork,
+                parameters.preset,
+                genesis_time,
+                genesis_root.hex(),
+            )
+        chain = BeaconChain(spec, db, NodeExecution(engine), engine)
+    except BaseException:
+        db.close()
+        engine.close()
+        raise
+    txpool = TransactionPool(engine.chain_id, block_gas_limit=lambda: engine.head().gas_limit)
+    return DevChain(spec, db, chain, engine, txpool, keys, genesis_time, created)
+
+
+def _genesis_state(spec: Any, keys: list[ValidatorKey], genesis_time: int, engine: Any) -> Any:
+    fork = spec.fork_at_epoch(0)
+    payload = None
+    if fork >= Fork.BELLATRIX:
+        payload = payload_to_ssz(engine.genesis_payload(), spec.types(fork).ExecutionPayload)
+    return build_genesis_state(
+        spec, [k.pubkey for k in keys], genesis_time, engine.genesis_hash, payload
+    )
+
+
+def _check_parameters(stored: dict[str, Any], parameters: DevParameters) -> None:
+    requested = parameters.as_dict()
+    for name, value in requested.items():
+        if stored.get(name) != value:
+            raise StorageError(
+                "datadir holds a dev chain created with other parameters; use another datadir "
+                "or the same flags",
+                parameter=name,
+                stored=stored.get(name),
+                requested=value,
+            )

@@ -1,0 +1,233 @@
+"""The beacon chain database: blocks, states and fork-choice pointers on the KV interface.
+
+Tables (every integer key is 8 bytes big-endian, so keys sort by slot):
+
+- `meta`: schema version, genesis validators root, chain parameters, head root, justified and
+  finalized checkpoints, the anchor block fork choice restarts from, the last pruned slot;
+- `blocks`: block root -> fork byte ++ SSZ `SignedBeaconBlock`;
+- `block_slots`: slot ++ block root -> empty, every stored block by slot;
+- `canonical`: slot -> block root of the finalized chain;
+- `states`: block root -> fork byte ++ SSZ `BeaconState`, the post-state of that block, kept
+  for epoch-boundary blocks and finalized checkpoint blocks.
+
+`apply` writes everything one imported block changes in a single transaction, so a crash
+leaves the database at the previous block or at this one, never in between.
+"""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from caplin.config.forks import Fork
+from caplin.errors import StorageError
+from caplin.storage import KVStore, open_store
+
+SCHEMA_VERSION = 1
+TABLES = ["meta", "blocks", "block_slots", "canonical", "states"]
+
+_SCHEMA = b"schema_version"
+_GENESIS_ROOT = b"genesis_validators_root"
+_CHAIN = b"chain"
+_HEAD = b"head"
+_JUSTIFIED = b"justified"
+_FINALIZED = b"finalized"
+_ANCHOR = b"anchor"
+_PRUNED_SLOT = b"pruned_slot"
+
+
+def _u64(value: int) -> bytes:
+    return int(value).to_bytes(8, "big")
+
+
+def _checkpoint(value: bytes | None) -> tuple[int, bytes] | None:
+    if value is None:
+        return None
+    return int.from_bytes(value[:8], "big"), value[8:]
+
+
+@dataclass
+class BlockWrite:
+    """Everything one block import changes, written atomically by `BeaconDB.apply`.
+
+    `state` is stored when set (epoch-boundary blocks). `finalized_state` is the post-state
+    of the new finalized checkpoint block, with `anchor_root` its root. `canonical` maps
+    slots of the newly finalized chain to their block roots, and `prune` lists
+    (slot, root) of blocks that conflict with finality.
+    """
+
+    root: bytes
+    block: Any
+    head: bytes
+    justified: tuple[int, bytes]
+    finalized: tuple[int, bytes]
+    state: Any = None
+    anchor_root: bytes | None = None
+    finalized_state: Any = None
+    canonical: dict[int, bytes] = field(default_factory=dict)
+    prune: list[tuple[int, bytes]] = field(default_factory=list)
+    pruned_slot: int | None = None
+
+
+class BeaconDB:
+    """Typed access to a beacon database; `spec` must be set before blocks or states are read."""
+
+    def __init__(self, store: KVStore, spec: Any = None) -> None:
+        self.kv = store
+        self.spec = spec
+
+    @classmethod
+    def open(cls, path: str | Path, engine: str = "lmdb") -> "BeaconDB":
+        """Open or create the database under `path` with the `lmdb` or `leveldb` engine."""
+        return cls(open_store(path, TABLES, engine))
+
+    def close(self) -> None:
+        self.kv.close()
+
+    # --- chain identity ----------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        with self.kv.read() as txn:
+            return txn.get("meta", _SCHEMA) is None
+
+    def chain_parameters(self) -> dict[str, Any] | None:
+        """Return the parameters the chain was created with (see `initialize`), or None."""
+        with self.kv.read() as txn:
+            raw = txn.get("meta", _CHAIN)
+        return None if raw is None else json.loads(raw)
+
+    def check_schema(self) -> None:
+        """Raise StorageError when the database was written by a newer schema version."""
+        with self.kv.read() as txn:
+            raw = txn.get("meta", _SCHEMA)
+        if raw is None:
+            return
+        stored = int.from_bytes(raw, "big")
+        if stored > SCHEMA_VERSION:
+            raise StorageError(
+                "datadir was written by a newer caplin; upgrade caplin or use another datadir",
+                stored_schema_version=stored,
+                supported_schema_version=SCHEMA_VERSION,
+            )
+
+    def check_genesis(self, genesis_validators_root: bytes) -> None:
+        """Raise StorageError when the database holds another chain."""
+        with self.kv.read() as txn:
+            stored = txn.get("meta", _GENESIS_ROOT)
+        if stored is not None and stored != genesis_validators_root:
+            raise StorageError(
+                "datadir holds another chain; use another datadir or remove this one",
+                stored_genesis_validators_root="0x" + stored.hex(),
+                expected_genesis_validators_root="0x" + genesis_validators_root.hex(),
+            )
+
+    def initialize(
+        self, parameters: dict[str, Any], genesis_block: Any, genesis_state: Any
+    ) -> None:
+        """Write a new chain: its parameters, genesis block and genesis state."""
+        root = bytes(genesis_block.message.hash_tree_root())
+        with self.kv.write() as txn:
+            txn.put("meta", _SCHEMA, _u64(SCHEMA_VERSION))
+            txn.put("meta", _GENESIS_ROOT, bytes(genesis_state.genesis_validators_root))
+            txn.put("meta", _CHAIN, json.dumps(parameters, sort_keys=True).encode())
+            txn.put("meta", _HEAD, root)
+            txn.put("meta", _JUSTIFIED, _u64(0) + root)
+            txn.put("meta", _FINALIZED, _u64(0) + root)
+            txn.put("meta", _ANCHOR, root)
+            txn.put("meta", _PRUNED_SLOT, _u64(0))
+            self._put_block(txn, root, genesis_block)
+            txn.put("canonical", _u64(0), root)
+            txn.put("states", root, self._encode(genesis_state))
+
+    # --- writes ------------------------------------------------------------------------
+
+    def apply(self, write: BlockWrite) -> None:
+        """Write one imported block and what it changed, in one transaction."""
+        with self.kv.write() as txn:
+            self._put_block(txn, write.root, write.block)
+            if write.state is not None:
+                txn.put("states", write.root, self._encode(write.state))
+            txn.put("meta", _HEAD, write.head)
+            txn.put("meta", _JUSTIFIED, _u64(write.justified[0]) + write.justified[1])
+            txn.put("meta", _FINALIZED, _u64(write.finalized[0]) + write.finalized[1])
+            if write.anchor_root is not None:
+                txn.put("states", write.anchor_root, self._encode(write.finalized_state))
+                txn.put("meta", _ANCHOR, write.anchor_root)
+            for slot, root in write.canonical.items():
+                txn.put("canonical", _u64(slot), root)
+            for slot, root in write.prune:
+                txn.delete("blocks", root)
+                txn.delete("block_slots", _u64(slot) + root)
+                txn.delete("states", root)
+            if write.pruned_slot is not None:
+                txn.put("meta", _PRUNED_SLOT, _u64(write.pruned_slot))
+
+    def _put_block(self, txn: Any, root: bytes, signed_block: Any) -> None:
+        txn.put("blocks", root, self._encode(signed_block))
+        txn.put("block_slots", _u64(int(signed_block.message.slot)) + root, b"")
+
+    def _encode(self, value: Any) -> bytes:
+        return bytes([int(self.spec.fork_of(value))]) + value.encode_bytes()
+
+    # --- reads -------------------------------------------------------------------------
+
+    def block(self, root: bytes) -> Any:
+        """Return the `SignedBeaconBlock` with this root, or None."""
+        with self.kv.read() as txn:
+            raw = txn.get("blocks", root)
+        return None if raw is None else self._decode(raw, "SignedBeaconBlock")
+
+    def state(self, root: bytes) -> Any:
+        """Return the stored post-state of block `root`, or None."""
+        with self.kv.read() as txn:
+            raw = txn.get("states", root)
+        return None if raw is None else self._decode(raw, "BeaconState")
+
+    def has_block(self, root: bytes) -> bool:
+        with self.kv.read() as txn:
+            return txn.get("blocks", root) is not None
+
+    def _decode(self, raw: bytes, name: str) -> Any:
+        try:
+            fork = Fork(raw[0])
+            return getattr(self.spec.types(fork), name).decode_bytes(raw[1:])
+        except (ValueError, IndexError) as error:
+            raise StorageError("stored value cannot be decoded", kind=name, error=error) from error
+
+    def block_slots(self, start_slot: int = 0, stop_slot: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """Yield (slot, root) of every stored block with start_slot <= slot < stop_slot."""
+        stop = None if stop_slot is None else _u64(stop_slot)
+        with self.kv.read() as txn:
+            for key, _ in txn.items("block_slots", _u64(start_slot), stop):
+                yield int.from_bytes(key[:8], "big"), key[8:]
+
+    def block_roots_at_slot(self, slot: int) -> list[bytes]:
+        return [root for _, root in self.block_slots(slot, slot + 1)]
+
+    def canonical_root(self, slot: int) -> bytes | None:
+        """Return the finalized-chain block root at `slot` (None for an empty or later slot)."""
+        with self.kv.read() as txn:
+            return txn.get("canonical", _u64(slot))
+
+    def head_root(self) -> bytes | None:
+        with self.kv.read() as txn:
+            return txn.get("meta", _HEAD)
+
+    def justified(self) -> tuple[int, bytes] | None:
+        with self.kv.read() as txn:
+            return _checkpoint(txn.get("meta", _JUSTIFIED))
+
+    def finalized(self) -> tuple[int, bytes] | None:
+        with self.kv.read() as txn:
+            return _checkpoint(txn.get("meta", _FINALIZED))
+
+    def anchor_root(self) -> bytes | None:
+        """Return the root of the block fork choice restarts from (the last finalized block)."""
+        with self.kv.read() as txn:
+            return txn.get("meta", _ANCHOR)
+
+    def pruned_slot(self) -> int:
+        with self.kv.read() as txn:
+            raw = txn.get("meta", _PRUNED_SLOT)
+        return 0 if raw is None else int.from_bytes(raw, "big")

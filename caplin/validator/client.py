@@ -1,0 +1,201 @@
+"""The node's validator client: every duty of every key the node holds, slot by slot.
+
+The node calls, in each slot: `propose` at the slot start, `attest` at the attestation
+deadline (head votes and sync committee messages), `aggregate` at the aggregation deadline
+(aggregates and sync contributions), and `prepare` afterwards, which advances the head state
+to the next slot so the next proposal does not pay for epoch processing. Every method does CPU
+work and runs in a worker thread.
+"""
+
+import logging
+import time
+from typing import Any
+
+from caplin.config.forks import Fork
+from caplin.errors import CaplinError
+from caplin.node.pools import AttestationPool, SyncCommitteePool, committee_attestation
+from caplin.transition.helpers import get_beacon_proposer_index
+from caplin.transition.slot import process_slots
+from caplin.validator import attester, sync_committee
+from caplin.validator.keys import ValidatorKey
+from caplin.validator.proposer import produce_block
+
+log = logging.getLogger("caplin.validator")
+
+
+class ValidatorClient:
+    """Duties of `keys` (validator index -> key) on `chain` (a `BeaconChain`).
+
+    `engine` and `txpool` are the embedded execution engine and its transaction pool, used
+    to build payloads; `fee_recipient` receives the priority fees.
+    """
+
+    def __init__(
+        self,
+        chain: Any,
+        keys: list[ValidatorKey],
+        *,
+        engine: Any = None,
+        txpool: Any = None,
+        fee_recipient: bytes = b"\x00" * 20,
+    ) -> None:
+        self.chain = chain
+        self.spec = chain.spec
+        self.engine = engine
+        self.txpool = txpool
+        self.fee_recipient = fee_recipient
+        self.attestations = AttestationPool()
+        self.sync_contributions = SyncCommitteePool()
+        self.proposed = 0
+        self.attested = 0
+        state = chain.snapshot.head_state
+        index_of = {bytes(v.pubkey): i for i, v in enumerate(state.validators.readonly_iter())}
+        self.index_of = index_of
+        self.keys = {index_of[k.pubkey]: k for k in keys if k.pubkey in index_of}
+        self._advanced: tuple[bytes, int, Any] | None = None
+        self._votes: dict[int, tuple[Any, bytes, list[attester.CommitteeVotes]]] = {}
+        self._sync_messages: dict[int, tuple[Any, bytes, list[int], dict[int, bytes]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    # --- states ------------------------------------------------------------------------
+
+    def head_state_at(self, slot: int) -> tuple[bytes, Any]:
+        """Return (head root, head post-state advanced to `slot`), reusing `prepare`'s work."""
+        snapshot = self.chain.snapshot
+        head = snapshot.head_root
+        cached = self._advanced
+        if cached is not None and cached[0] == head and cached[1] == slot:
+            return head, cached[2]
+        state = snapshot.head_state
+        if int(state.slot) < slot:
+            state = process_slots(self.spec, state.copy(), slot)
+        self._advanced = (head, slot, state)
+        return head, state
+
+    def prepare(self, slot: int) -> None:
+        """Advance the head state to `slot` ahead of time (the next slot's epoch processing)."""
+        self.head_state_at(slot)
+
+    # --- proposals ---------------------------------------------------------------------
+
+    def propose(self, slot: int) -> Any:
+        """Produce, import and return our block for `slot`; None when the proposer is not ours.
+
+        Raises CaplinError when the block cannot be built or imported.
+        """
+        head, state = self.head_state_at(slot)
+        proposer_index = get_beacon_proposer_index(self.spec, state)
+        key = self.keys.get(proposer_index)
+        if key is None:
+            return None
+        fork = self.spec.fork_of(state)
+        types = self.spec.types(fork)
+        limit = self.spec.MAX_ATTESTATIONS_ELECTRA if fork >= Fork.ELECTRA else (
+            self.spec.MAX_ATTESTATIONS
+        )
+        attestations = self.attestations.for_block(self.spec, state, limit)
+        sync_aggregate = None
+        if fork >= Fork.ALTAIR:
+            sync_aggregate = self.sync_contributions.sync_aggregate(self.spec, types, slot - 1, head)
+        signed_block = produce_block(
+            self.spec,
+            state,
+            head,
+            proposer_index,
+            key,
+            attestations=attestations,
+            sync_aggregate=sync_aggregate,
+            engine=self.engine,
+            txpool=self.txpool,
+            fee_recipient=self.fee_recipient,
+        )
+        result = self.chain.import_block(signed_block)
+        self.proposed += 1
+        log.info(
+            "imported block slot=%d root=0x%s proposer=%d attestations=%d ms=%d",
+            slot,
+            result.root.hex(),
+            proposer_index,
+            len(attestations),
+            result.milliseconds,
+        )
+        if self.txpool is not None and self.engine is not None:
+            self._drop_included_transactions()
+        return signed_block
+
+    def _drop_included_transactions(self) -> None:
+        try:
+            state = self.engine.state_at(self.engine.head())
+            self.txpool.remove_stale(state.get_nonce)
+        except CaplinError as error:
+            log.debug("transaction pool cleanup failed error=%s", error)
+
+    # --- attestations and sync committee messages --------------------------------------
+
+    def attest(self, slot: int) -> int:
+        """Sign head votes and sync committee messages of `slot`; return the vote count."""
+        head, state = self.head_state_at(slot)
+        votes = attester.produce_votes(self.spec, state, head, slot, self.keys)
+        self._votes[slot] = (state, head, votes)
+        count = sum(len(v.votes) for v in votes)
+        if self.spec.fork_of(state) >= Fork.ALTAIR:
+            committee = sync_committee.sync_committee_indices(self.spec, state, slot, self.index_of)
+            messages = sync_committee.produce_messages(
+                self.spec, state, slot, head, committee, self.keys
+            )
+            self._sync_messages[slot] = (state, head, committee, messages)
+        self.attested += count
+        return count
+
+    def aggregate(self, slot: int) -> int:
+        """Aggregate the votes of `slot` per committee, sign the aggregates, hand them to fork
+        choice and the pools, and publish sync contributions; return the aggregate count."""
+        entry = self._votes.pop(slot, None)
+        aggregates = 0
+        if entry is not None:
+            state, _, votes = entry
+            fork = self.spec.fork_of(state)
+            for committee_votes in votes:
+                aggregate = self.attestations.add(
+                    committee_votes.data,
+                    committee_votes.committee_index,
+                    len(committee_votes.committee),
+                    committee_votes.votes,
+                )
+                attestation = committee_attestation(self.spec, fork, aggregate)
+                self._sign_aggregate(state, slot, committee_votes.committee, attestation)
+                self._apply_to_fork_choice(attestation)
+                aggregates += 1
+        sync_entry = self._sync_messages.pop(slot, None)
+        if sync_entry is not None:
+            state, head, committee, messages = sync_entry
+            for signed in sync_committee.produce_contributions(
+                self.spec, state, slot, head, committee, messages, self.keys
+            ):
+                self.sync_contributions.add_contribution(signed.message.contribution)
+        self.attestations.prune(slot - 2 * self.spec.SLOTS_PER_EPOCH)
+        self.sync_contributions.prune(slot - 1)
+        return aggregates
+
+    def _sign_aggregate(self, state: Any, slot: int, committee: list[int], attestation: Any) -> Any:
+        selected = attester.find_aggregator(self.spec, state, slot, committee, self.keys)
+        if selected is None:
+            return None
+        aggregator_index, proof = selected
+        key = self.keys[aggregator_index]
+        return attester.sign_aggregate(self.spec, state, aggregator_index, attestation, proof, key)
+
+    def _apply_to_fork_choice(self, attestation: Any) -> None:
+        try:
+            self.chain.on_attestation(attestation)
+        except CaplinError as error:
+            log.debug("own aggregate not applied to fork choice error=%s", error)
+
+
+def timed(function: Any, *args: Any) -> tuple[Any, float]:
+    """Call `function(*args)`; return its result and the milliseconds it took."""
+    started = time.perf_counter()
+    result = function(*args)
+    return result, (time.perf_counter() - started) * 1000

@@ -1,0 +1,130 @@
+"""Block production: a `SignedBeaconBlock` of any fork on a state advanced to the slot.
+
+The execution payload comes from the embedded engine's builder, from its transaction pool.
+The builder's execution is stored at once (`import_built`), so importing the block does not
+run the payload a second time.
+"""
+
+from typing import Any
+
+from caplin.config.constants import DOMAIN_BEACON_PROPOSER, DOMAIN_RANDAO
+from caplin.config.forks import Fork
+from caplin.transition.block import process_block
+from caplin.transition.block.withdrawals import get_expected_withdrawals
+from caplin.transition.engine import TrustingEngine
+from caplin.transition.helpers import (
+    compute_epoch_at_slot,
+    compute_signing_root,
+    compute_time_at_slot,
+    get_current_epoch,
+    get_domain,
+    get_randao_mix,
+    is_merge_transition_complete,
+)
+from caplin.transition.signatures import SignatureBatch
+from caplin.validator.keys import ValidatorKey
+from execution import build_payload
+from execution.payload import Withdrawal, execution_requests_to_ssz, payload_to_ssz
+
+ZERO_ROOT = b"\x00" * 32
+GRAFFITI = b"caplin".ljust(32, b"\x00")
+
+
+def uint64_root(value: int) -> bytes:
+    """Return the hash tree root of a uint64 (its little-endian bytes, zero padded)."""
+    return int(value).to_bytes(8, "little") + b"\x00" * 24
+
+
+def randao_reveal(spec: Any, state: Any, slot: int, key: ValidatorKey) -> bytes:
+    epoch = compute_epoch_at_slot(spec, slot)
+    domain = get_domain(spec, state, DOMAIN_RANDAO, epoch)
+    return key.sign(compute_signing_root(spec, uint64_root(epoch), domain))
+
+
+def produce_block(
+    spec: Any,
+    pre_state: Any,
+    parent_root: bytes,
+    proposer_index: int,
+    key: ValidatorKey,
+    *,
+    attestations: list[Any],
+    sync_aggregate: Any = None,
+    engine: Any = None,
+    txpool: Any = None,
+    fee_recipient: bytes = b"\x00" * 20,
+) -> Any:
+    """Build and sign a block for `pre_state.slot` on `parent_root`.
+
+    `pre_state` is the parent's post-state advanced to the block's slot. `engine` (an
+    `EmbeddedEngine`) builds the payload from bellatrix on; `sync_aggregate` is needed from
+    altair. Raises ExecutionError when the payload cannot be built, and BlockProcessingError
+    when the block would be invalid (a bug in what the pools provided).
+    """
+    slot = int(pre_state.slot)
+    fork = spec.fork_of(pre_state)
+    types = spec.types(fork)
+    body: dict[str, Any] = {
+        "randao_reveal": randao_reveal(spec, pre_state, slot, key),
+        "eth1_data": pre_state.eth1_data,
+        "graffiti": GRAFFITI,
+        "attestations": attestations,
+    }
+    if fork >= Fork.ALTAIR:
+        body["sync_aggregate"] = sync_aggregate
+    if fork >= Fork.BELLATRIX:
+        built = _build_payload(spec, pre_state, parent_root, engine, txpool, fee_recipient)
+        if built is not None:
+            engine.import_built(built, set_head=False)
+            body["execution_payload"] = payload_to_ssz(built.request.payload, types.ExecutionPayload)
+            if fork >= Fork.ELECTRA:
+                body["execution_requests"] = execution_requests_to_ssz(
+                    built.request.execution_requests, types.ExecutionRequests
+                )
+    block = types.BeaconBlock(
+        slot=slot,
+        proposer_index=proposer_index,
+        parent_root=parent_root,
+        state_root=ZERO_ROOT,
+        body=types.BeaconBlockBody(**body),
+    )
+
+    post_state = pre_state.copy()
+    process_block(spec, post_state, block, SignatureBatch(enabled=False), TrustingEngine())
+    block.state_root = post_state.hash_tree_root()
+    domain = get_domain(spec, pre_state, DOMAIN_BEACON_PROPOSER)
+    signature = key.sign(compute_signing_root(spec, block, domain))
+    return types.SignedBeaconBlock(message=block, signature=signature)
+
+
+def _build_payload(
+    spec: Any, state: Any, parent_root: bytes, engine: Any, txpool: Any, fee_recipient: bytes
+) -> Any:
+    """Build the payload of a block on `state`; None for a bellatrix block before the merge
+    when no terminal block is configured."""
+    fork = spec.fork_of(state)
+    if is_merge_transition_complete(spec, state):
+        parent_hash = bytes(state.latest_execution_payload_header.block_hash)
+    else:
+        # The merge transition block builds on the configured terminal block.
+        parent_hash = bytes(spec.TERMINAL_BLOCK_HASH)
+        if parent_hash == ZERO_ROOT or engine is None:
+            return None
+    withdrawals: list[Withdrawal] = []
+    if fork >= Fork.CAPELLA:
+        expected = get_expected_withdrawals(spec, state).withdrawals
+        withdrawals = [
+            Withdrawal(int(w.index), int(w.validator_index), bytes(w.address), int(w.amount))
+            for w in expected
+        ]
+    return build_payload(
+        engine,
+        txpool,
+        parent_hash=parent_hash,
+        timestamp=compute_time_at_slot(spec, int(state.genesis_time), int(state.slot)),
+        fee_recipient=fee_recipient,
+        prev_randao=bytes(get_randao_mix(spec, state, get_current_epoch(spec, state))),
+        # The parent beacon root reaches the execution layer from deneb (EIP-4788).
+        parent_beacon_block_root=parent_root if fork >= Fork.DENEB else ZERO_ROOT,
+        withdrawals=withdrawals,
+    )
