@@ -49,6 +49,7 @@ from caplin.transition.helpers.committees import (
     shuffle_indices,
 )
 from caplin.transition.helpers.deposits import is_valid_deposit_signature
+from caplin.transition.helpers.duties import get_committee_assignment, is_proposer
 from caplin.transition.helpers.math import (
     add_flag,
     bytes_to_uint64,
@@ -127,8 +128,14 @@ from caplin.transition.helpers.sync_committee import (
     get_next_sync_committee,
     get_next_sync_committee_indices,
 )
+from caplin.transition.helpers.weak_subjectivity import (
+    SAFETY_DECAY,
+    compute_weak_subjectivity_period,
+    is_within_weak_subjectivity_period,
+)
 
 __all__ = [
+    "SAFETY_DECAY",
     "ValidatorTable",
     "add_flag",
     "add_validator_to_registry",
@@ -155,6 +162,7 @@ __all__ = [
     "compute_sync_committee_period_at_slot",
     "compute_time_at_slot",
     "compute_time_at_slot_ms",
+    "compute_weak_subjectivity_period",
     "decrease_balance",
     "floorlog2",
     "get_activation_exit_churn_limit",
@@ -170,6 +178,7 @@ __all__ = [
     "get_blob_parameters",
     "get_block_root",
     "get_block_root_at_slot",
+    "get_committee_assignment",
     "get_committee_count_per_slot",
     "get_committee_indices",
     "get_consolidation_churn_limit",
@@ -213,11 +222,13 @@ __all__ = [
     "is_in_inactivity_leak",
     "is_merge_transition_complete",
     "is_partially_withdrawable_validator",
+    "is_proposer",
     "is_slashable_attestation_data",
     "is_slashable_validator",
     "is_valid_deposit_signature",
     "is_valid_indexed_attestation",
     "is_valid_merkle_branch",
+    "is_within_weak_subjectivity_period",
     "kzg_commitment_to_versioned_hash",
     "queue_excess_active_balance",
     "sample_by_effective_balance",
