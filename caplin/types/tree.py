@@ -215,6 +215,11 @@ def root_function_for(cls: Any) -> Callable[[bytes, int, int], bytes]:
     return root_of
 
 
+# Longer byte fields (a 128 KiB blob) call their own builder: inlining every
+# chunk would make the generated source huge and slow to compile.
+_MAX_INLINE_CHUNKS = 4
+
+
 def _generate_fixed(cls: Any, with_nodes: bool) -> Any:
     """Generate a fixed-size container's builder, or its root-only twin without nodes."""
     lines: list[str] = []
@@ -262,7 +267,8 @@ def _generate_fixed(cls: Any, with_nodes: bool) -> Any:
     offset = 0
     for kind in cls.fields().values():
         size = kind.type_byte_length()
-        if issubclass(kind, (boolean, uint, ByteVector, Bitvector)):
+        inline = size <= _MAX_INLINE_CHUNKS * CHUNK
+        if inline and issubclass(kind, (boolean, uint, ByteVector, Bitvector)):
             chunks = emit_chunks(offset, size)
             depth = 0 if len(chunks) == 1 else kind.tree_depth()
             fields.append(emit_fill(chunks, depth))
