@@ -4,6 +4,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from caplin.config.constants import FAR_FUTURE_EPOCH
 from caplin.config.forks import Fork
 from caplin.config.values import NETWORKS_DIR, PRESETS_DIR, load_yaml, parse_values
 from caplin.errors import ConfigError
@@ -154,6 +155,19 @@ class ChainSpec:
         Live networks also set GENESIS_VALIDATORS_ROOT (None elsewhere).
         """
         return _for_network(network)
+
+    @classmethod
+    def for_dev(cls, preset: str = "minimal", genesis_fork: Fork = Fork.ELECTRA) -> "ChainSpec":
+        """Return a local development chain: `preset` with every fork up to `genesis_fork`
+        active at genesis and the later ones unscheduled.
+
+        Other values are those of the preset's spec config; CONFIG_NAME is `dev`.
+        """
+        config = dict(_default_config(preset))
+        config["CONFIG_NAME"] = "dev"
+        for fork in list(Fork)[1:]:
+            config[f"{fork.name}_FORK_EPOCH"] = 0 if fork <= genesis_fork else FAR_FUTURE_EPOCH
+        return cls(preset, _preset_values(preset), config)
 
     @classmethod
     def from_config(

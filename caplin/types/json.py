@@ -375,9 +375,15 @@ def _fail(where: str, problem: str, obj: Any) -> SSZError:
     return SSZError(f"invalid JSON for {where}: {problem}", **fields)
 
 
-def to_versioned_json(value: Any) -> dict[str, Any]:
-    """Wrap a fork-versioned value as `{"version": "<fork>", "data": <json>}`."""
-    return {"version": fork_of(value).lower, "data": to_json(value)}
+def to_versioned_json(value: Any, fork: Fork | None = None) -> dict[str, Any]:
+    """Wrap a value as `{"version": "<fork>", "data": <json>}`.
+
+    The version is `fork` if given, else `fork_of(value)`. Pass `fork` for a
+    class that several forks share (an electra `Attestation` is also fulu's),
+    since `fork_of` names the fork that introduced it.
+    """
+    version = fork if fork is not None else fork_of(value)
+    return {"version": Fork(version).lower, "data": to_json(value)}
 
 
 def from_versioned_json(spec: Any, type_name: str, obj: Any) -> Any:

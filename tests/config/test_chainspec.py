@@ -254,3 +254,15 @@ def test_spec_config_file_round_trips(tmp_path):
     path.write_text(yaml.safe_dump(dumped))
     again = ChainSpec.from_config(path)
     assert again.config == spec.config
+
+
+def test_for_dev_activates_forks_at_genesis():
+    spec = ChainSpec.for_dev(genesis_fork=Fork.DENEB)
+    assert spec.config_name == "dev"
+    assert spec.preset_name == "minimal"
+    assert spec.fork_at_epoch(0) == Fork.DENEB
+    assert spec.ELECTRA_FORK_EPOCH == FAR_FUTURE
+    assert spec.fork_at_epoch(10**9) == Fork.DENEB
+    mainnet_dev = ChainSpec.for_dev(preset="mainnet", genesis_fork=Fork.FULU)
+    assert mainnet_dev.SLOTS_PER_EPOCH == 32
+    assert mainnet_dev.fork_at_epoch(0) == Fork.FULU

@@ -213,3 +213,9 @@ def test_spec_values_match_json(archive):
         assert to_json(decode(cls, serialized)) == _stringify_ints(value), case.path
         checked += 1
     assert checked > 20
+
+
+def test_versioned_envelope_with_explicit_fork():
+    attestation = SPEC.types(Fork.FULU).Attestation()
+    assert to_versioned_json(attestation)["version"] == "electra"
+    assert to_versioned_json(attestation, Fork.FULU)["version"] == "fulu"
