@@ -158,10 +158,10 @@ class ChainSpec:
 
     @classmethod
     def for_dev(cls, preset: str = "minimal", genesis_fork: Fork = Fork.ELECTRA) -> "ChainSpec":
-        """Return a local development chain: `preset` with every fork up to `genesis_fork`
-        active at genesis and the later ones unscheduled.
+        """Return a dev-chain spec with every fork up to `genesis_fork` active at genesis.
 
-        Other values are those of the preset's spec config; CONFIG_NAME is `dev`.
+        Later forks stay unscheduled. Other values are those of the preset's
+        spec config, and CONFIG_NAME is `dev`.
         """
         config = dict(_default_config(preset))
         config["CONFIG_NAME"] = "dev"
