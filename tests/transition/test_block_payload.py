@@ -22,6 +22,7 @@ from caplin.crypto import bls
 from caplin.crypto.hash import sha256
 from caplin.errors import BlockProcessingError
 from caplin.transition import block
+from caplin.transition.block._common import read_uint64_range
 from caplin.transition.engine import FixedAnswerEngine, TrustingEngine
 from caplin.transition.helpers import compute_domain, compute_signing_root, get_randao_mix
 from caplin.transition.signatures import SignatureBatch
@@ -246,3 +247,32 @@ def test_bls_to_execution_change_wrong_pubkey_rejected() -> None:
     with pytest.raises(BlockProcessingError) as raised:
         block.process_bls_to_execution_change(spec, state, signed, SignatureBatch())
     assert raised.value.rule == "bls_to_execution_change.pubkey"
+
+
+@pytest.mark.parametrize("start,count", [(0, 0), (0, 1), (3, 9), (5, 40), (0, 77), (76, 1)])
+def test_read_uint64_range_matches_views(start: int, count: int) -> None:
+    state = make_state(Fork.CAPELLA, count=77)
+    state.balances = [index * 1_000_003 + 7 for index in range(77)]
+
+    values = read_uint64_range(state.balances, start, count)
+
+    assert values.tolist() == [int(state.balances[i]) for i in range(start, start + count)]
+
+
+def test_read_uint64_range_past_end_rejected() -> None:
+    state = make_state(Fork.CAPELLA, count=8)
+    with pytest.raises(BlockProcessingError):
+        read_uint64_range(state.balances, 5, 4)
+
+
+def test_withdrawals_sweep_wraps_around() -> None:
+    state = make_state(Fork.CAPELLA, count=24)
+    state.balances = [32 * ETH] * 24
+    state.balances[1] = 34 * ETH
+    state.balances[22] = 33 * ETH
+    state.next_withdrawal_validator_index = 20
+
+    expected = block.get_expected_withdrawals(spec, state)
+
+    assert [w.validator_index for w in expected.withdrawals] == [22, 1]
+    assert [w.amount for w in expected.withdrawals] == [ETH, 2 * ETH]

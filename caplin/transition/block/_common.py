@@ -4,6 +4,8 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import numpy as np
+
 from caplin.errors import BlockProcessingError, require
 from caplin.transition.caches import validators_key
 from caplin.transition.helpers import validator_table
@@ -78,3 +80,33 @@ def find_validator_index(state: Any, pubkey: bytes) -> int | None:
 def remember_validator_index(pubkey: bytes, index: int) -> None:
     """Record the index of a validator just added, so the next lookup needs no scan."""
     _pubkey_indices[bytes(pubkey)] = index
+
+
+def read_uint64_range(values: Any, start: int, count: int) -> np.ndarray:
+    """Return `values[start : start + count]` of a `List[uint64, N]` view as a uint64 array.
+
+    Reads only the leaf chunks that hold the range (four values per chunk) straight from the
+    SSZ tree, because indexing the view costs microseconds per element and serializing a
+    large list costs seconds.
+    """
+    if count <= 0:
+        return np.zeros(0, dtype="<u8")
+    require(start + count <= len(values), "uint64_list.range", "range past the list end")
+    first_chunk = start // 4
+    last_chunk = (start + count - 1) // 4
+    chunks: list[bytes] = []
+
+    def collect(node: Any, depth: int, offset: int) -> None:
+        span = 1 << depth
+        if offset > last_chunk or offset + span <= first_chunk:
+            return
+        if depth == 0:
+            chunks.append(bytes(node.merkle_root()))
+            return
+        collect(node.get_left(), depth - 1, offset)
+        collect(node.get_right(), depth - 1, offset + span // 2)
+
+    collect(values.get_backing().get_left(), type(values).contents_depth(), 0)
+    words = np.frombuffer(b"".join(chunks), dtype="<u8")
+    skip = start - first_chunk * 4
+    return words[skip : skip + count]

@@ -19,7 +19,7 @@ from caplin.transition.helpers import (
     validator_table,
 )
 
-from ._common import uint64_checked
+from ._common import read_uint64_range, uint64_checked
 
 ETH1_PREFIX = ETH1_ADDRESS_WITHDRAWAL_PREFIX[0]
 COMPOUNDING_PREFIX = COMPOUNDING_WITHDRAWAL_PREFIX[0]
@@ -212,8 +212,16 @@ def _sweep_candidates(
     """
     table = validator_table(state)
     count = len(table)
+    start %= count
     indices = (start + np.arange(window, dtype=np.int64)) % count
-    balances = np.frombuffer(state.balances.encode_bytes(), dtype="<u8")[indices].astype(object)
+    # The window may wrap past the last validator to the first ones.
+    head = min(window, count - start)
+    balances = np.concatenate(
+        [
+            read_uint64_range(state.balances, start, head),
+            read_uint64_range(state.balances, 0, window - head),
+        ]
+    ).astype(object)
     for withdrawal in prior_withdrawals:
         positions = np.flatnonzero(indices == withdrawal.validator_index)
         balances[positions] -= withdrawal.amount
