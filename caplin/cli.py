@@ -1,8 +1,32 @@
-"""The `caplin` command."""
+"""The `caplin` command: flags in Erigon's style, a TOML config file, then the node.
+
+With no flags it runs a local development chain (`--chain=dev`): interop validators inside
+the node, the embedded execution engine with its eth JSON-RPC on 127.0.0.1:8545, and the
+Beacon API on 127.0.0.1:5555. Command-line flags override the values of `--config FILE.toml`,
+whose keys are flag names without the dashes (`"dev.validators" = 16`, or a `[dev]` table).
+"""
 
 import argparse
+import logging
+import signal
 import sys
+import tomllib
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from caplin.config.forks import Fork
+from caplin.errors import CaplinError
+from caplin.logs import parse_verbosity, setup_logging
+from caplin.storage import ENGINES
+
+log = logging.getLogger("caplin")
+
+DEFAULT_DATADIR = Path.home() / ".local" / "share" / "caplin"
+API_NAMESPACES = ("beacon", "builder", "config", "debug", "events", "node", "validator", "lighthouse")
+DEFAULT_API_NAMESPACES = tuple(n for n in API_NAMESPACES if n != "builder")
 
 
 def _version() -> str:
@@ -12,17 +36,281 @@ def _version() -> str:
         return "unknown"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="caplin", description="Ethereum beacon node")
-    parser.add_argument("--version", action="version", version=f"caplin {_version()}")
-    parser.parse_args(argv)
-    # TODO(node): start the beacon node; the dev chain, storage and Beacon API are not built yet.
-    print(
-        "error: the caplin node cannot run yet; this build provides the consensus "
-        "spec-test runner (caplin-spec-tests) and the libraries under caplin/",
-        file=sys.stderr,
+def parse_bool(value: str | bool) -> bool:
+    """Parse `true`/`false` (also 1/0, yes/no) as Erigon's boolean flags accept them."""
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {value!r}; use true or false")
+
+
+def _verbosity(value: str) -> int:
+    try:
+        return parse_verbosity(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _address(value: str) -> bytes:
+    text = value.removeprefix("0x")
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 20:
+        raise argparse.ArgumentTypeError(f"invalid execution address {value!r}; use 0x + 40 hex")
+    return raw
+
+
+def _csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _flag(parser: Any, *names: str, **options: Any) -> None:
+    if options.get("type") is parse_bool:
+        options.setdefault("nargs", "?")
+        options.setdefault("const", True)
+    parser.add_argument(*names, **options)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="caplin",
+        description="Ethereum beacon node. Without flags it runs a local dev chain.",
     )
-    return 2
+    parser.add_argument("--version", action="version", version=f"caplin {_version()}")
+    _flag(parser, "--config", metavar="FILE.toml", help="read flags from a TOML file")
+    _flag(parser, "--datadir", type=Path, default=DEFAULT_DATADIR, help="data directory")
+    _flag(parser, "--chain", default="dev", help="dev, mainnet, sepolia, holesky or hoodi")
+    _flag(parser, "--db.engine", dest="db_engine", choices=ENGINES, default="lmdb",
+          help="key-value engine of the beacon database")
+
+    api = parser.add_argument_group("Beacon API")
+    _flag(api, "--beacon.api", dest="api_namespaces", type=_csv,
+          default=list(DEFAULT_API_NAMESPACES),
+          help="comma-separated namespaces to serve (" + ", ".join(API_NAMESPACES) + ")")
+    _flag(api, "--beacon.api.addr", dest="api_addr", default="127.0.0.1", help="REST address")
+    _flag(api, "--beacon.api.port", dest="api_port", type=int, default=5555, help="REST port")
+    _flag(api, "--beacon.api.cors.allow-origins", dest="api_cors", type=_csv, default=[],
+          help="comma-separated CORS origins (none by default)")
+    _flag(api, "--beacon.api.enabled", dest="api_enabled", type=parse_bool, default=True,
+          help="serve the Beacon API")
+
+    execution = parser.add_argument_group("embedded execution")
+    _flag(execution, "--http", dest="http_enabled", type=parse_bool, default=True,
+          help="serve the eth JSON-RPC of the embedded execution engine")
+    _flag(execution, "--http.addr", dest="http_addr", default="127.0.0.1", help="JSON-RPC address")
+    _flag(execution, "--http.port", dest="http_port", type=int, default=8545, help="JSON-RPC port")
+
+    caplin = parser.add_argument_group("consensus and networking")
+    _flag(caplin, "--caplin.archive", dest="archive", type=parse_bool, default=False,
+          help="keep every historical state queryable")
+    _flag(caplin, "--caplin.checkpoint-sync-url", dest="checkpoint_sync_urls", type=_csv, default=[],
+          help="Beacon API URLs to fetch the finalized state from")
+    _flag(caplin, "--caplin.discovery.addr", dest="discovery_addr", default="0.0.0.0",
+          help="discv5 UDP address")
+    _flag(caplin, "--caplin.discovery.port", dest="discovery_port", type=int, default=4000,
+          help="discv5 UDP port")
+    _flag(caplin, "--caplin.discovery.tcpport", dest="discovery_tcpport", type=int, default=4001,
+          help="libp2p TCP port")
+    _flag(caplin, "--sentinel.bootnodes", dest="bootnodes", type=_csv, default=[], help="ENRs")
+    _flag(caplin, "--sentinel.staticpeers", dest="staticpeers", type=_csv, default=[],
+          help="multiaddrs")
+    _flag(caplin, "--caplin.max-peer-count", dest="max_peers", type=int, default=64,
+          help="peer limit")
+
+    logs = parser.add_argument_group("logging")
+    _flag(logs, "--verbosity", "--log.console.verbosity", dest="verbosity", type=_verbosity,
+          default=logging.INFO, help="console verbosity: 0 crit .. 5 trace, or a name (default info)")
+    _flag(logs, "--log.json", "--log.console.json", dest="log_json", type=parse_bool,
+          default=False, help="JSON console logs")
+    _flag(logs, "--log.dir.path", dest="log_dir", default=None, help="directory of log files")
+    _flag(logs, "--log.dir.prefix", dest="log_prefix", default="caplin", help="log file name prefix")
+    _flag(logs, "--log.dir.verbosity", dest="log_dir_verbosity", type=_verbosity,
+          default=logging.DEBUG, help="log file verbosity (default debug)")
+    _flag(logs, "--log.dir.json", dest="log_dir_json", type=parse_bool, default=False,
+          help="JSON log files")
+
+    metrics = parser.add_argument_group("metrics")
+    _flag(metrics, "--metrics", dest="metrics", type=parse_bool, default=False,
+          help="serve Prometheus metrics")
+    _flag(metrics, "--metrics.addr", dest="metrics_addr", default="127.0.0.1", help="metrics address")
+    _flag(metrics, "--metrics.port", dest="metrics_port", type=int, default=6061, help="metrics port")
+
+    dev = parser.add_argument_group("dev chain (--chain=dev)")
+    _flag(dev, "--dev.validators", dest="dev_validators", type=int, default=64,
+          help="number of interop validators at genesis")
+    _flag(dev, "--dev.genesis-fork", dest="dev_genesis_fork", default="electra",
+          choices=[f.lower for f in Fork], help="fork active at genesis")
+    _flag(dev, "--dev.preset", dest="dev_preset", default="minimal", choices=("minimal", "mainnet"),
+          help="preset of the dev chain")
+    _flag(dev, "--dev.config", dest="dev_config", default=None, metavar="FILE.yaml",
+          help="chain config values to override (fork epochs, SLOT_DURATION_MS, ...)")
+    _flag(dev, "--dev.genesis-delay", dest="dev_genesis_delay", type=int, default=3,
+          help="seconds from the first start to genesis")
+    _flag(dev, "--dev.fee-recipient", dest="dev_fee_recipient", type=_address, default=None,
+          help="execution address receiving priority fees (default: dev account 0)")
+    return parser
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def apply_config_file(parser: argparse.ArgumentParser, path: str) -> None:
+    """Make the values of the TOML file at `path` the parser's defaults.
+
+    Raises CaplinError naming the file and key when it cannot be read or a key is unknown.
+    """
+    try:
+        with open(path, "rb") as file:
+            table = tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise CaplinError("cannot read the config file", path=path, error=error) from error
+    actions = {
+        option.lstrip("-"): action
+        for action in parser._actions
+        for option in action.option_strings
+    }
+    defaults: dict[str, Any] = {}
+    for key, value in _flatten(table).items():
+        action = actions.get(key)
+        if action is None or key == "config":
+            raise CaplinError("unknown key in the config file", path=path, key=key)
+        if isinstance(value, list):
+            value = ",".join(str(item) for item in value)
+        if action.type is not None and isinstance(value, str | int | bool):
+            try:
+                value = action.type(value if isinstance(value, str | bool) else str(value))
+            except (argparse.ArgumentTypeError, ValueError) as error:
+                raise CaplinError("invalid value in the config file", path=path, key=key,
+                                  error=error) from error
+        defaults[action.dest] = value
+    parser.set_defaults(**defaults)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
+    first, _ = parser.parse_known_args(argv)
+    if first.config:
+        apply_config_file(parser, first.config)
+    return parser.parse_args(argv)
+
+
+def node_config(args: argparse.Namespace) -> Any:
+    """Build the `NodeConfig` of parsed flags. Raises CaplinError on unusable values."""
+    from caplin.node.node import NodeConfig
+    from caplin.node.setup import DevParameters
+    from execution import dev_accounts
+
+    overrides: dict[str, Any] = {}
+    if args.dev_config:
+        import yaml
+
+        try:
+            with open(args.dev_config) as file:
+                overrides = yaml.safe_load(file) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise CaplinError("cannot read the dev chain config", path=args.dev_config,
+                              error=error) from error
+        if not isinstance(overrides, dict):
+            raise CaplinError("dev chain config must be a mapping", path=args.dev_config)
+    fee_recipient = args.dev_fee_recipient or dev_accounts(1)[0][0]
+    parameters = DevParameters(
+        validators=args.dev_validators,
+        preset=args.dev_preset,
+        genesis_fork=args.dev_genesis_fork,
+        overrides=tuple(sorted((str(k), v) for k, v in overrides.items())),
+    )
+    unknown = [n for n in args.api_namespaces if n not in API_NAMESPACES]
+    if unknown:
+        raise CaplinError("unknown Beacon API namespace", namespaces=",".join(unknown))
+    return NodeConfig(
+        datadir=Path(args.datadir).expanduser(),
+        dev=parameters,
+        db_engine=args.db_engine,
+        genesis_delay=args.dev_genesis_delay,
+        api_enabled=args.api_enabled,
+        api_addr=args.api_addr,
+        api_port=args.api_port,
+        api_namespaces=tuple(args.api_namespaces),
+        api_cors_origins=tuple(args.api_cors),
+        rpc_enabled=args.http_enabled,
+        rpc_addr=args.http_addr,
+        rpc_port=args.http_port,
+        metrics_enabled=args.metrics,
+        metrics_addr=args.metrics_addr,
+        metrics_port=args.metrics_port,
+        fee_recipient=fee_recipient,
+    )
+
+
+async def _run_until_signal(config: Any) -> None:
+    from caplin.node.node import run_node
+
+    shutdown = trio.Event()
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                async for signum in signals:
+                    log.info("shutdown requested signal=%s", signal.Signals(signum).name)
+                    shutdown.set()
+                    return
+
+            nursery.start_soon(watch)
+            await run_node(config, shutdown=shutdown)
+            nursery.cancel_scope.cancel()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+    except CaplinError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    setup_logging(
+        args.verbosity,
+        json_console=args.log_json,
+        dir_path=args.log_dir,
+        dir_prefix=args.log_prefix,
+        dir_verbosity=args.log_dir_verbosity,
+        dir_json=args.log_dir_json,
+    )
+    if args.chain != "dev":
+        log.error(
+            "only the dev chain runs in this build: networking to join a public chain is not "
+            "wired into the node yet; start with --chain=dev chain=%s", args.chain
+        )
+        return 2
+    if args.archive or args.checkpoint_sync_urls or args.bootnodes or args.staticpeers:
+        log.warning(
+            "archive mode, checkpoint sync and peers are not used by the dev chain; ignoring them"
+        )
+    try:
+        config = node_config(args)
+    except CaplinError as error:
+        log.error("invalid flags error=%s", error)
+        return 2
+    failures: list[BaseException] = []
+    try:
+        trio.run(_run_until_signal, config)
+    except* CaplinError as group:
+        failures.extend(group.exceptions)
+    for error in failures:
+        log.error("node failed error=%s", error)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

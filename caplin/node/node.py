@@ -1,0 +1,278 @@
+"""The beacon node's trio loop: slot clock, duties, status log and the embedded servers.
+
+Each slot has three deadlines, in basis points of the slot duration as the spec's config
+names them: the slot start (fork-choice tick, then our proposal), ATTESTATION_DUE_BPS
+(head votes and sync committee messages) and AGGREGATE_DUE_BPS (aggregates and sync
+contributions, then the next slot's state advance). Each duty runs in a worker thread; the
+clock waits for it, and a duty that ends after the next deadline is logged as late.
+"""
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from caplin.errors import CaplinError
+from caplin.metrics import NodeMetrics
+from caplin.node.setup import DevChain, DevParameters, open_dev_chain
+from caplin.transition.helpers import compute_epoch_at_slot, get_active_validator_indices
+from caplin.validator.client import ValidatorClient
+
+log = logging.getLogger("caplin.node")
+
+STATUS_INTERVAL_SECONDS = 30.0
+# Defaults of the spec's config (phase0 values); configs of every bundled network set them.
+DEFAULT_ATTESTATION_DUE_BPS = 3333
+DEFAULT_AGGREGATE_DUE_BPS = 6667
+
+
+@dataclass
+class NodeConfig:
+    """Everything `run_node` needs; the CLI builds it from flags."""
+
+    datadir: Path
+    dev: DevParameters = field(default_factory=DevParameters)
+    db_engine: str = "lmdb"
+    genesis_delay: int = 5
+    api_enabled: bool = True
+    api_addr: str = "127.0.0.1"
+    api_port: int = 5555
+    api_namespaces: tuple[str, ...] = ()
+    api_cors_origins: tuple[str, ...] = ()
+    rpc_enabled: bool = True
+    rpc_addr: str = "127.0.0.1"
+    rpc_port: int = 8545
+    metrics_enabled: bool = False
+    metrics_addr: str = "127.0.0.1"
+    metrics_port: int = 6061
+    fee_recipient: bytes = b"\x00" * 20
+    status_interval: float = STATUS_INTERVAL_SECONDS
+
+
+class Node:
+    """An open dev chain with its validator client, driven by `run`."""
+
+    def __init__(self, config: NodeConfig, dev: DevChain) -> None:
+        self.config = config
+        self.dev = dev
+        self.spec = dev.spec
+        self.chain = dev.chain
+        self.metrics = NodeMetrics()
+        self.validators = ValidatorClient(
+            dev.chain,
+            dev.keys,
+            engine=dev.engine,
+            txpool=dev.txpool,
+            fee_recipient=config.fee_recipient,
+        )
+        self.missed_slots = 0
+        self.late_duties = 0
+        self.reader: Any = None
+        self.started = trio.Event()
+
+    # --- time ----------------------------------------------------------------------------
+
+    def slot_start_ms(self, slot: int) -> int:
+        return self.dev.genesis_time * 1000 + slot * self.spec.SLOT_DURATION_MS
+
+    def current_slot(self) -> int:
+        elapsed = int(time.time() * 1000) - self.dev.genesis_time * 1000
+        return max(0, elapsed // self.spec.SLOT_DURATION_MS)
+
+    async def sleep_until_ms(self, deadline_ms: int) -> None:
+        delay = deadline_ms / 1000 - time.time()
+        if delay > 0:
+            await trio.sleep(delay)
+
+    # --- the slot loop -----------------------------------------------------------------
+
+    async def run_slots(self) -> None:
+        """Run every slot's duties from the next slot on, forever."""
+        spec = self.spec
+        attestation_bps = getattr(spec, "ATTESTATION_DUE_BPS", DEFAULT_ATTESTATION_DUE_BPS)
+        aggregate_bps = getattr(spec, "AGGREGATE_DUE_BPS", DEFAULT_AGGREGATE_DUE_BPS)
+        slot = max(self.current_slot() + 1, self.chain.snapshot.head_slot + 1)
+        if time.time() < self.dev.genesis_time:
+            log.info("waiting for genesis seconds=%d", math.ceil(self.dev.genesis_time - time.time()))
+        while True:
+            start_ms = self.slot_start_ms(slot)
+            await self.sleep_until_ms(start_ms)
+            await self._run_duty("tick", self.chain.on_tick, start_ms, slot=slot)
+            await self._run_duty("propose", self._propose, slot, slot=slot, deadline_bps=attestation_bps)
+            await self.sleep_until_ms(start_ms + spec.SLOT_DURATION_MS * attestation_bps // 10000)
+            await self._run_duty("update_head", self.chain.update_head, slot=slot)
+            await self._run_duty("attest", self.validators.attest, slot, slot=slot, deadline_bps=aggregate_bps)
+            await self.sleep_until_ms(start_ms + spec.SLOT_DURATION_MS * aggregate_bps // 10000)
+            await self._run_duty("aggregate", self.validators.aggregate, slot, slot=slot)
+            await self._run_duty("update_head", self.chain.update_head, slot=slot)
+            await self._run_duty("prepare", self.validators.prepare, slot + 1, slot=slot)
+            self.metrics.update(self.chain, self._active_validator_count())
+            next_slot = max(slot + 1, self.current_slot())
+            if next_slot > slot + 1:
+                skipped = next_slot - slot - 1
+                self.missed_slots += skipped
+                self.metrics.missed_slots.inc(skipped)
+                log.warning("slot clock fell behind skipped_slots=%d slot=%d", skipped, slot)
+            slot = next_slot
+
+    async def _run_duty(
+        self, name: str, function: Any, *args: Any, slot: int, deadline_bps: int = 10000
+    ) -> Any:
+        started = time.perf_counter()
+        try:
+            result = await trio.to_thread.run_sync(function, *args)
+        except CaplinError as error:
+            log.error("duty failed duty=%s slot=%d error=%s", name, slot, error)
+            if name == "propose":
+                self.missed_slots += 1
+                self.metrics.missed_slots.inc()
+            return None
+        deadline_ms = self.slot_start_ms(slot) + self.spec.SLOT_DURATION_MS * deadline_bps // 10000
+        if time.time() * 1000 > deadline_ms:
+            self.late_duties += 1
+            log.warning(
+                "duty ended after its deadline duty=%s slot=%d ms=%d",
+                name,
+                slot,
+                (time.perf_counter() - started) * 1000,
+            )
+        if name == "propose" and result is not None:
+            self.metrics.block_processing.observe(time.perf_counter() - started)
+        return result
+
+    def _propose(self, slot: int) -> Any:
+        snapshot = self.chain.snapshot
+        previous_finalized = snapshot.finalized.epoch
+        block = self.validators.propose(slot)
+        finalized = self.chain.snapshot.finalized
+        if finalized.epoch > previous_finalized:
+            log.info("finalized epoch=%d root=0x%s", finalized.epoch, finalized.root.hex())
+        return block
+
+    def _active_validator_count(self) -> int:
+        state = self.chain.snapshot.head_state
+        epoch = compute_epoch_at_slot(self.spec, int(state.slot))
+        return len(get_active_validator_indices(self.spec, state, epoch))
+
+    # --- status --------------------------------------------------------------------------
+
+    async def run_status(self) -> None:
+        while True:
+            await trio.sleep(self.config.status_interval)
+            self.log_status()
+
+    def log_status(self) -> None:
+        snapshot = self.chain.snapshot
+        log.info(
+            "status head_slot=%d head=0x%s justified_epoch=%d finalized_epoch=%d peers=0 "
+            "validators=%d missed_slots=%d",
+            snapshot.head_slot,
+            snapshot.head_root.hex()[:16],
+            snapshot.justified.epoch,
+            snapshot.finalized.epoch,
+            len(self.validators),
+            self.missed_slots,
+        )
+
+
+async def run_node(
+    config: NodeConfig,
+    *,
+    shutdown: trio.Event | None = None,
+    task_status: Any = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Open the chain, run the node until `shutdown` is set, then close the databases."""
+    shutdown = shutdown if shutdown is not None else trio.Event()
+    dev = await trio.to_thread.run_sync(
+        lambda: open_dev_chain(
+            config.datadir,
+            config.dev,
+            db_engine=config.db_engine,
+            genesis_delay=config.genesis_delay,
+        )
+    )
+    try:
+        node = Node(config, dev)
+        snapshot = node.chain.snapshot
+        log.info(
+            "node started datadir=%s db_engine=%s head_slot=%d finalized_epoch=%d validators=%d "
+            "genesis_time=%d",
+            config.datadir,
+            config.db_engine,
+            snapshot.head_slot,
+            snapshot.finalized.epoch,
+            len(node.validators),
+            dev.genesis_time,
+        )
+        async with trio.open_nursery() as nursery:
+            if config.metrics_enabled:
+                node.metrics.serve(config.metrics_addr, config.metrics_port)
+                log.info("metrics listening addr=%s port=%d", config.metrics_addr, config.metrics_port)
+            if config.rpc_enabled:
+                await nursery.start(_serve_rpc, node, shutdown)
+            if config.api_enabled:
+                await _start_api(nursery, node, shutdown)
+            nursery.start_soon(node.run_slots)
+            nursery.start_soon(node.run_status)
+            task_status.started(node)
+            await shutdown.wait()
+            log.info("node stopping head_slot=%d", node.chain.snapshot.head_slot)
+            nursery.cancel_scope.cancel()
+    finally:
+        # Worker threads finish their duty before the nursery exits, so no write is cut off.
+        dev.close()
+        log.info("node stopped")
+
+
+async def _serve_rpc(node: Node, shutdown: trio.Event, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    from execution.rpc import EthRpc
+    from execution.server import serve_rpc
+
+    rpc = EthRpc(node.dev.engine, node.dev.txpool)
+    await serve_rpc(
+        rpc, node.config.rpc_addr, node.config.rpc_port, shutdown=shutdown, task_status=task_status
+    )
+
+
+async def _start_api(nursery: Any, node: Node, shutdown: trio.Event) -> None:
+    """Start the Beacon API server when the `beacon_api` package provides one."""
+    try:
+        from beacon_api.server import serve as serve_api
+    except ImportError as error:
+        log.warning("Beacon API not started: the beacon_api server is not available error=%s", error)
+        return
+    from caplin.node.reader import NodeChainReader
+
+    node.reader = NodeChainReader(node)
+    api_config = _api_config(node.config)
+    nursery.start_soon(_run_api, serve_api, node.reader, api_config, shutdown)
+    log.info("Beacon API listening addr=%s port=%d", node.config.api_addr, node.config.api_port)
+
+
+async def _run_api(serve_api: Any, reader: Any, api_config: Any, shutdown: trio.Event) -> None:
+    try:
+        await serve_api(reader, api_config, shutdown=shutdown)
+    except TypeError:
+        await serve_api(reader, api_config)
+
+
+def _api_config(config: NodeConfig) -> Any:
+    try:
+        from beacon_api.server import ApiConfig
+    except ImportError:
+        return {
+            "addr": config.api_addr,
+            "port": config.api_port,
+            "namespaces": list(config.api_namespaces),
+            "cors_origins": list(config.api_cors_origins),
+        }
+    return ApiConfig(
+        addr=config.api_addr,
+        port=config.api_port,
+        namespaces=tuple(config.api_namespaces),
+        cors_origins=tuple(config.api_cors_origins),
+    )
