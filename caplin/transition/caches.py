@@ -8,35 +8,45 @@ seed. A mutated state therefore never sees a stale value, and states that
 share history (copies, forks of a chain) share entries.
 """
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
-
-V = TypeVar("V")
+from typing import Any
 
 
 class LruCache[V]:
-    """A dict that drops its least recently used entry beyond `capacity` entries."""
+    """A dict that drops its least recently used entry beyond `capacity` entries.
+
+    Safe to share between threads: the entries are guarded by a lock, but `compute` runs
+    outside it, so two threads that miss on one key at once may both compute it.
+    """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._entries: OrderedDict[Hashable, V] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], V]) -> V:
-        entries = self._entries
-        try:
-            value = entries[key]
-        except KeyError:
-            value = compute()
-            entries[key] = value
-            if len(entries) > self.capacity:
-                entries.popitem(last=False)
-            return value
-        entries.move_to_end(key)
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        value = compute()
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
         return value
 
+    def values(self) -> list[V]:
+        """Return the cached values, least recently used first."""
+        with self._lock:
+            return list(self._entries.values())
+
     def clear(self) -> None:
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

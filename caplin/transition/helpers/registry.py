@@ -121,7 +121,7 @@ def _read(validators: Any) -> ValidatorTable:
 
 def _read_by_diff(contents: Node, depth: int, count: int) -> ValidatorTable | None:
     """Return the table by patching the most recent smaller-or-equal registry, if cheap."""
-    for old_contents, old_table in reversed(list(_recent._entries.values())):
+    for old_contents, old_table in reversed(_recent.values()):
         if len(old_table) > count:
             continue
         old_count = len(old_table)
