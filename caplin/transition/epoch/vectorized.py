@@ -10,6 +10,7 @@ uint64 overflow, which the spec treats as an invalid transition, raises
 `EpochProcessingError` here as well; numpy would otherwise wrap silently.
 """
 
+import gc
 from typing import Any
 
 import numpy as np
@@ -472,6 +473,18 @@ def process_epoch_vectorized(spec: Any, state: Any) -> None:
     if fork < Fork.ALTAIR:
         raise EpochProcessingError("the vectorised epoch needs participation flags (altair+)")
 
+    # Reading and rebuilding trees allocates millions of nodes, none in reference cycles, and
+    # each allocation burst would otherwise trigger full collections over the whole heap.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _process_epoch_vectorized(spec, state, fork)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _process_epoch_vectorized(spec: Any, state: Any, fork: Fork) -> None:
     arrays = EpochArrays(spec, state)
     justification_and_finalization(arrays)
     inactivity_updates(arrays)
