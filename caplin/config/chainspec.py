@@ -50,6 +50,19 @@ def _network_values(network: str) -> dict[str, Any]:
     return {**_spec_config("mainnet"), **parse_values(raw, frozenset(_spec_config("mainnet")))}
 
 
+# Values ChainSpec derives when a config leaves them out; a config may still set them.
+DERIVED_KEYS = frozenset(
+    {
+        "SECONDS_PER_SLOT",
+        "MIN_EPOCHS_FOR_BLOCK_REQUESTS",
+        "MAX_REQUEST_BLOB_SIDECARS",
+        "MAX_REQUEST_BLOB_SIDECARS_ELECTRA",
+        "MAX_REQUEST_DATA_COLUMN_SIDECARS",
+        "ATTESTATION_SUBNET_PREFIX_BITS",
+    }
+)
+
+
 def _default_config(preset: str) -> dict[str, Any]:
     return _spec_config("minimal" if preset == "minimal" else "mainnet")
 
@@ -187,7 +200,21 @@ class ChainSpec:
                 raise ConfigError("PRESET_BASE must be a string", key="PRESET_BASE", value=preset)
         preset_values = _preset_values(preset)
         defaults = _default_config(preset)
-        config = {**defaults, **parse_values(raw, frozenset(defaults) | frozenset(preset_values))}
+        known = frozenset(defaults) | frozenset(preset_values) | DERIVED_KEYS
+        given = parse_values(raw, known)
+        if "SECONDS_PER_SLOT" in given:
+            # Configs before SLOT_DURATION_MS set only SECONDS_PER_SLOT, which must then win
+            # over the default slot duration.
+            from_seconds = given["SECONDS_PER_SLOT"] * 1000
+            duration = given.setdefault("SLOT_DURATION_MS", from_seconds)
+            if duration // 1000 != given["SECONDS_PER_SLOT"]:
+                raise ConfigError(
+                    "SECONDS_PER_SLOT and SLOT_DURATION_MS disagree",
+                    key="SECONDS_PER_SLOT",
+                    seconds=given["SECONDS_PER_SLOT"],
+                    milliseconds=duration,
+                )
+        config = {**defaults, **given}
         preset_overrides = {key: config.pop(key) for key in list(config) if key in preset_values}
         if preset_overrides:
             # A config that restates preset values must agree with the preset; types depend on it.

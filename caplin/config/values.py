@@ -17,6 +17,9 @@ PRESETS_DIR = _DATA_DIR / "presets"
 NETWORKS_DIR = _DATA_DIR / "networks"
 
 STRING_KEYS = frozenset({"PRESET_BASE", "CONFIG_NAME"})
+# List-valued keys other than BLOB_SCHEDULE, which has its own checks. The gas
+# limit schedule is a post-fulu value, kept as given.
+LIST_KEYS = frozenset({"GAS_LIMIT_SCHEDULE"})
 
 # Byte lengths of the byte-valued config keys; every `*_FORK_VERSION` key is 4 bytes.
 BYTES_KEYS = {
@@ -70,7 +73,11 @@ def parse_value(key: str, raw: Any, known: bool = True) -> Any:
     if key == "BLOB_SCHEDULE":
         return _parse_blob_schedule(raw)
 
-    if not known or isinstance(raw, list):
+    if not known:
+        return _parse_unknown(raw)
+    if key in LIST_KEYS:
+        if not isinstance(raw, list):
+            raise ConfigError("config value must be a list", key=key, value=raw)
         return _parse_unknown(raw)
 
     if isinstance(raw, bool):

@@ -147,13 +147,19 @@ def test_from_config_reads_a_yaml_file(tmp_path):
     assert spec.BLOB_SCHEDULE == [{"EPOCH": 5, "MAX_BLOBS_PER_BLOCK": 12}]
 
 
-def test_from_config_without_slot_duration_derives_it():
-    raw = {"PRESET_BASE": "mainnet", "SECONDS_PER_SLOT": 4}
-    defaults_without_ms = ChainSpec.from_config(raw)
-    # The mainnet default config sets SLOT_DURATION_MS, which wins over SECONDS_PER_SLOT.
-    assert defaults_without_ms.SLOT_DURATION_MS == 12000
+def test_from_config_seconds_per_slot_sets_duration():
+    spec = ChainSpec.from_config({"PRESET_BASE": "mainnet", "SECONDS_PER_SLOT": 4})
+    assert spec.SLOT_DURATION_MS == 4000
+    assert spec.SECONDS_PER_SLOT == 4
     spec = ChainSpec.from_config({"PRESET_BASE": "mainnet", "SLOT_DURATION_MS": 4000})
     assert spec.SECONDS_PER_SLOT == 4
+    both = {"SECONDS_PER_SLOT": 12, "SLOT_DURATION_MS": 12000}
+    assert ChainSpec.from_config(both).SLOT_DURATION_MS == 12000
+
+
+def test_from_config_disagreeing_slot_times_raise():
+    with pytest.raises(ConfigError, match="disagree"):
+        ChainSpec.from_config({"SECONDS_PER_SLOT": 12, "SLOT_DURATION_MS": 6000})
 
 
 @pytest.mark.parametrize(
@@ -266,3 +272,23 @@ def test_for_dev_activates_forks_at_genesis():
     mainnet_dev = ChainSpec.for_dev(preset="mainnet", genesis_fork=Fork.FULU)
     assert mainnet_dev.SLOTS_PER_EPOCH == 32
     assert mainnet_dev.fork_at_epoch(0) == Fork.FULU
+
+
+BAD_VALUES = ["abc", -1, 1.5, True, None, [1], {"a": 1}, "0x", "1e3"]
+
+
+def test_every_known_key_rejects_bad_values():
+    defaults = ChainSpec.for_preset("minimal").config
+    for key, default in defaults.items():
+        if key in ("CONFIG_NAME", "PRESET_BASE", "GENESIS_VALIDATORS_ROOT", "GAS_LIMIT_SCHEDULE"):
+            continue
+        for bad in BAD_VALUES:
+            if isinstance(default, list) and isinstance(bad, list):
+                continue
+            try:
+                ChainSpec.from_config({"PRESET_BASE": "minimal", key: bad})
+            except ConfigError as error:
+                assert key in str(error), (key, bad, str(error))
+            else:
+                # An empty YAML value is an empty blob schedule.
+                assert (key, bad) == ("BLOB_SCHEDULE", None)
