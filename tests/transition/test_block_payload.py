@@ -16,7 +16,11 @@ from test_block_support import (
 )
 
 from caplin.config import ChainSpec
-from caplin.config.constants import DOMAIN_BLS_TO_EXECUTION_CHANGE, G2_POINT_AT_INFINITY
+from caplin.config.constants import (
+    DOMAIN_BLS_TO_EXECUTION_CHANGE,
+    DOMAIN_SYNC_COMMITTEE,
+    G2_POINT_AT_INFINITY,
+)
 from caplin.config.forks import Fork
 from caplin.crypto import bls
 from caplin.crypto.hash import sha256
@@ -24,7 +28,13 @@ from caplin.errors import BlockProcessingError
 from caplin.transition import block
 from caplin.transition.block._common import read_uint64_range
 from caplin.transition.engine import FixedAnswerEngine, TrustingEngine
-from caplin.transition.helpers import compute_domain, compute_signing_root, get_randao_mix
+from caplin.transition.helpers import (
+    compute_domain,
+    compute_signing_root,
+    get_block_root_at_slot,
+    get_domain,
+    get_randao_mix,
+)
 from caplin.transition.signatures import SignatureBatch
 
 spec = MINIMAL
@@ -276,3 +286,43 @@ def test_withdrawals_sweep_wraps_around() -> None:
 
     assert [w.validator_index for w in expected.withdrawals] == [22, 1]
     assert [w.amount for w in expected.withdrawals] == [ETH, 2 * ETH]
+
+
+def _full_sync_aggregate(state: Any, fork: Fork) -> Any:
+    previous_slot = int(state.slot) - 1
+    domain = get_domain(spec, state, DOMAIN_SYNC_COMMITTEE, previous_slot // spec.SLOTS_PER_EPOCH)
+    root = compute_signing_root(spec, get_block_root_at_slot(spec, state, previous_slot), domain)
+    signatures = [bls.Sign(secret_key(i % 16), root) for i in range(spec.SYNC_COMMITTEE_SIZE)]
+    return spec.types(fork).SyncAggregate(
+        sync_committee_bits=[True] * spec.SYNC_COMMITTEE_SIZE,
+        sync_committee_signature=bls.Aggregate(signatures),
+    )
+
+
+def test_full_sync_aggregate_matches_reference() -> None:
+    fork = Fork.DENEB
+    state = _sync_state(fork)
+    aggregate = _full_sync_aggregate(state, fork)
+    ref_state = to_reference(fork, state, "BeaconState")
+    sigs = SignatureBatch()
+
+    block.process_sync_aggregate(spec, state, aggregate, sigs)
+    sigs.verify()
+    reference(fork).process_sync_aggregate(
+        ref_state, to_reference(fork, aggregate, "SyncAggregate")
+    )
+
+    assert int(state.balances[0]) > 32 * ETH
+    assert same_root(fork, state, ref_state)
+
+
+def test_sync_reward_overflow_rejected() -> None:
+    state = _sync_state(Fork.DENEB)
+    state.balances[3] = 2**64 - 100
+    aggregate = spec.types(Fork.DENEB).SyncAggregate(
+        sync_committee_bits=[True] * spec.SYNC_COMMITTEE_SIZE
+    )
+    with pytest.raises(BlockProcessingError) as raised:
+        block.process_sync_aggregate(spec, state, aggregate, SignatureBatch(enabled=False))
+    assert raised.value.rule == "sync_aggregate"
+    assert "uint64" in raised.value.message
