@@ -21,6 +21,7 @@ spec's `get_head` over `filter_block_tree`:
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 
@@ -48,12 +49,12 @@ class HeadRules:
 class _Column:
     """A numpy array that grows by doubling, for one value per node."""
 
-    def __init__(self, dtype: type, fill: int = 0) -> None:
+    def __init__(self, dtype: Any, fill: Any = 0) -> None:
         self._data = np.full(16, fill, dtype=dtype)
         self._fill = fill
         self.size = 0
 
-    def append(self, value: int) -> None:
+    def append(self, value: Any) -> None:
         if self.size == len(self._data):
             grown = np.full(2 * len(self._data), self._fill, dtype=self._data.dtype)
             grown[: self.size] = self._data
@@ -91,9 +92,11 @@ class ProtoArray:
         self.block_hashes: list[bytes] = []
         self._finalized: tuple[int, int] = (-1, -1)  # (node index, start slot of the epoch)
         # Subtree weights of the last `find_head`, proposer boost included.
-        self.weights: list[int] = []
+        self.weights = np.zeros(0, dtype=np.int64)
 
         # Numpy columns by node index, for the vectorised parts of `find_head`.
+        self._root = _Column(np.dtype("S32"), b"")
+        self._parent = _Column(np.int64)
         self._slot = _Column(np.int64)
         self._justified = _Column(np.int64)
         self._unrealized = _Column(np.int64)
@@ -145,7 +148,9 @@ class ProtoArray:
         self.unrealized_justified_epochs.append(unrealized_justified_epoch)
         self.statuses.append(status)
         self.block_hashes.append(block_hash)
-        self.weights.append(0)
+        self.weights = np.append(self.weights, np.int64(0))
+        self._root.append(root)
+        self._parent.append(parent)
         self._slot.append(slot)
         self._justified.append(justified_epoch)
         self._unrealized.append(unrealized_justified_epoch)
@@ -265,66 +270,42 @@ class ProtoArray:
         votes = np.array(node_votes, dtype=np.int64)
         if boost_index >= 0:
             votes[boost_index] += boost_score
-        weights = subtree_sums(votes)
-        has_viable = (subtree_sums(self.viable_leaves(rules).astype(np.int64)) > 0).tolist()
-        invalid = self._invalid.values
-        invalid_prefix = np.zeros(len(order) + 1, dtype=np.int64)
-        np.cumsum(invalid[order], out=invalid_prefix[1:])
-        # For each position, the first position at or after it whose node is not a
-        # single-child node: the end of the straight stretch of chain starting there.
-        not_single = self._child_count.values[order] != 1
-        marks = np.where(not_single, np.arange(len(order)), len(order))
-        stretch_end = np.minimum.accumulate(marks[::-1])[::-1]
+        self.weights = subtree_sums(votes)
+        has_viable = subtree_sums(self.viable_leaves(rules).astype(np.int64)) > 0
+        eligible = has_viable & ~self._invalid.values
+        best_child = self._best_children(eligible)
 
-        self.weights = weights.tolist()
-        return self._walk(
-            justified_index, has_viable, invalid, invalid_prefix, stretch_end, order.tolist()
-        )
+        # Follow best children down by pointer doubling: after k rounds every entry
+        # has moved 2**k steps, and a node without an eligible child points to itself.
+        pointer = best_child
+        for _ in range(max(1, len(order)).bit_length()):
+            pointer = pointer[pointer]
+        return int(pointer[justified_index])
 
-    def _walk(
-        self,
-        head: int,
-        has_viable: list[bool],
-        invalid: np.ndarray,
-        invalid_prefix: np.ndarray,
-        stretch_end: np.ndarray,
-        order: list[int],
-    ) -> int:
-        weights = self.weights
-        roots = self.roots
-        positions = self._position.values
-        while True:
-            children = self.children[head]
-            if not children:
-                return head
-            if len(children) == 1:
-                child = children[0]
-                if not has_viable[child]:
-                    return head
-                # Jump to the end of the stretch when none of its payloads is invalid;
-                # every node on it has the viable leaves of the stretch end.
-                first = int(positions[head]) + 1
-                last = int(stretch_end[first])
-                if invalid_prefix[last + 1] == invalid_prefix[first]:
-                    head = order[last]
-                    continue
-                if invalid[child]:
-                    return head
-                head = child
-                continue
-            best = -1
-            for child in children:
-                if not has_viable[child] or invalid[child]:
-                    continue
-                if (
-                    best < 0
-                    or weights[child] > weights[best]
-                    or (weights[child] == weights[best] and roots[child] > roots[best])
-                ):
-                    best = child
-            if best < 0:
-                return head
-            head = best
+    def _best_children(self, eligible: np.ndarray) -> np.ndarray:
+        """Per node: its heaviest eligible child (ties to the higher root), else itself."""
+        count = len(self.roots)
+        best = np.arange(count, dtype=np.int64)
+        parents = self._parent.values
+        candidates = np.flatnonzero(eligible & (parents >= 0))
+        if candidates.size == 0:
+            return best
+        candidate_parents = parents[candidates]
+        only_child = self._child_count.values[candidate_parents] == 1
+        best[candidate_parents[only_child]] = candidates[only_child]
+
+        rivals = candidates[~only_child]
+        if rivals.size:
+            rival_parents = parents[rivals]
+            root_rank = np.empty(rivals.size, dtype=np.int64)
+            root_rank[np.argsort(self._root.values[rivals], kind="stable")] = np.arange(rivals.size)
+            ranked = np.lexsort((root_rank, self.weights[rivals], rival_parents))
+            sorted_parents = rival_parents[ranked]
+            # The last entry of each parent's run is its best child.
+            last = np.ones(ranked.size, dtype=bool)
+            last[:-1] = sorted_parents[1:] != sorted_parents[:-1]
+            best[sorted_parents[last]] = rivals[ranked][last]
+        return best
 
     def mark_valid(self, index: int) -> None:
         """Record a verified payload: `index` and its optimistic ancestors become VALID."""

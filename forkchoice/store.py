@@ -250,7 +250,7 @@ class Store:
             boost_score = self.get_proposer_score()
         head = proto.find_head(
             proto.index(self.justified_checkpoint.root),
-            node_votes.tolist(),
+            node_votes,
             rules,
             boost_index,
             boost_score,
@@ -264,7 +264,7 @@ class Store:
         are recomputed on the spot.
         """
         self.get_head()
-        return self.proto.weights[self.proto.index(root)]
+        return int(self.proto.weights[self.proto.index(root)])
 
     def get_attestation_score(self, root: bytes) -> int:
         """Return the balance of the latest messages for `root` or its descendants."""

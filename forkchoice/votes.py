@@ -135,7 +135,9 @@ class VoteTracker:
         self._rebuild = False
 
     def _apply_dirty(self) -> None:
-        indices = np.unique(np.concatenate(self._dirty))
+        indices = np.sort(np.concatenate(self._dirty))
+        if indices.size > 1:
+            indices = indices[np.concatenate(([True], indices[1:] != indices[:-1]))]
         self._dirty.clear()
         old_nodes = self._applied_nodes[indices]
         old_balances = self._applied_balances[indices]
