@@ -344,8 +344,8 @@ class EthRpc:
         return self.engine.build_vm(db, header)
 
     def call(self, params: list[Any]) -> str:
-        # NOTE: py-evm's costless state runs the call in a child block of `header`,
-        # so NUMBER and TIMESTAMP read one block later than geth's eth_call does.
+        # NOTE: py-evm's costless state runs the call in a child block of `header`, so
+        # NUMBER is one higher than geth's eth_call and TIMESTAMP is the wall clock.
         header = self.resolve_block(_param(params, 1, "block", "latest"))
         vm = self._costless_vm(header)
         with vm.in_costless_state() as state:
