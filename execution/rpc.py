@@ -345,7 +345,8 @@ class EthRpc:
 
     def call(self, params: list[Any]) -> str:
         # NOTE: py-evm's costless state runs the call in a child block of `header`, so
-        # NUMBER is one higher than geth's eth_call and TIMESTAMP is the wall clock.
+        # NUMBER is one higher than geth's eth_call. TIMESTAMP is the later of the wall
+        # clock and the block's timestamp + 1.
         header = self.resolve_block(_param(params, 1, "block", "latest"))
         vm = self._costless_vm(header)
         with vm.in_costless_state() as state:
