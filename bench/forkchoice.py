@@ -5,11 +5,11 @@ without beacon states, so the numbers cover the fork-choice part only (the
 state transition, signature checks and checkpoint states of `Store.on_block`
 and `Store.on_attestation` are excluded).
 
-Scenario: a tree of `--blocks` blocks (a main chain where one block in ten
-forks off a recent ancestor), `--validators` validators of 32 ETH whose latest
-messages point at recent blocks, then one slot's worth of attestations
+Scenario: a tree of `--blocks` blocks, a main chain where one block in ten
+forks off a recent ancestor. `--validators` validators of 32 ETH have latest
+messages for recent blocks. Then one slot's worth of attestations
 (validators / SLOTS_PER_EPOCH, in committees of `--committee` validators)
-voting for the head. Timed:
+vote for the head. Timed:
 
 - `apply votes`: folding that slot's attestations into per-block balances;
 - `get_head`: the head walk (weights, viability, best descendant) afterwards;
@@ -104,7 +104,7 @@ def spec_style_head(proto: ProtoArray, latest: list[int], balances: list[int]) -
         children = proto.children[head]
         weights = [spec_style_get_weight(proto, latest, balances, c) for c in children]
         computed += len(children)
-        head = max(zip(weights, (proto.roots[c] for c in children), children))[2]
+        head = max(zip(weights, (proto.roots[c] for c in children), children, strict=True))[2]
     return head, computed
 
 
@@ -163,7 +163,9 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=10_000, help="blocks in the tree")
     parser.add_argument("--validators", type=int, default=1_000_000, help="validator count")
     parser.add_argument("--committee", type=int, default=512, help="validators per attestation")
-    parser.add_argument("--repeat", type=int, default=9, help="rounds (median is reported)")
+    parser.add_argument(
+        "--repeat", type=int, default=9, help="rounds; the minimum and median are printed"
+    )
     parser.add_argument("--naive-blocks", type=int, default=200)
     parser.add_argument("--naive-validators", type=int, default=2_000)
     args = parser.parse_args()
@@ -172,8 +174,12 @@ def main() -> None:
     print(f"tree {args.blocks} blocks, {args.validators} validators, "
           f"{args.validators // SLOTS_PER_EPOCH} votes per slot, {args.repeat} rounds, "
           f"load average {os.getloadavg()[0]:.1f}")
-    for label, key in (("apply votes (one slot)", "apply"), ("get_head after the votes", "get_head"),
-                       ("on_block (new head)", "on_block")):
+    timings = (
+        ("apply votes (one slot)", "apply"),
+        ("get_head after the votes", "get_head"),
+        ("on_block (new head)", "on_block"),
+    )
+    for label, key in timings:
         samples = result[key]
         print(f"{label:26} min {min(samples) * 1000:7.2f} ms  "
               f"median {statistics.median(samples) * 1000:7.2f} ms")

@@ -8,6 +8,7 @@ rule against re-orgs at an epoch boundary is gone.
 """
 
 from collections.abc import Callable
+
 from caplin.config.forks import Fork
 from caplin.errors import ForkChoiceError
 from caplin.transition.helpers import (

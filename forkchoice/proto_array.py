@@ -3,11 +3,12 @@
 Nodes live in flat lists in insertion order, and a parent is always inserted
 before its children, so every parent index is smaller than its children's.
 Beside that order the tree keeps a depth-first (preorder) layout: the subtree
-of a node is one contiguous range of positions. Subtree weights, the count of
-viable leaves below a node and the count of invalid payloads on a stretch of
-chain are then differences of numpy prefix sums, computed for all nodes at
-once, and the head walk only stops at forks. The answers are those of the
-spec's `get_head` over `filter_block_tree`:
+of a node is one contiguous range of positions. Subtree weights and the count
+of viable leaves below each node are then differences of numpy prefix sums,
+computed for all nodes at once. Each node's best child is picked with one
+sort, and the head is found by pointer doubling along best children. The
+result is the head that the spec's `get_head` over `filter_block_tree`
+returns:
 
 - a leaf is viable when its voting source agrees with the store's justified
   checkpoint (or is at most two epochs old) and the leaf descends from the
@@ -29,7 +30,7 @@ GENESIS_EPOCH = 0
 
 
 class ExecutionStatus(IntEnum):
-    """What the execution engine said about a block's payload."""
+    """The execution engine's verdict on a block's payload."""
 
     IRRELEVANT = 0  # no payload: before bellatrix or before the merge transition
     VALID = 1
@@ -66,12 +67,6 @@ class _Column:
     def values(self) -> np.ndarray:
         """The live part of the column (a view: writes go to the column)."""
         return self._data[: self.size]
-
-    def replace(self, values: np.ndarray) -> None:
-        self.size = 0
-        self._data = np.full(max(16, 2 * len(values)), self._fill, dtype=self._data.dtype)
-        self._data[: len(values)] = values
-        self.size = len(values)
 
 
 class ProtoArray:
@@ -330,7 +325,8 @@ class ProtoArray:
         count = len(self.roots)
         remap = np.full(count, -1, dtype=np.int64)
         start = int(self._position.values[finalized_index])
-        kept_nodes = np.sort(self._order[start : start + int(self._subtree_size.values[finalized_index])])
+        size = int(self._subtree_size.values[finalized_index])
+        kept_nodes = np.sort(self._order[start : start + size])
         remap[kept_nodes] = np.arange(len(kept_nodes))
         keep = kept_nodes.tolist()
         old = (self.roots, self.parents, self.slots, self.justified_epochs,

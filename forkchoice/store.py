@@ -2,17 +2,17 @@
 
 `Store` keeps the spec's store fields (time, checkpoints, unrealized
 checkpoints, proposer boost, equivocating indices, blocks, states, block
-timeliness, checkpoint states, unrealized justifications) and answers
-`get_head` as the spec does, but keeps the block tree in a `ProtoArray` and
-the latest messages in a `VoteTracker`, so a head update costs one pass over
-the tree instead of one pass over all validators per block.
+timeliness, checkpoint states, unrealized justifications), and `get_head`
+returns the spec's head. The block tree is kept in a `ProtoArray` and the
+latest messages in a `VoteTracker`, so a head update costs a few vectorised
+passes over the tree instead of one pass over all validators per block.
 
 Every handler checks its input before it changes anything: a rejected block,
 attestation or slashing raises a `ForkChoiceError` subclass and leaves the
 store as it was.
 
-Time is kept in milliseconds (`time_ms`), as the spec does from the version
-with millisecond slot timing; `time` is the same instant in whole seconds.
+Time is kept in milliseconds (`time_ms`), as the spec does since it moved to
+millisecond slot timing. `time` is the same instant in whole seconds.
 """
 
 import logging
@@ -382,7 +382,8 @@ class Store:
         self._record_block_timeliness(root, int(block.slot))
         self._update_proposer_boost_root(head, root)
         self._update_checkpoints(
-            to_checkpoint(state.current_justified_checkpoint), to_checkpoint(state.finalized_checkpoint)
+            to_checkpoint(state.current_justified_checkpoint),
+            to_checkpoint(state.finalized_checkpoint),
         )
         self._pull_up_tip(root, int(block.slot), unrealized_justified, unrealized_finalized)
         self._maybe_prune()
@@ -481,7 +482,13 @@ class Store:
             )
 
     def _add_node(
-        self, root: bytes, block: Any, state: Any, unrealized_justified: Checkpoint, *, optimistic: bool
+        self,
+        root: bytes,
+        block: Any,
+        state: Any,
+        unrealized_justified: Checkpoint,
+        *,
+        optimistic: bool,
     ) -> None:
         parent_root = bytes(block.parent_root) if self.proto.roots else None
         status, block_hash = ExecutionStatus.IRRELEVANT, b""
@@ -540,7 +547,7 @@ class Store:
         """Record that the payload of `root` is invalid, back to `latest_valid_hash`.
 
         `root` and each ancestor whose payload hash is not `latest_valid_hash` become
-        INVALID, with all their descendants; the walk stops at the latest valid payload,
+        INVALID, with all their descendants. The walk stops at the latest valid payload,
         at a block without payload, or at the tree root. With `latest_valid_hash=None`
         only `root` and its descendants are invalidated. Invalid blocks are never head.
         """
@@ -563,9 +570,9 @@ class Store:
     ) -> bool:
         """Apply an attestation's LMD vote (the spec's `on_attestation`).
 
-        With `queue_future=True` an attestation that is only too early (its slot or target
-        epoch not reached yet) is queued and applied by the `on_tick` that reaches it;
-        the method then returns False. Returns True when the vote was applied.
+        With `queue_future=True`, an attestation that is only too early (its slot or target
+        epoch not reached yet) is queued, and the `on_tick` that reaches it applies it.
+        Returns True when the vote was applied, False when it was queued.
 
         Raises:
             AttestationNotReadyError: unknown target or head block, or a slot or epoch

@@ -2,7 +2,7 @@
 
 Each validator's latest message (target epoch and block) is kept in numpy
 columns. Attestations only update those columns and remember which
-validators changed; `apply` later turns the changes into per-block balance
+validators changed. `apply` later turns the changes into per-block balance
 deltas in one vectorised step, so a slot's worth of attestations costs one
 pass however many validators they carry.
 
@@ -64,11 +64,6 @@ class VoteTracker:
     def add_node(self) -> None:
         """Make room for one more block at the end of the tree."""
         self.node_votes = np.append(self.node_votes, np.int64(0))
-
-    def set_node_count(self, count: int) -> None:
-        if count > len(self.node_votes):
-            extra = np.zeros(count - len(self.node_votes), dtype=np.int64)
-            self.node_votes = np.concatenate([self.node_votes, extra])
 
     def process_attestation(self, indices: np.ndarray, target_epoch: int, node: int) -> int:
         """Record a message for block `node` at `target_epoch` from `indices`.

@@ -190,7 +190,8 @@ def test_invalid_payload_moves_head_away(fixture: Fixture) -> None:
 
     second = fixture.root(MAIN_CHAIN[1])
     first = store.blocks[second].parent_root
-    store.on_payload_invalid(second, bytes(store.blocks[bytes(first)].body.execution_payload.block_hash))
+    first_hash = bytes(store.blocks[bytes(first)].body.execution_payload.block_hash)
+    store.on_payload_invalid(second, first_hash)
     assert store.is_optimistic(bytes(first))
     assert not store.is_optimistic(tip)
     # The invalid branch is out; the tie at slot 1 goes to the higher root.
