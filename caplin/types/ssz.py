@@ -105,7 +105,8 @@ def _validate(cls: Any, data: memoryview, path: str) -> None:
     """Check that `data` is a well-formed encoding of `cls`, raising SSZError if not."""
     if _is_fixed(cls):
         _validate_fixed(cls, data, path)
-    elif issubclass(cls, Container):
+        return
+    if issubclass(cls, Container):
         _validate_container(cls, data, path)
     elif issubclass(cls, Bitlist):
         _validate_bitlist(cls, data, path)

@@ -309,3 +309,10 @@ def test_decoded_validators_read_and_write_lazily():
     # Views do not pickle (remerkleable makes their classes locally), but trees do.
     backing = pickle.loads(pickle.dumps(decode(validators_cls, data).get_backing()))
     assert encode(validators_cls.view_from_backing(backing)) == data
+
+
+def test_input_over_type_maximum_raises():
+    with pytest.raises(SSZError, match="over the limit of 4"):
+        decode(Variable, valid_variable()[:-1] + b"\x00" * 5)
+    with pytest.raises(SSZError, match="over the limit of 3"):
+        decode(List[List[uint8, 4], 3], offset(16) * 250)
