@@ -5,6 +5,10 @@ every SSZ class of `fork` (`ns.BeaconState`, `ns.Attestation`, ...). Each fork
 starts from the previous fork's classes and redefines the ones it changes.
 Fork-versioned containers (see `FORK_VERSIONED`) are distinct classes in every
 fork even where the layout did not change, so `fork_of` can tell them apart.
+The namespaces also hold the p2p containers (`caplin.types.p2p`).
+
+Decode, encode and root values with `caplin.types.ssz`, and convert them to
+and from Beacon-API JSON with `caplin.types.json`.
 """
 
 from collections.abc import Iterator
