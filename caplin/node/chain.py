@@ -8,6 +8,7 @@ as the Beacon API use `snapshot`, an immutable view replaced after each head cha
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,22 @@ from forkchoice.store import Checkpoint, Store
 log = logging.getLogger("caplin.node.chain")
 
 ZERO_HASH = b"\x00" * 32
+
+
+class NodeStore(Store):
+    """Fork choice with the merge check also accepting a pre-bellatrix parent state.
+
+    The first bellatrix block of a chain that started before bellatrix has an altair parent
+    state, which has no payload header; before the merge no payload header means the merge
+    is not complete.
+    """
+
+    # TODO(shared): drop once forkchoice.store.Store handles a pre-bellatrix pre-state itself.
+    def _is_merge_transition_block(self, pre_state: Any, block: Any) -> bool:
+        if self.spec.fork_of(pre_state) < Fork.BELLATRIX:
+            payload = block.body.execution_payload
+            return payload.hash_tree_root() != type(payload)().hash_tree_root()
+        return super()._is_merge_transition_block(pre_state, block)
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,9 @@ class BeaconChain:
         self.lock = threading.RLock()
         self.reorgs = 0
         self.imported_blocks = 0
+        # Called as listener(kind, **fields) for "block", "head", "finalized" and "reorg",
+        # in the importing thread; listeners must not block.
+        self.listeners: list[Callable[..., None]] = []
         # slot and parent root of every block after the anchor, to find the canonical chain
         # and the conflicting blocks when finality advances.
         self._index: dict[bytes, tuple[int, bytes]] = {}
@@ -79,7 +99,7 @@ class BeaconChain:
         anchor_state = self.db.state(anchor_root)
         if anchor_block is None or anchor_state is None:
             raise CaplinError("database is missing its anchor block or state", root=anchor_root)
-        store = Store(
+        store = NodeStore(
             self.spec,
             anchor_state,
             anchor_block.message,
@@ -137,6 +157,8 @@ class BeaconChain:
             head_changed, finalized_changed = self._update_head()
             self._persist(root, signed_block, previous_head)
             self.imported_blocks += 1
+            self._emit("block", root=root, slot=int(block.slot))
+            self._emit_head_changes(previous_head, head_changed, finalized_changed)
         milliseconds = (time.perf_counter() - started) * 1000
         return ImportResult(root, int(block.slot), milliseconds, head_changed, finalized_changed)
 
@@ -151,10 +173,33 @@ class BeaconChain:
     def update_head(self) -> bool:
         """Recompute the head (after ticks and attestations); return True when it moved."""
         with self.lock:
+            previous_head = self.snapshot.head_root
             head_changed, finalized_changed = self._update_head()
             if head_changed or finalized_changed:
                 self._persist_head()
+            self._emit_head_changes(previous_head, head_changed, finalized_changed)
             return head_changed
+
+    def _emit_head_changes(
+        self, previous_head: bytes, head_changed: bool, finalized_changed: bool
+    ) -> None:
+        snapshot = self.snapshot
+        if head_changed:
+            if self._descends(snapshot.head_root, previous_head):
+                self._emit("head", root=snapshot.head_root, slot=snapshot.head_slot)
+            else:
+                self._emit("reorg", root=snapshot.head_root, slot=snapshot.head_slot,
+                           old_root=previous_head)
+                self._emit("head", root=snapshot.head_root, slot=snapshot.head_slot)
+        if finalized_changed:
+            self._emit("finalized", epoch=snapshot.finalized.epoch, root=snapshot.finalized.root)
+
+    def _emit(self, kind: str, **fields: Any) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(kind, **fields)
+            except Exception:  # a listener's bug must not fail the import
+                log.exception("chain event listener failed kind=%s", kind)
 
     def _update_head(self) -> tuple[bool, bool]:
         store = self.store

@@ -139,6 +139,9 @@ def _includable(spec: Any, state: Any, data: Any, fork: Fork) -> bool:
         return False
     if target_epoch != compute_epoch_at_slot(spec, slot):
         return False
+    # Electra requires index 0, so votes signed before the fork with another index are dropped.
+    if fork >= Fork.ELECTRA and int(data.index) != 0:
+        return False
     if slot + spec.MIN_ATTESTATION_INCLUSION_DELAY > state_slot:
         return False
     # Deneb (EIP-7045) drops the one-epoch upper bound on inclusion.
