@@ -22,7 +22,7 @@ from .consolidation_request import (
     process_consolidation_request,
 )
 from .deposit import apply_deposit, is_valid_deposit_signature, process_deposit
-from .deposit_request import process_deposit_request
+from .deposit_request import process_deposit_request, process_deposit_requests
 from .eth1_data import process_eth1_data
 from .execution_payload import get_max_blobs_per_block, process_execution_payload
 from .header import process_block_header
@@ -54,6 +54,7 @@ __all__ = [
     "process_consolidation_request",
     "process_deposit",
     "process_deposit_request",
+    "process_deposit_requests",
     "process_eth1_data",
     "process_execution_payload",
     "process_operations",
@@ -119,8 +120,7 @@ def process_operations(spec: Any, state: Any, body: Any, sigs: SignatureBatch) -
 
     if fork >= Fork.ELECTRA:
         requests = body.execution_requests
-        for deposit_request in requests.deposits:
-            process_deposit_request(spec, state, deposit_request)
+        process_deposit_requests(spec, state, list(requests.deposits))
         for withdrawal_request in requests.withdrawals:
             process_withdrawal_request(spec, state, withdrawal_request)
         for consolidation_request in requests.consolidations:
