@@ -136,6 +136,6 @@ def run(case: Case) -> None:
     if actual_root != expected_root:
         fields = ", ".join(_differing_fields(state, expected))
         raise AssertionError(
-            f"{name}: post state root 0x{actual_root.hex()}, expected 0x{expected_root.hex()}; "
-            f"fields that differ: {fields}"
+            f"{name}: post state root 0x{actual_root.hex()}, expected 0x{expected_root.hex()}. "
+            f"Fields that differ: {fields}"
         )

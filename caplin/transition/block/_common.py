@@ -60,7 +60,7 @@ def find_validator_index(state: Any, pubkey: bytes) -> int | None:
         if bytes(validators[index].pubkey) == pubkey:
             return index
 
-    # A miss indexes the whole registry from its serialized columns, once per registry root.
+    # A miss indexes every pubkey of the registry's column table, once per registry root.
     registry_root = validators_key(state)
     if registry_root != _indexed_registry_root:
         table = validator_table(state)

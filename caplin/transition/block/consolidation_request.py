@@ -25,7 +25,7 @@ from ._common import find_validator_index, uint64_checked
 def is_valid_switch_to_compounding_request(
     spec: Any, state: Any, consolidation_request: Any
 ) -> bool:
-    """Return whether the request asks an active 0x01 validator to move to 0x02 credentials.
+    """Return whether the request moves an active 0x01 validator to 0x02 credentials.
 
     Such a request names the same pubkey as source and target.
     """

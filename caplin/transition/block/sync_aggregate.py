@@ -90,7 +90,8 @@ def _add_signature(
             )
         return
 
-    # With every member signing, the committee's stored aggregate key saves 512 additions.
+    # With every member signing, the committee's stored aggregate key replaces
+    # SYNC_COMMITTEE_SIZE point additions.
     if len(participants) == len(committee_pubkeys):
         participants = [bytes(committee.aggregate_pubkey)]
 

@@ -204,10 +204,10 @@ def _sweep_candidates(
 ) -> list[int]:
     """Return the sweep positions (0 = `start`) whose validator may be withdrawable.
 
-    The sweep may visit MAX_VALIDATORS_PER_WITHDRAWALS_SWEEP validators and reading each one
-    through its SSZ view costs far more than the numpy columns, so this keeps only validators
-    with execution credentials that are past their withdrawable epoch or hold more than their
-    effective balance. Every withdrawable validator meets one of these conditions. The spec
+    The sweep may visit MAX_VALIDATORS_PER_WITHDRAWALS_SWEEP validators, and reading each one
+    through its SSZ view costs far more than reading numpy columns. This filter keeps the
+    validators with execution credentials that are past their withdrawable epoch or hold more
+    than their effective balance, which every withdrawable validator does. The spec
     predicates then decide on each candidate.
     """
     table = validator_table(state)
