@@ -66,9 +66,9 @@ class PayloadStatuses:
 
 
 class StepRunner:
-    """Runs the steps of one case against one store."""
+    """Runs the steps of one case against one store; `store_options` go to `Store`."""
 
-    def __init__(self, case: Case) -> None:
+    def __init__(self, case: Case, **store_options: Any) -> None:
         self.case = case
         self.spec = case.spec
         self.types = self.spec.types(case.fork_enum)
@@ -85,6 +85,7 @@ class StepRunner:
             verify_signatures=int(case.meta.get("bls_setting", 0)) != _BLS_IGNORED,
             availability=self.sidecars,
             get_pow_block=self.pow_blocks.get,
+            **store_options,
         )
 
     def run(self) -> None:

@@ -207,3 +207,18 @@ def _attesters(store: Store, fixture: Fixture) -> set[int]:
     attestation = fixture.attestation()
     state = store.block_states[bytes(attestation.data.beacon_block_root)]
     return set(get_attesting_indices(store.spec, state, attestation))
+
+
+def test_pruning_keeps_spec_answers() -> None:
+    from spec_tests.runners.fork_choice import StepRunner
+
+    key = (*CASE_KEY[:3], "on_block", "pyspec_tests", "justification_withholding")
+    case = next(iter_cases(ARCHIVE, lambda candidate: candidate == key))
+    runner = StepRunner(case, prune_threshold=1)
+    runner.run()
+    store = runner.store
+    block_steps = sum(1 for step in case.yaml("steps") if "block" in step)
+    assert store.finalized_checkpoint.epoch > 0
+    assert len(store.proto) < block_steps + 1
+    assert store.proto.roots[0] == store.finalized_checkpoint.root
+    assert set(store.blocks) == set(store.proto.roots)
