@@ -1,0 +1,1 @@
+"""Route modules of the Beacon API, one per namespace; each exports `router`."""

@@ -1,0 +1,222 @@
+"""The `beacon` namespace's genesis, header and block routes, including block publication."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from beacon_api.ids import (
+    ResolvedBlock,
+    describe_block,
+    parse_root,
+    parse_uint,
+    resolve_block,
+)
+from beacon_api.responses import (
+    VERSION_HEADER,
+    data_response,
+    encode_json_data,
+    error_response,
+    json_response,
+    versioned_response,
+)
+from beacon_api.routes.common import chain_of
+from beacon_api.submission import decode_block_submission
+from caplin.config.forks import Fork
+from caplin.errors import ApiError
+from caplin.types.ssz import hash_tree_root
+
+router = APIRouter()
+
+BROADCAST_VALIDATIONS = ("gossip", "consensus", "consensus_and_equivocation")
+
+
+@router.get("/eth/v1/beacon/genesis")
+async def get_genesis(request: Request) -> Response:
+    chain = chain_of(request)
+    data = {
+        "genesis_time": str(chain.genesis_time),
+        "genesis_validators_root": "0x" + chain.genesis_validators_root.hex(),
+        "genesis_fork_version": "0x" + chain.spec.fork_version(Fork.PHASE0).hex(),
+    }
+    return json_response({"data": data})
+
+
+def header_json(block: ResolvedBlock) -> dict[str, Any]:
+    """Return the `{root, canonical, header}` item of the header routes."""
+    message = block.signed_block.message
+    header = {
+        "slot": str(int(message.slot)),
+        "proposer_index": str(int(message.proposer_index)),
+        "parent_root": "0x" + bytes(message.parent_root).hex(),
+        "state_root": "0x" + bytes(message.state_root).hex(),
+        "body_root": "0x" + hash_tree_root(message.body).hex(),
+    }
+    return {
+        "root": "0x" + block.root.hex(),
+        "canonical": block.canonical,
+        "header": {
+            "message": header,
+            "signature": "0x" + bytes(block.signed_block.signature).hex(),
+        },
+    }
+
+
+@router.get("/eth/v1/beacon/headers")
+async def get_headers(request: Request) -> Response:
+    chain = chain_of(request)
+    slot_text = request.query_params.get("slot")
+    parent_text = request.query_params.get("parent_root")
+    slot = parse_uint(slot_text, "slot") if slot_text is not None else None
+    parent_root = parse_root(parent_text, "parent_root") if parent_text is not None else None
+
+    roots: list[bytes]
+    if parent_root is not None:
+        roots = chain.child_block_roots(parent_root)
+    elif slot is not None:
+        canonical = chain.canonical_block_root(slot)
+        roots = [canonical] if canonical is not None else []
+    else:
+        roots = [chain.head()[0]]
+
+    blocks = []
+    for root in roots:
+        signed_block = chain.block_by_root(root)
+        if signed_block is None:
+            continue
+        block = describe_block(chain, root, signed_block)
+        if slot is None or block.slot == slot:
+            blocks.append(block)
+    return data_response(
+        [header_json(block) for block in blocks],
+        execution_optimistic=any(block.execution_optimistic for block in blocks),
+        finalized=bool(blocks) and all(block.finalized for block in blocks),
+    )
+
+
+@router.get("/eth/v1/beacon/headers/{block_id}")
+async def get_header(request: Request, block_id: str) -> Response:
+    block = resolve_block(chain_of(request), block_id)
+    return data_response(
+        header_json(block),
+        execution_optimistic=block.execution_optimistic,
+        finalized=block.finalized,
+    )
+
+
+@router.get("/eth/v2/beacon/blocks/{block_id}")
+async def get_block(request: Request, block_id: str) -> Response:
+    block = resolve_block(chain_of(request), block_id)
+    return await versioned_response(
+        request,
+        block.signed_block,
+        block.fork,
+        execution_optimistic=block.execution_optimistic,
+        finalized=block.finalized,
+    )
+
+
+@router.get("/eth/v1/beacon/blocks/{block_id}/root")
+async def get_block_root(request: Request, block_id: str) -> Response:
+    block = resolve_block(chain_of(request), block_id)
+    return data_response(
+        {"root": "0x" + block.root.hex()},
+        execution_optimistic=block.execution_optimistic,
+        finalized=block.finalized,
+    )
+
+
+@router.get("/eth/v2/beacon/blocks/{block_id}/attestations")
+async def get_block_attestations(request: Request, block_id: str) -> Response:
+    block = resolve_block(chain_of(request), block_id)
+    attestations = block.signed_block.message.body.attestations
+    return data_response(
+        await encode_json_data(attestations),
+        execution_optimistic=block.execution_optimistic,
+        finalized=block.finalized,
+        version=block.fork,
+    )
+
+
+def blind_block(spec: Any, signed_block: Any) -> Any:
+    """Return the `SignedBlindedBeaconBlock` of a block: its payload replaced by the header.
+
+    Blocks before bellatrix have no payload, so they are returned unchanged.
+    """
+    fork = spec.fork_of(signed_block)
+    if fork < Fork.BELLATRIX:
+        return signed_block
+    types = spec.types(fork)
+    block = signed_block.message
+    body = block.body
+    payload = body.execution_payload
+
+    header_fields = {}
+    for name in types.ExecutionPayloadHeader.fields():
+        if name == "transactions_root":
+            header_fields[name] = hash_tree_root(payload.transactions)
+        elif name == "withdrawals_root":
+            header_fields[name] = hash_tree_root(payload.withdrawals)
+        else:
+            header_fields[name] = getattr(payload, name)
+
+    body_fields = {}
+    for name in types.BlindedBeaconBlockBody.fields():
+        if name == "execution_payload_header":
+            body_fields[name] = types.ExecutionPayloadHeader(**header_fields)
+        else:
+            body_fields[name] = getattr(body, name)
+
+    blinded = types.BlindedBeaconBlock(
+        slot=block.slot,
+        proposer_index=block.proposer_index,
+        parent_root=block.parent_root,
+        state_root=block.state_root,
+        body=types.BlindedBeaconBlockBody(**body_fields),
+    )
+    return types.SignedBlindedBeaconBlock(message=blinded, signature=signed_block.signature)
+
+
+@router.get("/eth/v1/beacon/blinded_blocks/{block_id}")
+async def get_blinded_block(request: Request, block_id: str) -> Response:
+    chain = chain_of(request)
+    block = resolve_block(chain, block_id)
+    return await versioned_response(
+        request,
+        blind_block(chain.spec, block.signed_block),
+        block.fork,
+        execution_optimistic=block.execution_optimistic,
+        finalized=block.finalized,
+    )
+
+
+@router.post("/eth/v2/beacon/blocks")
+async def post_block(request: Request) -> Response:
+    chain = chain_of(request)
+    validation = request.query_params.get("broadcast_validation", "gossip")
+    if validation not in BROADCAST_VALIDATIONS:
+        raise ApiError(
+            400, f"invalid broadcast_validation {validation!r}: expected {BROADCAST_VALIDATIONS}"
+        )
+    version = request.headers.get(VERSION_HEADER)
+    if version is None:
+        raise ApiError(400, f"missing {VERSION_HEADER} header")
+    try:
+        fork = Fork.from_name(version)
+    except ValueError:
+        raise ApiError(400, f"invalid {VERSION_HEADER} header {version!r}") from None
+
+    submission = decode_block_submission(
+        chain.spec, fork, request.headers.get("content-type", ""), await request.body()
+    )
+    result = await chain.submit_block(
+        submission.signed_block,
+        blobs=submission.blobs,
+        kzg_proofs=submission.kzg_proofs,
+        broadcast_validation=validation,  # type: ignore[arg-type]
+    )
+    status = result.status.value
+    if status == 200:
+        return Response(status_code=200)
+    if status == 202:
+        return error_response(202, result.message or "block broadcast but not imported")
+    return error_response(status, result.message or "invalid block")

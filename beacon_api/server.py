@@ -1,0 +1,126 @@
+"""The Beacon API application and its hypercorn server inside the node's trio loop.
+
+The node calls `serve(chain, ...)` in its nursery, for example::
+
+    bound = await nursery.start(
+        functools.partial(serve, chain, host="127.0.0.1", port=5555)
+    )
+
+`serve` reports the bound addresses through `task_status` once it listens and runs until
+cancelled.
+"""
+
+import logging
+from collections.abc import Iterable
+
+import trio
+from fastapi import APIRouter, FastAPI
+from hypercorn.config import Config
+from hypercorn.trio import serve as hypercorn_serve
+from starlette.middleware.cors import CORSMiddleware
+
+from beacon_api.chain import ChainReader
+from beacon_api.responses import EXCEPTION_HANDLERS
+from beacon_api.routes import blocks, config, debug, events, node, pool, states
+
+log = logging.getLogger("beacon_api")
+
+# Every namespace the `--beacon.api` flag accepts. Namespaces without routes here (builder,
+# validator, lighthouse) are accepted so that a flag naming them is not an error.
+NAMESPACES = ("beacon", "builder", "config", "debug", "events", "node", "validator", "lighthouse")
+DEFAULT_NAMESPACES = tuple(name for name in NAMESPACES if name != "builder")
+
+ROUTERS: dict[str, tuple[APIRouter, ...]] = {
+    "beacon": (blocks.router, states.router, pool.router),
+    "config": (config.router,),
+    "debug": (debug.router,),
+    "events": (events.router,),
+    "node": (node.router,),
+}
+
+
+def check_namespaces(namespaces: Iterable[str]) -> tuple[str, ...]:
+    """Return the namespaces, validated.
+
+    Raises:
+        ValueError: a name is not one of `NAMESPACES`.
+    """
+    chosen = tuple(dict.fromkeys(name.strip() for name in namespaces if name.strip()))
+    unknown = [name for name in chosen if name not in NAMESPACES]
+    if unknown:
+        raise ValueError(
+            f"unknown Beacon API namespaces {unknown}; expected some of {', '.join(NAMESPACES)}"
+        )
+    return chosen
+
+
+def create_app(
+    chain: ChainReader,
+    namespaces: Iterable[str] = DEFAULT_NAMESPACES,
+    cors_origins: Iterable[str] = (),
+) -> FastAPI:
+    """Build the FastAPI app serving the routes of `namespaces` from `chain`.
+
+    Routes of a namespace left out are not registered, so they return 404.
+
+    Raises:
+        ValueError: an unknown namespace.
+    """
+    enabled = check_namespaces(namespaces)
+    app = FastAPI(
+        title="caplin Beacon API",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    app.state.chain = chain
+    app.state.namespaces = enabled
+    for name in enabled:
+        for router in ROUTERS.get(name, ()):
+            app.include_router(router)
+
+    origins = list(cors_origins)
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=["Eth-Consensus-Version"],
+        )
+    return app
+
+
+async def serve(
+    chain: ChainReader,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 5555,
+    namespaces: Iterable[str] = DEFAULT_NAMESPACES,
+    cors_origins: Iterable[str] = (),
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the Beacon API on `host:port` until cancelled.
+
+    `task_status.started` receives the bound addresses (`["http://127.0.0.1:5555"]`); port 0
+    binds a free port.
+
+    Raises:
+        ValueError: an unknown namespace.
+        OSError: the address cannot be bound.
+    """
+    app = create_app(chain, namespaces, cors_origins)
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger("beacon_api.http")
+    # Keep-alive connections from validator clients poll every slot.
+    config.keep_alive_timeout = 30
+    log.info(
+        "starting Beacon API addr=%s:%d namespaces=%s", host, port, ",".join(app.state.namespaces)
+    )
+    try:
+        await hypercorn_serve(app, config, task_status=task_status)  # type: ignore[arg-type]
+    finally:
+        log.info("stopped Beacon API addr=%s:%d", host, port)
