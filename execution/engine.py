@@ -23,7 +23,7 @@ from typing import Any
 from eth.abc import BlockHeaderAPI
 from eth.chains.base import ChainContext
 from eth.consensus.context import ConsensusContext
-from eth.constants import BLANK_ROOT_HASH, GENESIS_PARENT_HASH
+from eth.constants import BLANK_ROOT_HASH, EMPTY_SHA3, GENESIS_PARENT_HASH
 from eth.db.atomic import AtomicDB
 from eth.db.chain import ChainDB
 from eth.exceptions import HeaderNotFound
@@ -47,6 +47,7 @@ from execution.payload import (
     from_ssz_request,
     payload_from_header,
 )
+from execution.pruning import Marker, sweep
 from execution.storage import KVBackend, LMDBBackend, MemoryBackend, Overlay
 from execution.validation import check_execution_results, check_header_fields, reject
 from execution.vm import CaplinPragueVM, vm_class_for
@@ -66,6 +67,8 @@ MODE_ARCHIVE = "archive"
 MODE_FULL = "full"
 # States kept below the finalized block in full mode; 128 matches geth's default.
 DEFAULT_RETAINED_STATES = 128
+# Finalizations between garbage collections; each one reads every kept trie node.
+DEFAULT_GC_INTERVAL = 32
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,13 @@ def _block_index_key(number: int, block_hash: bytes) -> bytes:
 class EmbeddedEngine:
     """An execution client inside the beacon node, on a `KVBackend`.
 
-    `mode` is `full` (states older than `retained_states` blocks below the
-    finalized block are no longer served or executed on) or `archive` (every
-    state kept). A fresh backend is initialised from `genesis` (default: the
-    dev genesis); an existing one must hold the same genesis.
+    `mode` is `full` or `archive`. In full mode, states older than
+    `retained_states` blocks below the finalized block are no longer served or
+    executed on, and every `gc_interval` finalizations `collect_garbage`
+    deletes their data. Archive mode keeps every state.
+
+    A fresh backend is initialised from `genesis` (default: the dev genesis).
+    An existing one must contain the same genesis.
     """
 
     def __init__(
@@ -96,12 +102,15 @@ class EmbeddedEngine:
         *,
         mode: str = MODE_FULL,
         retained_states: int = DEFAULT_RETAINED_STATES,
+        gc_interval: int = DEFAULT_GC_INTERVAL,
     ) -> None:
         if mode not in (MODE_FULL, MODE_ARCHIVE):
             raise ValueError(f"unknown execution mode {mode!r}; use 'full' or 'archive'")
         self.backend = backend
         self.mode = mode
         self.retained_states = retained_states
+        self.gc_interval = gc_interval
+        self._finalizations_since_gc = 0
         self._lock = threading.RLock()
         self._open(genesis)
 
@@ -431,16 +440,52 @@ class EmbeddedEngine:
                         "fork choice names an unknown block", block_hash=block_hash
                     )
             self._set_canonical_head(overlay, head_hash)
-            if finalized_hash is not None and finalized_hash != self.finalized_hash():
+            newly_finalized = finalized_hash is not None and finalized_hash != self.finalized_hash()
+            if newly_finalized:
                 self._prune(overlay, finalized_hash)
                 overlay[META_FINALIZED_HASH] = finalized_hash
             overlay.commit_to_backend()
+            if newly_finalized and self.mode == MODE_FULL:
+                self._finalizations_since_gc += 1
+                if self._finalizations_since_gc >= self.gc_interval:
+                    self.collect_garbage()
+
+    def collect_garbage(self) -> int:
+        """Delete trie nodes, code and headers that no kept block needs; return the count.
+
+        Kept are the stored blocks (canonical ones and forks above the
+        finalized block) with their bodies, and the states that `has_state`
+        reports. See `execution.pruning` for how reachability is decided.
+        """
+        with self._lock:
+            reader = ChainDB(AtomicDB(Overlay(self.backend)))
+            pruned_below = int.from_bytes(self.backend.get_raw(META_PRUNED_BELOW) or b"", "big")
+            marker = Marker(self.backend.get_raw)
+            marker.mark_key(BLANK_ROOT_HASH)
+            marker.mark_key(EMPTY_SHA3)
+            for key in self.backend.keys_with_prefix(BLOCK_INDEX_PREFIX):
+                suffix = key[len(BLOCK_INDEX_PREFIX) :]
+                number, block_hash = int.from_bytes(suffix[:8], "big"), suffix[8:]
+                try:
+                    header = reader.get_block_header_by_hash(block_hash)
+                except HeaderNotFound:
+                    continue
+                marker.mark_key(block_hash)
+                marker.mark_trie(header.transaction_root)
+                marker.mark_trie(header.receipt_root)
+                marker.mark_trie(header.withdrawals_root)
+                if self.mode == MODE_ARCHIVE or number >= pruned_below:
+                    marker.mark_state(header.state_root)
+            removed = sweep(self.backend, marker.live, self.backend.keys_with_prefix(b""))
+            self._finalizations_since_gc = 0
+        logger.info("execution garbage collected removed=%d kept=%d", removed, len(marker.live))
+        return removed
 
     def _prune(self, overlay: Overlay, finalized_hash: bytes) -> None:
         """Forget blocks that conflict with the finalized block; in full mode, old states too.
 
-        NOTE: this removes headers and index entries; the trie nodes of pruned
-        states stay on disk because py-evm's tries are not reference-counted.
+        This forgets headers and index entries; `collect_garbage` later deletes
+        the trie nodes and code that no kept block needs.
         """
         chaindb = ChainDB(AtomicDB(overlay))
         finalized = chaindb.get_block_header_by_hash(finalized_hash)

@@ -416,9 +416,7 @@ class EthRpc:
 
     def gas_price(self, params: list[Any]) -> str:
         head = self.engine.head()
-        return quantity(
-            calculate_expected_base_fee_per_gas(head) + self.suggested_priority_fee()
-        )
+        return quantity(calculate_expected_base_fee_per_gas(head) + self.suggested_priority_fee())
 
     def fee_history(self, params: list[Any]) -> dict[str, Any]:
         count, newest, percentiles = self._fee_history_params(params)

@@ -7,6 +7,7 @@ from execution_testkit import add, build_chain, genesis, new_node, sign
 from execution.builder import build_payload
 from execution.engine import EmbeddedEngine
 from execution.errors import ExecutionError, UnknownParentError
+from execution.pruning import Marker
 from execution.storage import MemoryBackend
 
 
@@ -113,3 +114,75 @@ def test_finalized_off_canonical_chain_rejected():
             engine.head().hash, finalized_hash=fork.request.payload.block_hash
         )
     assert engine.finalized_hash() == engine.genesis_hash
+
+
+def test_garbage_collection_keeps_retained_states():
+    chain = build_chain(blocks=4, transfers=2, with_requests=True)
+    engine = chain.node.engine
+    engine.retained_states = 1
+    payloads = [b.request.payload for b in chain.built]
+    orphan = fork_payload(chain.node, payloads[0].block_hash, payloads[0].timestamp + 1, sender=7)
+    engine.execute_batch([orphan.request], set_head=False)
+    genesis_root = engine.header_by_hash(engine.genesis_hash).state_root
+    keys_before = len(engine.backend.data)
+
+    engine.forkchoice_updated(payloads[3].block_hash, finalized_hash=payloads[2].block_hash)
+    removed = engine.collect_garbage()
+
+    assert removed > 0
+    assert (
+        len(engine.backend.data) == keys_before - removed + 0
+        or len(engine.backend.data) < keys_before
+    )
+    assert engine.backend.get_raw(genesis_root) is None
+    assert engine.backend.get_raw(orphan.request.payload.state_root) is None
+    # The kept states and block bodies still read in full, and the chain goes on.
+    missing = []
+
+    def get(key):
+        value = engine.backend.get_raw(key)
+        if value is None:
+            missing.append(key)
+        return value
+
+    walker = Marker(get)
+    for payload in payloads[1:]:
+        assert engine.has_state(payload.block_hash)
+        walker.mark_state(payload.state_root)
+        walker.mark_trie(payload.receipts_root)
+    assert missing == []
+    assert chain.node.rpc._locate(chain.built[0].transaction_hashes[0]) is not None
+    fresh = EmbeddedEngine(MemoryBackend(), genesis())
+    fresh.execute_batch([b.request for b in chain.built])
+    add(chain.node, sign(0, 4))
+    built = chain.node.build_block()
+    fresh.execute_batch([built.request])
+    assert fresh.head().hash == engine.head().hash
+
+
+def test_archive_collection_keeps_history():
+    engine = EmbeddedEngine(MemoryBackend(), genesis(), mode="archive")
+    node = new_node(engine)
+    for sender in range(3):
+        add(node, sign(sender, 0))
+        node.build_block()
+    genesis_root = engine.header_by_hash(engine.genesis_hash).state_root
+    engine.forkchoice_updated(engine.head().hash, finalized_hash=engine.head().hash)
+    assert engine.collect_garbage() == 0
+    assert engine.backend.get_raw(genesis_root) is not None
+
+
+def test_finalization_runs_collection_on_interval():
+    engine = EmbeddedEngine(MemoryBackend(), genesis(), retained_states=0, gc_interval=2)
+    node = new_node(engine)
+    genesis_root = engine.header_by_hash(engine.genesis_hash).state_root
+    hashes = []
+    for sender in range(3):
+        add(node, sign(sender, 0))
+        hashes.append(node.build_block().request.payload.block_hash)
+
+    engine.forkchoice_updated(hashes[2], finalized_hash=hashes[0])
+    assert engine.backend.get_raw(genesis_root) is not None
+    engine.forkchoice_updated(hashes[2], finalized_hash=hashes[1])
+    assert engine.backend.get_raw(genesis_root) is None
+    assert engine.has_state(hashes[1])
