@@ -1,0 +1,116 @@
+"""Dev chains driven slot by slot in-process: finality on every genesis fork, restarts."""
+
+import pytest
+
+from caplin.config.forks import Fork
+from caplin.errors import StorageError
+from caplin.node.setup import DevParameters, open_dev_chain
+from caplin.validator.client import ValidatorClient
+from tests.node.devnet import CROSSING_EPOCHS, drive, open_past_chain, run_chain
+
+# Finality of epoch 3 needs epoch 4 processed: the block of slot 40 (8 slots per epoch).
+SLOTS_TO_FINALIZE_3 = 40
+FAST_FORKS = ["phase0", "electra"]
+SLOW_FORKS = ["altair", "bellatrix", "capella", "deneb", "fulu"]
+
+
+def finalized_blocks_present(dev) -> None:
+    """Assert that every slot up to the finalized checkpoint block has its canonical block."""
+    snapshot = dev.chain.snapshot
+    root = snapshot.finalized.root
+    while True:
+        signed = dev.db.block(root)
+        assert signed is not None, f"finalized-chain block 0x{root.hex()} is missing"
+        slot = int(signed.message.slot)
+        assert dev.db.canonical_root(slot) == root
+        if slot == 0:
+            return
+        root = bytes(signed.message.parent_root)
+
+
+def check_finalizes(tmp_path, fork: str) -> None:
+    dev = run_chain(tmp_path, fork, SLOTS_TO_FINALIZE_3)
+    try:
+        snapshot = dev.chain.snapshot
+        assert snapshot.head_slot == SLOTS_TO_FINALIZE_3
+        assert dev.spec.fork_of(snapshot.head_state) == Fork.from_name(fork)
+        assert snapshot.finalized.epoch >= 3
+        assert int(snapshot.head_state.finalized_checkpoint.epoch) >= 3
+        finalized_blocks_present(dev)
+    finally:
+        dev.close()
+
+
+@pytest.mark.parametrize("fork", FAST_FORKS)
+def test_genesis_fork_finalizes(tmp_path, fork):
+    check_finalizes(tmp_path, fork)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fork", SLOW_FORKS)
+def test_genesis_fork_finalizes_slow(tmp_path, fork):
+    check_finalizes(tmp_path, fork)
+
+
+@pytest.mark.slow
+def test_chain_crossing_every_fork_finalizes(tmp_path):
+    slots = 72
+    dev = run_chain(tmp_path, "phase0", slots, overrides=CROSSING_EPOCHS)
+    try:
+        snapshot = dev.chain.snapshot
+        assert dev.spec.fork_of(snapshot.head_state) == Fork.FULU
+        assert snapshot.finalized.epoch >= 7
+        payload_hash = bytes(snapshot.head_state.latest_execution_payload_header.block_hash)
+        assert dev.engine.head().hash == payload_hash
+        finalized_blocks_present(dev)
+    finally:
+        dev.close()
+
+
+@pytest.mark.parametrize("engine", ["lmdb", "leveldb"])
+def test_restart_resumes_head(tmp_path, engine):
+    slots = 44
+    dev = open_past_chain(tmp_path, "electra", slots, db_engine=engine)
+    client = ValidatorClient(dev.chain, dev.keys, engine=dev.engine, txpool=dev.txpool)
+    drive(dev, client, 1, 20)
+    head = dev.chain.snapshot.head_root
+    dev.close()
+
+    parameters = DevParameters(genesis_fork="electra")
+    dev = open_dev_chain(tmp_path, parameters, db_engine=engine)
+    try:
+        assert not dev.created
+        assert dev.chain.snapshot.head_root == head
+        client = ValidatorClient(dev.chain, dev.keys, engine=dev.engine, txpool=dev.txpool)
+        drive(dev, client, 21, slots)
+        snapshot = dev.chain.snapshot
+        assert snapshot.head_slot == slots
+        assert snapshot.finalized.epoch >= 3
+        finalized_blocks_present(dev)
+    finally:
+        dev.close()
+
+    # Fork choice restarts from the finalized block, not from genesis.
+    dev = open_dev_chain(tmp_path, parameters, db_engine=engine)
+    try:
+        assert dev.chain.snapshot.head_slot == slots
+        assert dev.chain.store.finalized_checkpoint.epoch >= 2
+        assert dev.db.anchor_root() != dev.db.canonical_root(0)
+    finally:
+        dev.close()
+
+
+def test_other_parameters_are_rejected(tmp_path):
+    dev = open_past_chain(tmp_path, "electra", 4, validators=16)
+    dev.close()
+    with pytest.raises(StorageError) as raised:
+        open_dev_chain(tmp_path, DevParameters(validators=32, genesis_fork="electra"))
+    assert "genesis_validators_root" in str(raised.value)
+
+
+def test_other_fork_parameter_is_rejected(tmp_path):
+    dev = open_past_chain(tmp_path, "electra", 4, validators=16)
+    dev.close()
+    with pytest.raises(StorageError) as raised:
+        open_dev_chain(tmp_path, DevParameters(validators=16, genesis_fork="deneb"))
+    assert raised.value.fields["parameter"] == "genesis_fork"
