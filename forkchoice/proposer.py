@@ -133,8 +133,12 @@ def should_override_forkchoice_update(
     """Return True when the node should keep building on the parent of a late, weak head.
 
     The execution client then is not told about `head_root` yet, because the node's own
-    proposer at the next slot is expected to re-org it. `is_validator_connected` tells
-    whether the node runs the proposer of the next slot.
+    proposer at the next slot is expected to re-org it. `is_validator_connected` returns
+    whether the node runs a given validator (by default: every validator).
+
+    NOTE: the spec release of the test vectors (1.7.0b4) no longer defines this function
+    and has no vectors for it. The conditions follow its earlier bellatrix fork-choice
+    text, with `is_parent_strong` in its current form (given the head root).
     """
     spec = store.spec
     head_block = store.blocks[head_root]

@@ -669,17 +669,17 @@ class Store:
         if not self.queued_attestations:
             return
         current_slot = self.current_slot
-        waiting = []
-        for attestation in self.queued_attestations:
+        queued, self.queued_attestations = self.queued_attestations, []
+        for attestation in queued:
             if int(attestation.data.slot) + 1 > current_slot:
-                waiting.append(attestation)
+                self.queued_attestations.append(attestation)
                 continue
             try:
                 self.on_attestation(attestation, queue_future=True)
             except CaplinError as error:
-                log.debug("dropped queued attestation slot=%s error=%s",
-                          int(attestation.data.slot), error)
-        self.queued_attestations = waiting
+                log.debug(
+                    "dropped queued attestation slot=%s error=%s", int(attestation.data.slot), error
+                )
 
     def on_attester_slashing(self, attester_slashing: Any) -> None:
         """Mark the validators of a valid attester slashing as equivocating.
