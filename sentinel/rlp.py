@@ -4,9 +4,7 @@ An item is `bytes` or a list of items. Integers are encoded as their minimal
 big-endian bytes (zero is the empty string), and decoded with `decode_int`.
 """
 
-from typing import Union
-
-Item = Union[bytes, list["Item"]]
+type Item = bytes | list[Item]
 
 
 class RLPError(ValueError):
