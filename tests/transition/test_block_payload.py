@@ -1,5 +1,6 @@
 """Withdrawals, execution payloads, sync aggregates and BLS-to-execution changes."""
 
+import random
 from typing import Any
 
 import pytest
@@ -326,3 +327,43 @@ def test_sync_reward_overflow_rejected() -> None:
         block.process_sync_aggregate(spec, state, aggregate, SignatureBatch(enabled=False))
     assert raised.value.rule == "sync_aggregate"
     assert "uint64" in raised.value.message
+
+
+@pytest.mark.parametrize("fork", [Fork.CAPELLA, Fork.ELECTRA], ids=lambda f: f.lower)
+def test_random_withdrawal_states_match_reference(fork: Fork) -> None:
+    rng = random.Random(7)
+    ref = reference(fork)
+    found = 0
+    for trial in range(6):
+        state = make_state(fork, count=40)
+        for index in range(40):
+            prefix = rng.choice([b"\x00", b"\x01", b"\x02"])
+            state.validators[index].withdrawal_credentials = prefix + bytes(31)
+            state.validators[index].withdrawable_epoch = rng.choice([EPOCH - 1, EPOCH + 1])
+            state.validators[index].effective_balance = rng.choice([31, 32, 2048]) * ETH
+            state.balances[index] = rng.choice([0, 31 * ETH, 32 * ETH, 33 * ETH, 2049 * ETH])
+        state.next_withdrawal_validator_index = rng.randrange(40)
+        if fork >= Fork.ELECTRA:
+            pending_type = spec.types(fork).PendingPartialWithdrawal
+            for _ in range(rng.randrange(4)):
+                state.pending_partial_withdrawals.append(
+                    pending_type(
+                        validator_index=rng.randrange(40),
+                        amount=rng.choice([ETH, 5 * ETH]),
+                        withdrawable_epoch=rng.choice([EPOCH, EPOCH + 1]),
+                    )
+                )
+
+        expected = block.get_expected_withdrawals(spec, state)
+        ref_expected = ref.get_expected_withdrawals(to_reference(fork, state, "BeaconState"))
+
+        actual = [
+            withdrawal.to_ssz(spec, fork).encode_bytes() for withdrawal in expected.withdrawals
+        ]
+        wanted = [ref.ssz_serialize(withdrawal) for withdrawal in ref_expected.withdrawals]
+        assert actual == wanted, trial
+        assert expected.processed_sweep_withdrawals_count == int(
+            ref_expected.processed_sweep_withdrawals_count
+        ), trial
+        found += len(actual)
+    assert found > 5
