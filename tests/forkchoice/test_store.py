@@ -222,3 +222,23 @@ def test_pruning_keeps_spec_answers() -> None:
     assert len(store.proto) < block_steps + 1
     assert store.proto.roots[0] == store.finalized_checkpoint.root
     assert set(store.blocks) == set(store.proto.roots)
+
+
+def test_late_weak_head_overrides_update(fixture: Fixture) -> None:
+    from forkchoice.proposer import should_override_forkchoice_update
+
+    store = fixture.store()
+    for slot, name in enumerate(MAIN_CHAIN[:2], start=1):
+        tick_to_slot(store, slot)
+        store.on_block(fixture.block(name))
+    # The slot 3 block arrives 4 s into its 6 s slot, after the attestation deadline.
+    store.on_tick(store.genesis_time_ms + 3 * store.spec.SLOT_DURATION_MS + 4000)
+    late = store.on_block(fixture.block(MAIN_CHAIN[2]))
+    assert not store.block_timeliness[late]
+    assert store.proposer_boost_root == b"\x00" * 32
+    assert store.get_head() == late
+    assert should_override_forkchoice_update(store, late)
+    assert not should_override_forkchoice_update(store, late, lambda index: False)
+    timely = fixture.root(MAIN_CHAIN[1])
+    assert store.block_timeliness[timely]
+    assert not should_override_forkchoice_update(store, timely)
