@@ -52,11 +52,14 @@ class LruCache[V]:
         return len(self._entries)
 
 
-active_indices_cache: LruCache[tuple[int, ...]] = LruCache(256)
-shuffling_cache: LruCache[tuple[int, ...]] = LruCache(64)
+# Active sets and shufflings hold one Python int per validator (about 36 MB per entry at a
+# million validators), so few of them are kept: a block or epoch needs the previous,
+# current and next epoch of one or two registry versions.
+active_indices_cache: LruCache[tuple[int, ...]] = LruCache(16)
+shuffling_cache: LruCache[tuple[int, ...]] = LruCache(16)
 proposer_cache: LruCache[int] = LruCache(1024)
 total_active_balance_cache: LruCache[int] = LruCache(256)
-sync_committee_cache: LruCache[Any] = LruCache(32)
+sync_committee_cache: LruCache[Any] = LruCache(16)
 
 ALL_CACHES = (
     active_indices_cache,
