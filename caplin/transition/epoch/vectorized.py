@@ -85,6 +85,18 @@ def _product(values: np.ndarray, factor: int, quantity: str) -> np.ndarray:
     return values * _U64(factor)
 
 
+# The inactivity scores written by the last vectorised epoch: blocks rarely change them, so
+# the next epoch reads only the chunks whose nodes differ.
+_last_scores: list[tuple[Any, np.ndarray]] = []
+
+
+def _read_scores(scores: Any) -> np.ndarray:
+    if _last_scores:
+        backing, values = _last_scores[0]
+        return refresh_basic_list(scores, backing, values).copy()
+    return read_basic_list(scores, "<u8")
+
+
 class EpochArrays:
     """The columns and scalars one vectorised epoch works on."""
 
@@ -99,7 +111,7 @@ class EpochArrays:
         self.balances_backing = state.balances.get_backing()
         self.balances_read = read_basic_list(state.balances, "<u8")
         self.balances = self.balances_read.copy()
-        self.scores_read = read_basic_list(state.inactivity_scores, "<u8")
+        self.scores_read = _read_scores(state.inactivity_scores)
         self.scores = self.scores_read.copy()
         self.previous_flags = read_basic_list(state.previous_epoch_participation, "u1")
         self.current_flags = read_basic_list(state.current_epoch_participation, "u1")
@@ -154,6 +166,7 @@ class EpochArrays:
         self.balances_backing = state.balances.get_backing()
         self.balances_read = self.balances.copy()
         self.scores_read = self.scores.copy()
+        _last_scores[:] = [(state.inactivity_scores.get_backing(), self.scores_read)]
         self.columns_read = self.columns.copy()
 
 
