@@ -65,7 +65,7 @@ BLOCK_INDEX_PREFIX = _META + b"block:"
 
 MODE_ARCHIVE = "archive"
 MODE_FULL = "full"
-# States kept below the finalized block in full mode; 128 matches geth's default.
+# States kept below the finalized block in full mode (about 25 minutes of 12 s slots).
 DEFAULT_RETAINED_STATES = 128
 # Finalizations between garbage collections; each one reads every kept trie node.
 DEFAULT_GC_INTERVAL = 32
@@ -276,7 +276,7 @@ class EmbeddedEngine:
             batch = Overlay(self.backend)
             if not self._is_executed(batch, payload.parent_hash):
                 raise UnknownParentError(
-                    "parent block or state is gone", parent_hash=payload.parent_hash
+                    "parent block or its state is missing", parent_hash=payload.parent_hash
                 )
             if not self._is_executed(batch, payload.block_hash):
                 batch.pending.update(built.state_changes)
