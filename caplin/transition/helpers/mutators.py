@@ -27,14 +27,16 @@ from caplin.transition.helpers.registry import validator_table
 def increase_balance(spec: Any, state: Any, index: int, delta: int) -> None:
     """Add `delta` Gwei to the balance of validator `index` (raises ValueError past uint64)."""
     index = int(index)
-    state.balances[index] = int(state.balances[index]) + int(delta)
+    balances = state.balances
+    balances[index] = int(balances[index]) + int(delta)
 
 
 def decrease_balance(spec: Any, state: Any, index: int, delta: int) -> None:
     """Subtract `delta` Gwei from the balance of validator `index`, stopping at zero."""
     index = int(index)
-    balance = int(state.balances[index])
-    state.balances[index] = balance - int(delta) if delta < balance else 0
+    balances = state.balances
+    balance = int(balances[index])
+    balances[index] = balance - int(delta) if delta < balance else 0
 
 
 def initiate_validator_exit(spec: Any, state: Any, index: int) -> None:
