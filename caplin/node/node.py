@@ -239,40 +239,17 @@ async def _serve_rpc(node: Node, shutdown: trio.Event, task_status: Any = trio.T
 
 
 async def _start_api(nursery: Any, node: Node, shutdown: trio.Event) -> None:
-    """Start the Beacon API server when the `beacon_api` package provides one."""
-    try:
-        from beacon_api.server import serve as serve_api
-    except ImportError as error:
-        log.warning("Beacon API not started: the beacon_api server is not available error=%s", error)
-        return
+    """Start the Beacon API server in `nursery`; it stops when the nursery is cancelled."""
+    from beacon_api.server import serve as serve_api
     from caplin.node.reader import NodeChainReader
 
     node.reader = NodeChainReader(node)
-    api_config = _api_config(node.config)
-    nursery.start_soon(_run_api, serve_api, node.reader, api_config, shutdown)
-    log.info("Beacon API listening addr=%s port=%d", node.config.api_addr, node.config.api_port)
-
-
-async def _run_api(serve_api: Any, reader: Any, api_config: Any, shutdown: trio.Event) -> None:
-    try:
-        await serve_api(reader, api_config, shutdown=shutdown)
-    except TypeError:
-        await serve_api(reader, api_config)
-
-
-def _api_config(config: NodeConfig) -> Any:
-    try:
-        from beacon_api.server import ApiConfig
-    except ImportError:
-        return {
-            "addr": config.api_addr,
-            "port": config.api_port,
-            "namespaces": list(config.api_namespaces),
-            "cors_origins": list(config.api_cors_origins),
-        }
-    return ApiConfig(
-        addr=config.api_addr,
-        port=config.api_port,
-        namespaces=tuple(config.api_namespaces),
-        cors_origins=tuple(config.api_cors_origins),
-    )
+    config = node.config
+    options: dict[str, Any] = {"host": config.api_addr, "port": config.api_port}
+    if config.api_namespaces:
+        options["namespaces"] = config.api_namespaces
+    options["cors_origins"] = config.api_cors_origins
+    addresses = await nursery.start(lambda task_status: serve_api(
+        node.reader, task_status=task_status, **options
+    ))
+    log.info("Beacon API listening addresses=%s", ",".join(addresses or []))

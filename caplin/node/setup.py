@@ -8,6 +8,7 @@ would describe another chain.
 """
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +94,10 @@ def open_dev_chain(
         created = stored is None
         if stored is not None:
             genesis_time = int(stored["genesis_time"])
-        elif genesis_time is None:
-            genesis_time = int(time.time()) + genesis_delay
+        else:
+            _remove_unfinished_execution(datadir / "execution")
+            if genesis_time is None:
+                genesis_time = int(time.time()) + genesis_delay
         keys = interop_keys(parameters.validators)
         execution_genesis = dev_genesis(timestamp=genesis_time)
         engine = EmbeddedEngine.open_lmdb(str(datadir / "execution"), execution_genesis)
@@ -132,6 +135,14 @@ def open_dev_chain(
         raise
     txpool = TransactionPool(engine.chain_id, block_gas_limit=lambda: engine.head().gas_limit)
     return DevChain(spec, db, chain, engine, txpool, keys, genesis_time, created)
+
+
+def _remove_unfinished_execution(path: Path) -> None:
+    """Delete an execution database left by a first start that stopped before the beacon
+    genesis was written: its genesis time is lost, so the next start cannot reuse it."""
+    if path.exists():
+        log.warning("removing execution database of an unfinished first start path=%s", path)
+        shutil.rmtree(path)
 
 
 def _genesis_state(spec: Any, keys: list[ValidatorKey], genesis_time: int, engine: Any) -> Any:
