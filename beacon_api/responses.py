@@ -44,7 +44,7 @@ def wants_ssz(request: Request) -> bool:
     """Return True when the client prefers SSZ over JSON in its Accept header.
 
     Raises:
-        ApiError: 415 when the Accept header names neither JSON, SSZ nor a wildcard.
+        ApiError: 406 when the Accept header names neither JSON, SSZ nor a wildcard.
     """
     accept = request.headers.get("accept", "")
     if not accept:
@@ -64,7 +64,7 @@ def wants_ssz(request: Request) -> bool:
         if media in (JSON, SSZ, "*/*", "application/*") and quality > best_quality:
             best_type, best_quality = media, quality
     if best_quality < 0:
-        raise ApiError(415, f"unsupported Accept header {accept!r}; use {JSON} or {SSZ}")
+        raise ApiError(406, f"unsupported Accept header {accept!r}; use {JSON} or {SSZ}")
     return best_type == SSZ
 
 

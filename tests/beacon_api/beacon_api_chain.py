@@ -465,8 +465,19 @@ class DevChain:
                     attester_index=int(attestation.attester_index),
                 )
             indices = [int(attestation.attester_index)]
+            position = committee.index(indices[0])
+            pooled = self.types.Attestation(
+                aggregation_bits=[i == position for i in range(len(committee))],
+                data=data,
+                signature=attestation.signature,
+                committee_bits=[
+                    i == int(attestation.committee_index)
+                    for i in range(spec.MAX_COMMITTEES_PER_SLOT)
+                ],
+            )
         else:
             indices = sorted(h.get_attesting_indices(spec, state, attestation))
+            pooled = attestation
         indexed = self.types.IndexedAttestation(
             attesting_indices=indices, data=attestation.data, signature=attestation.signature
         )
@@ -474,7 +485,7 @@ class DevChain:
         if not h.is_valid_indexed_attestation(spec, state, indexed, sigs):
             raise BlockProcessingError("attestation", "invalid indexed attestation")
         sigs.verify()
-        self.pools.attestations.append(attestation)
+        self.pools.attestations.append(pooled)
 
     async def submit_attester_slashing(self, slashing: Any) -> None:
         self._check_operation(process_attester_slashing, slashing)
