@@ -1,7 +1,7 @@
 """The node's chain: fork choice, block import, head and finality tracking, and storage.
 
 `BeaconChain` owns the fork-choice store and the database. Every method that changes them
-takes `lock`, because the node runs them in worker threads (`trio.to_thread`); readers such
+takes `lock`, because the node runs them in worker threads (`trio.to_thread`). Readers such
 as the Beacon API use `snapshot`, an immutable view replaced after each head change.
 """
 
@@ -28,8 +28,7 @@ class NodeStore(Store):
     """Fork choice with the merge check also accepting a pre-bellatrix parent state.
 
     The first bellatrix block of a chain that started before bellatrix has an altair parent
-    state, which has no payload header; before the merge no payload header means the merge
-    is not complete.
+    state without a payload header. Such a state has not merged yet.
     """
 
     # TODO(shared): drop once forkchoice.store.Store handles a pre-bellatrix pre-state itself.

@@ -1,9 +1,9 @@
 """The beacon node's trio loop: slot clock, duties, status log and the embedded servers.
 
-Each slot has three deadlines, in basis points of the slot duration as the spec's config
-names them: the slot start (fork-choice tick, then our proposal), ATTESTATION_DUE_BPS
-(head votes and sync committee messages) and AGGREGATE_DUE_BPS (aggregates and sync
-contributions, then the next slot's state advance). Each duty runs in a worker thread; the
+Each slot has three deadlines, given in basis points of the slot duration by the spec's
+config. At the slot start the node ticks fork choice and proposes. At ATTESTATION_DUE_BPS
+it sends head votes and sync committee messages. At AGGREGATE_DUE_BPS it sends aggregates
+and sync contributions, then advances the head state to the next slot. Each duty runs in a worker thread; the
 clock waits for it, and a duty that ends after the next deadline is logged as late.
 """
 
@@ -25,7 +25,7 @@ from caplin.validator.client import ValidatorClient
 log = logging.getLogger("caplin.node")
 
 STATUS_INTERVAL_SECONDS = 30.0
-# Defaults of the spec's config (phase0 values); configs of every bundled network set them.
+# Spec config defaults, used only when a config does not set them.
 DEFAULT_ATTESTATION_DUE_BPS = 3333
 DEFAULT_AGGREGATE_DUE_BPS = 6667
 
@@ -54,7 +54,7 @@ class NodeConfig:
 
 
 class Node:
-    """An open dev chain with its validator client, driven by `run`."""
+    """An open dev chain with its validator client, driven by `run_slots`."""
 
     def __init__(self, config: NodeConfig, dev: DevChain) -> None:
         self.config = config

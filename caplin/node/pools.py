@@ -1,8 +1,8 @@
 """Operation pools: attestation aggregates and sync committee contributions waiting for a block.
 
-Both pools keep only recent slots (`prune`) and hand the proposer what a block of the given
-state can include: `AttestationPool.for_block` checks each aggregate's inclusion window and
-source checkpoint as `process_attestation` does, and packs electra aggregates of one
+Both pools keep only recent slots (`prune`) and give the proposer what a block on a given
+state can include. `AttestationPool.for_block` checks each aggregate's inclusion window and
+source checkpoint as `process_attestation` does. From electra it packs the aggregates of one
 attestation data into a single on-chain attestation (EIP-7549).
 """
 

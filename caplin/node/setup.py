@@ -29,7 +29,7 @@ log = logging.getLogger("caplin.node")
 
 @dataclass(frozen=True)
 class DevParameters:
-    """What defines a dev chain; two nodes with equal parameters build the same genesis."""
+    """Parameters that define a dev chain: equal parameters build the same genesis."""
 
     validators: int = 64
     preset: str = "minimal"
@@ -76,7 +76,7 @@ def open_dev_chain(
     A new chain starts `genesis_delay` seconds from now unless `genesis_time` is given.
 
     Raises:
-        StorageError: the datadir holds another chain or a newer schema version.
+        StorageError: the datadir contains another chain or a newer schema version.
         ConfigError: the parameters are invalid (unknown fork or preset).
     """
     datadir = Path(datadir)
@@ -160,8 +160,8 @@ def _check_parameters(stored: dict[str, Any], parameters: DevParameters) -> None
     for name, value in requested.items():
         if stored.get(name) != value:
             raise StorageError(
-                "datadir holds a dev chain created with other parameters; use another datadir "
-                "or the same flags",
+                "datadir contains a dev chain created with other parameters; use another "
+                "datadir or the same flags",
                 parameter=name,
                 stored=stored.get(name),
                 requested=value,

@@ -1,9 +1,9 @@
 """The node's validator client: every duty of every key the node holds, slot by slot.
 
-The node calls, in each slot: `propose` at the slot start, `attest` at the attestation
-deadline (head votes and sync committee messages), `aggregate` at the aggregation deadline
-(aggregates and sync contributions), and `prepare` afterwards, which advances the head state
-to the next slot so the next proposal does not pay for epoch processing. Every method does CPU
+The node calls `propose` at the slot start and `attest` at the attestation deadline (head
+votes and sync committee messages). It calls `aggregate` at the aggregation deadline
+(aggregates and sync contributions), then `prepare`, which advances the head state to the
+next slot so that the next proposal does not wait for epoch processing. Every method does CPU
 work and runs in a worker thread.
 """
 
@@ -150,8 +150,11 @@ class ValidatorClient:
         return count
 
     def aggregate(self, slot: int) -> int:
-        """Aggregate the votes of `slot` per committee, sign the aggregates, hand them to fork
-        choice and the pools, and publish sync contributions; return the aggregate count."""
+        """Aggregate the votes of `slot` per committee and sign the aggregates.
+
+        The aggregates go to fork choice and the attestation pool, and the sync committee
+        contributions to their pool. Returns the number of committee aggregates.
+        """
         entry = self._votes.pop(slot, None)
         aggregates = 0
         if entry is not None:

@@ -114,3 +114,16 @@ def test_other_fork_parameter_is_rejected(tmp_path):
     with pytest.raises(StorageError) as raised:
         open_dev_chain(tmp_path, DevParameters(validators=16, genesis_fork="deneb"))
     assert raised.value.fields["parameter"] == "genesis_fork"
+
+
+def test_unfinished_first_start_is_recovered(tmp_path):
+    from execution import EmbeddedEngine, dev_genesis
+
+    # A first start that wrote the execution genesis but stopped before the beacon genesis.
+    EmbeddedEngine.open_lmdb(str(tmp_path / "execution"), dev_genesis(timestamp=5)).close()
+    dev = open_past_chain(tmp_path, "electra", 4, validators=16)
+    try:
+        assert dev.created
+        assert dev.engine.header_by_hash(dev.engine.genesis_hash).timestamp == dev.genesis_time
+    finally:
+        dev.close()
