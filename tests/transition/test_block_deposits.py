@@ -1,10 +1,12 @@
 """Deposits: merkle proofs, skipped invalid signatures, top-ups, electra pending deposits,
 fulu's end of the eth1 bridge and the execution-layer requests."""
 
+import random
 from typing import Any
 
 import pytest
 from test_block_support import (
+    EPOCH,
     ETH,
     MINIMAL,
     credentials,
@@ -222,3 +224,62 @@ def test_consolidation_request_switches_to_compounding() -> None:
     assert bytes(state.validators[3].withdrawal_credentials)[:1] == b"\x02"
     assert len(state.pending_deposits) == 1
     assert same_root(Fork.ELECTRA, state, ref_state)
+
+
+def _random_request_state(rng: random.Random, fork: Fork) -> Any:
+    state = make_state(fork, count=24)
+    for index in range(24):
+        validator = state.validators[index]
+        prefix = rng.choice([b"\x00", b"\x01", b"\x02", b"\x02"])
+        validator.withdrawal_credentials = credentials(prefix, index)
+        validator.effective_balance = rng.choice([16, 32, 40]) * ETH
+        if rng.random() < 0.2:
+            validator.exit_epoch = EPOCH + 3
+        if rng.random() < 0.1:
+            validator.activation_epoch = EPOCH - 1
+        state.balances[index] = rng.choice([16, 32, 33, 60]) * ETH
+    pending_type = spec.types(fork).PendingPartialWithdrawal
+    for _ in range(rng.randrange(3)):
+        state.pending_partial_withdrawals.append(
+            pending_type(validator_index=rng.randrange(24), amount=ETH, withdrawable_epoch=EPOCH)
+        )
+    return state
+
+
+@pytest.mark.parametrize("fork", [Fork.ELECTRA, Fork.FULU], ids=lambda f: f.lower)
+def test_random_execution_requests_match_reference(fork: Fork) -> None:
+    rng = random.Random(11)
+    ref = reference(fork)
+    types = spec.types(fork)
+    changes = 0
+    for trial in range(4):
+        state = _random_request_state(rng, fork)
+        ref_state = to_reference(fork, state, "BeaconState")
+        for _ in range(12):
+            before = state.hash_tree_root()
+            source = rng.randrange(26)
+            address = credentials(b"\x01", source)[12:] if rng.random() < 0.8 else b"\x09" * 20
+            if rng.random() < 0.5:
+                request = types.WithdrawalRequest(
+                    source_address=address,
+                    validator_pubkey=pubkey(source),
+                    amount=rng.choice([0, ETH, 30 * ETH]),
+                )
+                block.process_withdrawal_request(spec, state, request)
+                ref.process_withdrawal_request(
+                    ref_state, to_reference(fork, request, "WithdrawalRequest")
+                )
+            else:
+                target = source if rng.random() < 0.3 else rng.randrange(26)
+                request = types.ConsolidationRequest(
+                    source_address=address,
+                    source_pubkey=pubkey(source),
+                    target_pubkey=pubkey(target),
+                )
+                block.process_consolidation_request(spec, state, request)
+                ref.process_consolidation_request(
+                    ref_state, to_reference(fork, request, "ConsolidationRequest")
+                )
+            assert same_root(fork, state, ref_state), trial
+            changes += state.hash_tree_root() != before
+    assert changes >= 4
