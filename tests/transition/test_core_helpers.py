@@ -261,3 +261,51 @@ def test_committee_assignment_matches_reference() -> None:
     assert h.get_committee_assignment(spec, state, epoch, 500) is None
     with pytest.raises(ValueError):
         h.get_committee_assignment(spec, state, epoch + 1, 0)
+
+
+def test_balance_changes_match_single_calls() -> None:
+    import random
+
+    rng = random.Random(7)
+    state = make_state(Fork.ALTAIR, count=64)
+    state.balances[5] = 3
+    expected = state.copy()
+    changes = h.BalanceChanges(spec, state)
+    operations = [(5, -10), (5, 4)] + [
+        (rng.randrange(6, 64), rng.randrange(-(10**10), 10**10)) for _ in range(300)
+    ]
+    for index, delta in operations:
+        if delta >= 0:
+            changes.increase(index, delta)
+            h.increase_balance(spec, expected, index, delta)
+        else:
+            changes.decrease(index, -delta)
+            h.decrease_balance(spec, expected, index, -delta)
+    assert changes.balance(5) == int(expected.balances[5])
+    changes.write()
+    assert state.balances.hash_tree_root() == expected.balances.hash_tree_root()
+    assert state.hash_tree_root() == expected.hash_tree_root()
+    # Clamped at zero by the first decrease, then increased: the spec's order of effects.
+    assert int(state.balances[5]) == 4
+
+
+def test_balance_changes_reject_overflow() -> None:
+    state = make_state(Fork.ALTAIR, count=8)
+    root = state.hash_tree_root()
+    changes = h.BalanceChanges(spec, state)
+    changes.increase(2, UINT64_MAX)
+    with pytest.raises(ValueError):
+        changes.write()
+    assert state.hash_tree_root() == root
+
+
+def test_balance_changes_reject_unknown_index() -> None:
+    state = make_state(Fork.ALTAIR, count=8)
+    changes = h.BalanceChanges(spec, state)
+    with pytest.raises(IndexError):
+        changes.increase(8, 1)
+    changes.increase(7, 1)
+    changes.write()
+    changes.increase(7, 1)
+    changes.write()
+    assert int(state.balances[7]) == (32 - 7 % 3) * 10**9 + 7 + 2

@@ -25,6 +25,7 @@ from caplin.transition.helpers.accessors import (
     get_unslashed_participating_indices,
     is_in_inactivity_leak,
 )
+from caplin.transition.helpers.balances import BalanceChanges
 from caplin.transition.helpers.churn import (
     compute_consolidation_epoch_and_update_churn,
     compute_exit_epoch_and_update_churn,
@@ -135,6 +136,7 @@ from caplin.transition.helpers.weak_subjectivity import (
 )
 
 __all__ = [
+    "BalanceChanges",
     "SAFETY_DECAY",
     "ValidatorTable",
     "add_flag",
