@@ -106,6 +106,7 @@ class BeaconChain:
             verify_signatures=False,
         )
         store.on_tick(max(int(time.time() * 1000), store.time_ms))
+
         anchor_slot = int(anchor_block.message.slot)
         replayed = 0
         started = time.perf_counter()
@@ -118,6 +119,7 @@ class BeaconChain:
                 continue
             self._index[root] = (slot, bytes(signed_block.message.parent_root))
             replayed += 1
+
         store.verify_signatures = True
         if replayed:
             log.info(

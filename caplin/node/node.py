@@ -145,13 +145,7 @@ class Node:
         return result
 
     def _propose(self, slot: int) -> Any:
-        snapshot = self.chain.snapshot
-        previous_finalized = snapshot.finalized.epoch
-        block = self.validators.propose(slot)
-        finalized = self.chain.snapshot.finalized
-        if finalized.epoch > previous_finalized:
-            log.info("finalized epoch=%d root=0x%s", finalized.epoch, finalized.root.hex())
-        return block
+        return self.validators.propose(slot)
 
     def _active_validator_count(self) -> int:
         state = self.chain.snapshot.head_state
