@@ -18,10 +18,10 @@ from caplin.config.constants import (
 )
 from caplin.config.forks import Fork
 from caplin.transition.helpers import (
+    BalanceChanges,
     get_active_validator_indices,
     get_max_effective_balance,
     get_next_sync_committee,
-    increase_balance,
     initialize_proposer_lookahead,
     validator_table,
 )
@@ -91,8 +91,10 @@ def _credit_pending_deposits(spec: Any, state: Any) -> None:
     """Turn electra's queued genesis deposits straight into balances (no churn at genesis)."""
     table = validator_table(state)
     index_of = {table.pubkey(index): index for index in range(len(table))}
+    balances = BalanceChanges(spec, state)
     for deposit in state.pending_deposits.readonly_iter():
-        increase_balance(spec, state, index_of[bytes(deposit.pubkey)], int(deposit.amount))
+        balances.increase(index_of[bytes(deposit.pubkey)], int(deposit.amount))
+    balances.write()
     state.pending_deposits = []
 
 

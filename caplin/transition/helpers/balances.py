@@ -54,6 +54,11 @@ class BalanceChanges:
         offset = (index % _PER_CHUNK) * 8
         return int.from_bytes(chunk[offset : offset + 8], "little")
 
+    def set(self, index: int, value: int) -> None:
+        index = int(index)
+        self.balance(index)  # Rejects an unknown index.
+        self._values[index] = int(value)
+
     def increase(self, index: int, delta: int) -> None:
         index = int(index)
         self._values[index] = self.balance(index) + int(delta)

@@ -13,6 +13,7 @@ from caplin.config.constants import (
 )
 from caplin.config.forks import Fork
 from caplin.transition.helpers import (
+    BalanceChanges,
     compute_activation_exit_epoch,
     get_activation_exit_churn_limit,
     get_consolidation_churn_limit,
@@ -72,9 +73,10 @@ def _queue_pre_activation_balances(spec: Any, post: Any, types: Any) -> None:
     table = validator_table(post)
     waiting = np.flatnonzero(table.activation_epoch == np.uint64(FAR_FUTURE_EPOCH)).tolist()
     waiting.sort(key=lambda index: (int(table.activation_eligibility_epoch[index]), index))
+    balances = BalanceChanges(spec, post)
     for index in waiting:
-        balance = int(post.balances[index])
-        post.balances[index] = 0
+        balance = balances.balance(index)
+        balances.set(index, 0)
         validator = post.validators[index]
         validator.effective_balance = 0
         validator.activation_eligibility_epoch = FAR_FUTURE_EPOCH
@@ -88,3 +90,4 @@ def _queue_pre_activation_balances(spec: Any, post: Any, types: Any) -> None:
                 slot=GENESIS_SLOT,
             )
         )
+    balances.write()
