@@ -52,8 +52,8 @@ class LruCache[V]:
         return len(self._entries)
 
 
-# Active sets and shufflings hold one Python int per validator (about 36 MB per entry at a
-# million validators), so few of them are kept: a block or epoch needs the previous,
+# Active sets and shufflings keep one Python int per validator, about 36 MB per entry at a
+# million validators. So few entries are kept: a block or an epoch needs the previous,
 # current and next epoch of one or two registry versions.
 active_indices_cache: LruCache[tuple[int, ...]] = LruCache(16)
 shuffling_cache: LruCache[tuple[int, ...]] = LruCache(16)

@@ -23,8 +23,8 @@ class BalanceChanges:
 
     Each validator's changes apply in call order, so a decrease that reaches zero
     clamps exactly as the spec's one-by-one calls do. Nothing reaches the state until
-    `write()`; reading `state.balances` in between sees the old values, while
-    `balance(index)` sees the queued ones.
+    `write()`, so `state.balances` returns the old values in between, while
+    `balance(index)` returns the queued ones.
     """
 
     def __init__(self, spec: Any, state: Any) -> None:

@@ -10,7 +10,7 @@ from caplin.transition.helpers.churn import get_balance_churn_limit, get_validat
 from caplin.transition.helpers.committees import get_active_validator_indices, get_current_epoch
 from caplin.transition.helpers.misc import compute_epoch_at_slot, compute_start_slot_at_epoch
 
-# The share of the validator set, in percent, that may turn malicious within the period.
+# The tolerated loss of finality's one-third safety margin over the period, in percent.
 SAFETY_DECAY = 10
 
 
@@ -47,7 +47,7 @@ def _checkpoint_block_root(spec: Any, state: Any, epoch: int) -> bytes:
     """Return the block root at the start of `epoch`, also for a state at exactly that slot.
 
     The spec reads `block_roots`, which does not yet contain the block of the state's own
-    slot; checkpoint states usually sit at that slot, so their latest header is used.
+    slot. Checkpoint states usually are at that slot, so their latest header is used.
     """
     if int(state.slot) > compute_start_slot_at_epoch(spec, epoch):
         return get_block_root(spec, state, epoch)
