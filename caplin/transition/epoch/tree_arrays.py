@@ -1,9 +1,9 @@
 """Bulk reads and writes between remerkleable trees and numpy arrays.
 
-Reading a million list elements through views costs minutes in remerkleable, and its
-`encode_bytes`/`decode_bytes` are slower still. These functions walk the tree nodes level
-by level instead, read leaf chunks as bytes, and build or patch trees bottom-up, hashing
-new nodes as they are made.
+Reading a registry of a million validators through remerkleable views, `encode_bytes` or
+`decode_bytes` takes minutes (`encode_bytes`: about 190 s of wall time on a loaded 2-vCPU
+machine). These functions walk the tree nodes level by level instead, read leaf chunks as
+bytes, and build or patch trees bottom-up, hashing new nodes as they are made.
 
 Trees are immutable and shared between state copies, so two versions of a list can be
 compared node by node: `changed_leaves` visits only subtrees whose node objects differ.
@@ -21,8 +21,10 @@ CHUNK_SIZE = 32
 
 
 def children(node: Node, depth: int) -> tuple[Node, Node]:
-    """Return the children of an inner node at `depth` above the leaves; a zero node has two
-    zero children."""
+    """Return the two children of a node `depth` levels above the leaves.
+
+    A zero subtree may be a single leaf node, and then both children are zero subtrees.
+    """
     if type(node) is PairNode:
         return node.left, node.right
     if node.is_leaf():
