@@ -309,3 +309,19 @@ def test_balance_changes_reject_unknown_index() -> None:
     changes.increase(7, 1)
     changes.write()
     assert int(state.balances[7]) == (32 - 7 % 3) * 10**9 + 7 + 2
+
+
+def test_compute_committee_matches_beacon_committee() -> None:
+    from caplin.config.constants import DOMAIN_BEACON_ATTESTER
+
+    state = make_state(Fork.PHASE0, count=96)
+    epoch = h.get_current_epoch(spec, state)
+    indices = h.get_active_validator_indices(spec, state, epoch)
+    seed = h.get_seed(spec, state, epoch, DOMAIN_BEACON_ATTESTER)
+    per_slot = h.get_committee_count_per_slot(spec, state, epoch)
+    count = per_slot * spec.SLOTS_PER_EPOCH
+    start_slot = epoch * spec.SLOTS_PER_EPOCH
+    for position in range(count):
+        slot, index = start_slot + position // per_slot, position % per_slot
+        expected = h.get_beacon_committee(spec, state, slot, index)
+        assert h.compute_committee(spec, indices, seed, position, count) == expected

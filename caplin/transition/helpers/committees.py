@@ -137,10 +137,18 @@ def get_shuffling(spec: Any, state: Any, epoch: int) -> tuple[int, ...]:
 def compute_committee(
     spec: Any, indices: tuple[int, ...], seed: bytes, index: int, count: int
 ) -> list[int]:
-    """Return committee `index` of `count` drawn from `indices` with `seed`."""
+    """Return committee `index` of `count` drawn from `indices` with `seed`.
+
+    The shuffle of `indices` is cached by seed and content, so drawing every committee of
+    one shuffle costs one shuffle.
+    """
+    indices = tuple(int(i) for i in indices)
     start = len(indices) * index // count
     end = len(indices) * (index + 1) // count
-    shuffled = shuffle_indices(spec, tuple(indices), seed)
+    key = ("compute_committee", bytes(seed), len(indices), hash(indices))
+    shuffled = shuffling_cache.get_or_compute(
+        key, lambda: shuffle_indices(spec, indices, bytes(seed))
+    )
     return list(shuffled[start:end])
 
 
