@@ -1,0 +1,335 @@
+"""The libp2p host of the beacon node: TCP, noise, mplex/yamux, identify, ping, req/resp.
+
+Start it inside the node's trio nursery:
+
+    host = SentinelHost(spec, private_key, forks, chain, HostConfig(tcp_port=4001))
+    listen_addr = await nursery.start(host.run)
+
+The host serves every req/resp protocol of `sentinel.reqresp.protocols`, asking
+`chain` (a `ChainProvider`) for the status, metadata and stored objects, and it
+exposes the client side as `request`, `status`, `ping`, `metadata`,
+`blocks_by_range` and `blocks_by_root`.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from typing import Protocol as TypingProtocol
+
+import coincurve
+import multiaddr
+import trio
+from libp2p import new_host
+from libp2p.crypto.keys import KeyPair
+from libp2p.crypto.secp256k1 import Secp256k1PrivateKey
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
+from libp2p.network.stream.exceptions import StreamEOF, StreamError
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.mplex.mplex import MPLEX_PROTOCOL_ID, Mplex
+from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
+from libp2p.stream_muxer.yamux.yamux import Yamux
+
+from caplin.config.forks import Fork
+from sentinel.peers import PeerManager
+from sentinel.reqresp import protocols as p
+from sentinel.reqresp.codec import CodecError, ErrorResponse, ResponseCode, StreamReader
+from sentinel.reqresp.exchange import (
+    encode_error,
+    encode_request,
+    encode_success,
+    read_request,
+    read_responses,
+)
+from sentinel.reqresp.protocols import ForkContext, GoodbyeReason, Protocol
+
+log = logging.getLogger("sentinel.host")
+
+# Req/resp timeouts of the phase0 p2p spec, in seconds.
+TTFB_TIMEOUT = 5.0
+RESP_TIMEOUT = 10.0
+# Score penalties per fault.
+PENALTY_INVALID_REQUEST = 5.0
+PENALTY_INVALID_RESPONSE = 10.0
+PENALTY_TIMEOUT = 2.0
+
+
+class ChainProvider(TypingProtocol):
+    """What the host needs from the node to answer peers."""
+
+    def status(self) -> Any:
+        """Return the local `Status`."""
+
+    def metadata(self) -> Any:
+        """Return the local `MetaData` (Altair layout, or Fulu's with custody_group_count)."""
+
+    def blocks_by_range(self, start_slot: int, count: int) -> Iterable[Any]:
+        """Yield stored signed blocks with slots in [start_slot, start_slot + count)."""
+
+    def blocks_by_root(self, roots: list[bytes]) -> Iterable[Any]:
+        """Yield the stored signed blocks among `roots`, skipping unknown ones."""
+
+
+@dataclass
+class HostConfig:
+    """Listening address, muxers and peer limits of a `SentinelHost`."""
+
+    listen_host: str = "127.0.0.1"
+    tcp_port: int = 0
+    # Muxers in order of preference; Lodestar 1.5.1 speaks only mplex.
+    muxers: tuple[str, ...] = ("mplex", "yamux")
+    target_peers: int = 50
+    max_peers: int = 64
+    static_peers: list[str] = field(default_factory=list)
+
+
+def key_pair_from_secret(private_key: bytes) -> KeyPair:
+    """Return the libp2p secp256k1 key pair of a 32-byte secret (the ENR key)."""
+    secret = Secp256k1PrivateKey(coincurve.PrivateKey(private_key))
+    return KeyPair(secret, secret.get_public_key())
+
+
+def _muxer_options(names: tuple[str, ...]) -> dict:
+    known = {"mplex": (MPLEX_PROTOCOL_ID, Mplex), "yamux": (YAMUX_PROTOCOL_ID, Yamux)}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"unknown muxer {unknown[0]!r}; use 'mplex' or 'yamux'")
+    return dict(known[name] for name in names)
+
+
+def _reader(stream: Any) -> StreamReader:
+    async def read(size: int) -> bytes:
+        try:
+            return await stream.read(size)
+        except StreamEOF:
+            return b""
+
+    return StreamReader(read)
+
+
+class SentinelHost:
+    """A libp2p host speaking the Ethereum consensus req/resp protocols."""
+
+    def __init__(
+        self,
+        spec: Any,
+        private_key: bytes,
+        forks: ForkContext,
+        chain: ChainProvider,
+        config: HostConfig | None = None,
+    ) -> None:
+        self.spec = spec
+        self.forks = forks
+        self.chain = chain
+        self.config = config or HostConfig()
+        self.peers = PeerManager(self.config.target_peers, self.config.max_peers)
+        key_pair = key_pair_from_secret(private_key)
+        noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
+        self.libp2p = new_host(
+            key_pair=key_pair,
+            sec_opt={NOISE_PROTOCOL_ID: noise},
+            muxer_opt=_muxer_options(self.config.muxers),
+        )
+        for protocol in p.PROTOCOLS:
+            self.libp2p.set_stream_handler(protocol.protocol_id, self._handler(protocol))
+
+    @property
+    def peer_id(self) -> str:
+        """The base58 libp2p peer id."""
+        return self.libp2p.get_id().to_base58()
+
+    # Lifecycle.
+
+    async def run(self, task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED) -> None:
+        """Listen on TCP, dial the static peers, and serve until cancelled."""
+        address = multiaddr.Multiaddr(f"/ip4/{self.config.listen_host}/tcp/{self.config.tcp_port}")
+        async with self.libp2p.run([address]):
+            listen = str(self.libp2p.get_addrs()[0])
+            log.info("libp2p host started peer_id=%s addr=%s", self.peer_id, listen)
+            task_status.started(listen)
+            async with trio.open_nursery() as nursery:
+                for peer in self.config.static_peers:
+                    nursery.start_soon(self._dial_logged, peer)
+                await trio.sleep_forever()
+
+    async def _dial_logged(self, address: str) -> None:
+        try:
+            await self.dial(address)
+        except (OSError, StreamError, ErrorResponse, CodecError, trio.TooSlowError) as error:
+            log.warning("dial failed addr=%s error=%s", address, error)
+
+    async def dial(self, address: str, timeout: float = RESP_TIMEOUT) -> str:
+        """Connect to `/ip4/.../tcp/.../p2p/<id>` and exchange Status; return the peer id."""
+        info = info_from_p2p_addr(multiaddr.Multiaddr(address))
+        peer_id = info.peer_id.to_base58()
+        reason = self.peers.accept(peer_id)
+        if reason is not None:
+            raise ConnectionRefusedError(f"peer {peer_id} rejected locally (reason {reason})")
+        with trio.fail_after(timeout):
+            await self.libp2p.connect(info)
+        self.peers.on_connected(peer_id)
+        status = await self.status(peer_id)
+        if bytes(status.fork_digest) != bytes(self.chain.status().fork_digest):
+            await self.goodbye(peer_id, GoodbyeReason.IRRELEVANT_NETWORK)
+            raise ConnectionError(
+                f"peer {peer_id} is on fork digest {bytes(status.fork_digest).hex()}"
+            )
+        return peer_id
+
+    async def disconnect(self, peer_id: str) -> None:
+        """Close every connection to a peer."""
+        await self.libp2p.disconnect(ID.from_base58(peer_id))
+        self.peers.on_disconnected(peer_id)
+
+    # Client side.
+
+    async def request(
+        self, peer_id: str, protocol: Protocol, request: Any, fork: Fork = Fork.PHASE0
+    ) -> list[tuple[Fork, Any]]:
+        """Send one request and read its response chunks (within RESP_TIMEOUT).
+
+        Raises `ErrorResponse` for an error chunk, `CodecError` for invalid data
+        and `trio.TooSlowError` on timeout; each lowers the peer's score.
+        """
+        max_chunks = protocol.max_responses(self.spec, request)
+        try:
+            with trio.fail_after(RESP_TIMEOUT):
+                stream = await self.libp2p.new_stream(
+                    ID.from_base58(peer_id), [protocol.protocol_id]
+                )
+                try:
+                    await stream.write(encode_request(protocol, request))
+                    await stream.close_write()
+                    return await read_responses(
+                        _reader(stream), protocol, self.spec, self.forks, max_chunks, fork
+                    )
+                finally:
+                    await stream.close()
+        except CodecError:
+            self._penalize(peer_id, PENALTY_INVALID_RESPONSE, f"invalid {protocol.name} response")
+            raise
+        except trio.TooSlowError:
+            self._penalize(peer_id, PENALTY_TIMEOUT, f"{protocol.name} timed out")
+            raise
+
+    def _penalize(self, peer_id: str, penalty: float, reason: str) -> None:
+        if self.peers.report(peer_id, penalty, reason) is not None:
+            log.info("disconnecting peer=%s reason=%s", peer_id, reason)
+
+    async def status(self, peer_id: str) -> Any:
+        """Exchange Status with a peer and return theirs."""
+        protocol = p.STATUS_V2 if self._fork() >= Fork.FULU else p.STATUS_V1
+        ((_, status),) = await self.request(peer_id, protocol, self.chain.status())
+        self.peers.peer(peer_id).status = status
+        return status
+
+    async def ping(self, peer_id: str) -> int:
+        """Ping a peer with our metadata seq number and return theirs."""
+        seq = int(self.chain.metadata().seq_number)
+        ((_, value),) = await self.request(peer_id, p.PING, p._uint64(self.spec, Fork.PHASE0)(seq))
+        return int(value)
+
+    async def metadata(self, peer_id: str) -> Any:
+        """Fetch a peer's MetaData (v3 from Fulu, v2 before)."""
+        protocol = p.METADATA_V3 if self._fork() >= Fork.FULU else p.METADATA_V2
+        ((_, metadata),) = await self.request(peer_id, protocol, None, Fork.ALTAIR)
+        self.peers.peer(peer_id).metadata = metadata
+        return metadata
+
+    async def goodbye(self, peer_id: str, reason: int) -> None:
+        """Send Goodbye (errors ignored: the peer may close first) and disconnect."""
+        value = p._uint64(self.spec, Fork.PHASE0)(reason)
+        with trio.move_on_after(2):
+            try:
+                await self.request(peer_id, p.GOODBYE, value)
+            except (StreamError, CodecError, ErrorResponse, OSError) as error:
+                log.debug("goodbye not delivered peer=%s error=%s", peer_id, error)
+        await self.disconnect(peer_id)
+
+    async def blocks_by_range(self, peer_id: str, start_slot: int, count: int) -> list[Any]:
+        """Download signed blocks of [start_slot, start_slot + count) from a peer."""
+        request_type = p.BLOCKS_BY_RANGE.request_type(self.spec, Fork.PHASE0)
+        request = request_type(start_slot=start_slot, count=count, step=1)
+        responses = await self.request(peer_id, p.BLOCKS_BY_RANGE, request)
+        return [block for _, block in responses]
+
+    async def blocks_by_root(self, peer_id: str, roots: list[bytes]) -> list[Any]:
+        """Download the signed blocks with the given roots from a peer."""
+        request = p.BLOCKS_BY_ROOT.request_type(self.spec, Fork.PHASE0)(*roots)
+        return [block for _, block in await self.request(peer_id, p.BLOCKS_BY_ROOT, request)]
+
+    def _fork(self) -> Fork:
+        return self.forks.fork_of_digest(bytes(self.chain.status().fork_digest))
+
+    # Server side.
+
+    def _handler(self, protocol: Protocol):
+        async def handle(stream: Any) -> None:
+            peer_id = stream.muxed_conn.peer_id.to_base58()
+            try:
+                await self._serve(stream, protocol, peer_id)
+            except (StreamError, trio.BrokenResourceError) as error:
+                log.debug(
+                    "stream failed protocol=%s peer=%s error=%s", protocol.name, peer_id, error
+                )
+            finally:
+                try:
+                    await stream.close()
+                except StreamError:
+                    pass
+
+        return handle
+
+    async def _serve(self, stream: Any, protocol: Protocol, peer_id: str) -> None:
+        request_fork = Fork.FULU if protocol.first_fork == Fork.FULU else Fork.PHASE0
+        try:
+            with trio.fail_after(TTFB_TIMEOUT):
+                request = await read_request(_reader(stream), protocol, self.spec, request_fork)
+        except (CodecError, trio.TooSlowError) as error:
+            self._penalize(peer_id, PENALTY_INVALID_REQUEST, f"invalid {protocol.name} request")
+            await stream.write(encode_error(ResponseCode.INVALID_REQUEST, str(error)))
+            return
+        if protocol is p.GOODBYE:
+            log.info("peer said goodbye peer=%s reason=%d", peer_id, int(request))
+            self.peers.on_disconnected(peer_id, int(request))
+            return
+        try:
+            chunks = self._respond(protocol, request, peer_id)
+        except NotImplementedError as error:
+            await stream.write(encode_error(ResponseCode.RESOURCE_UNAVAILABLE, str(error)))
+            return
+        with trio.fail_after(RESP_TIMEOUT):
+            for chunk in chunks:
+                await stream.write(chunk)
+
+    def _respond(self, protocol: Protocol, request: Any, peer_id: str) -> Iterable[bytes]:
+        if protocol in (p.STATUS_V1, p.STATUS_V2):
+            self.peers.peer(peer_id).status = request
+            self.peers.on_connected(peer_id)
+            return [encode_success(protocol, self.chain.status())]
+        if protocol is p.PING:
+            seq = p._uint64(self.spec, Fork.PHASE0)(int(self.chain.metadata().seq_number))
+            return [encode_success(protocol, seq)]
+        if protocol in (p.METADATA_V2, p.METADATA_V3):
+            return [encode_success(protocol, self.chain.metadata())]
+        if protocol is p.BLOCKS_BY_RANGE:
+            count = protocol.max_responses(self.spec, request)
+            blocks = self.chain.blocks_by_range(int(request.start_slot), count)
+            return self._block_chunks(protocol, blocks, count)
+        if protocol is p.BLOCKS_BY_ROOT:
+            blocks = self.chain.blocks_by_root([bytes(root) for root in request])
+            return self._block_chunks(protocol, blocks, len(request))
+        raise NotImplementedError(f"{protocol.name} is not served by this node")
+
+    def _block_chunks(
+        self, protocol: Protocol, blocks: Iterable[Any], limit: int
+    ) -> Iterable[bytes]:
+        for index, block in enumerate(blocks):
+            if index >= limit:
+                return
+            yield encode_success(
+                protocol, block, self.forks.digest_at_slot(int(block.message.slot))
+            )

@@ -1,0 +1,96 @@
+import coincurve
+import pytest
+import trio
+
+from caplin.config import ChainSpec
+from caplin.config.forks import Fork
+from sentinel.host import HostConfig, SentinelHost
+from sentinel.memory_chain import MemoryChain
+from sentinel.reqresp import protocols as p
+from sentinel.reqresp.codec import ErrorResponse, ResponseCode
+from sentinel.reqresp.protocols import ForkContext
+
+SPEC = ChainSpec.for_preset("minimal")
+GENESIS_ROOT = bytes(range(32))
+FORKS = ForkContext(SPEC, GENESIS_ROOT)
+
+
+def make_chain(blocks: int = 0, digest: bytes | None = None) -> MemoryChain:
+    types = SPEC.types(Fork.PHASE0)
+    status = types.Status(fork_digest=digest or FORKS.digest_of_fork(Fork.PHASE0), head_slot=blocks)
+    metadata = SPEC.types(Fork.ALTAIR).MetaData(seq_number=5)
+    chain = MemoryChain(status, metadata)
+    for slot in range(1, blocks + 1):
+        block = types.SignedBeaconBlock()
+        block.message.slot = slot
+        chain.add_block(block)
+    return chain
+
+
+def make_host(chain: MemoryChain, muxers=("mplex", "yamux")) -> SentinelHost:
+    key = coincurve.PrivateKey().secret
+    return SentinelHost(SPEC, key, FORKS, chain, HostConfig(muxers=muxers))
+
+
+@pytest.mark.parametrize("muxers", [("mplex",), ("yamux",)])
+async def test_status_ping_metadata(muxers):
+    server_chain = make_chain(blocks=3)
+    async with trio.open_nursery() as nursery:
+        server = make_host(server_chain, muxers)
+        client = make_host(make_chain(), muxers)
+        address = await nursery.start(server.run)
+        await nursery.start(client.run)
+        with trio.fail_after(30):
+            peer = await client.dial(address)
+            assert peer == server.peer_id
+            assert int(client.peers.peer(peer).status.head_slot) == 3
+            assert await client.ping(peer) == 5
+            metadata = await client.metadata(peer)
+            assert int(metadata.seq_number) == 5
+        nursery.cancel_scope.cancel()
+
+
+async def test_blocks_by_range_and_root():
+    server_chain = make_chain(blocks=10)
+    async with trio.open_nursery() as nursery:
+        server = make_host(server_chain)
+        client = make_host(make_chain())
+        address = await nursery.start(server.run)
+        await nursery.start(client.run)
+        with trio.fail_after(30):
+            peer = await client.dial(address)
+            blocks = await client.blocks_by_range(peer, 3, 5)
+            assert [int(b.message.slot) for b in blocks] == [3, 4, 5, 6, 7]
+            root = bytes(blocks[1].message.hash_tree_root())
+            by_root = await client.blocks_by_root(peer, [root, bytes(32)])
+            assert [int(b.message.slot) for b in by_root] == [4]
+        nursery.cancel_scope.cancel()
+
+
+async def test_unserved_protocol_returns_error():
+    async with trio.open_nursery() as nursery:
+        server = make_host(make_chain())
+        client = make_host(make_chain())
+        address = await nursery.start(server.run)
+        await nursery.start(client.run)
+        with trio.fail_after(30):
+            peer = await client.dial(address)
+            request = p.LIGHT_CLIENT_BOOTSTRAP.request_type(SPEC, Fork.ALTAIR)(bytes(32))
+            with pytest.raises(ErrorResponse) as caught:
+                await client.request(peer, p.LIGHT_CLIENT_BOOTSTRAP, request)
+            assert caught.value.code == ResponseCode.RESOURCE_UNAVAILABLE
+        nursery.cancel_scope.cancel()
+
+
+async def test_wrong_fork_digest_disconnects():
+    async with trio.open_nursery() as nursery:
+        server = make_host(make_chain(digest=b"\x01\x02\x03\x04"))
+        client = make_host(make_chain())
+        address = await nursery.start(server.run)
+        await nursery.start(client.run)
+        with trio.fail_after(30):
+            with pytest.raises(ConnectionError, match="fork digest 01020304"):
+                await client.dial(address)
+            await trio.sleep(0.2)
+            assert server.peers.peer(client.peer_id).goodbye_reason == 2
+        nursery.cancel_scope.cancel()
