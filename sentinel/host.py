@@ -22,7 +22,7 @@ import multiaddr
 import trio
 from libp2p import new_host
 from libp2p.crypto.keys import KeyPair
-from libp2p.crypto.secp256k1 import Secp256k1PrivateKey
+from libp2p.crypto.secp256k1 import Secp256k1PrivateKey, Secp256k1PublicKey
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.network.stream.exceptions import StreamEOF, StreamError
 from libp2p.peer.id import ID
@@ -34,6 +34,7 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_PROTOCOL_ID
 from libp2p.stream_muxer.yamux.yamux import Yamux
 
 from caplin.config.forks import Fork
+from sentinel.enr import ENR
 from sentinel.peers import PeerManager
 from sentinel.reqresp import protocols as p
 from sentinel.reqresp.codec import CodecError, ErrorResponse, ResponseCode, StreamReader
@@ -90,6 +91,17 @@ def key_pair_from_secret(private_key: bytes) -> KeyPair:
     """Return the libp2p secp256k1 key pair of a 32-byte secret (the ENR key)."""
     secret = Secp256k1PrivateKey(coincurve.PrivateKey(private_key))
     return KeyPair(secret, secret.get_public_key())
+
+
+def peer_id_from_enr(record: ENR) -> str:
+    """Return the libp2p peer id of a node record (its secp256k1 key)."""
+    return ID.from_pubkey(Secp256k1PublicKey.from_bytes(record.public_key)).to_base58()
+
+
+def enr_multiaddr(record: ENR) -> str | None:
+    """Return `/ip4/{ip}/tcp/{port}/p2p/{peer_id}` of a record, or None without ip and tcp."""
+    address = record.tcp_multiaddr()
+    return None if address is None else f"{address}/p2p/{peer_id_from_enr(record)}"
 
 
 def _muxer_options(names: tuple[str, ...]) -> dict:

@@ -1,0 +1,143 @@
+"""Live interop with a Lodestar 1.5.1 dev chain on loopback.
+
+Needs Lodestar installed (scripts/interop-lodestar.sh does it): set
+LODESTAR_DIR to its install folder and LODESTAR_SCRIPTS to the folder with its
+devnet.sh and stop.sh. With LODESTAR_DATADIR pointing at an already running dev
+chain, the test uses it instead of starting one.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import coincurve
+import pytest
+import trio
+
+from caplin.config import ChainSpec
+from caplin.config.forks import Fork
+from sentinel.discv5.service import Discv5Service
+from sentinel.enr import ENR
+from sentinel.host import HostConfig, SentinelHost, enr_multiaddr
+from sentinel.memory_chain import MemoryChain
+from sentinel.reqresp.protocols import ForkContext
+
+LODESTAR_DIR = os.environ.get("LODESTAR_DIR", "")
+LODESTAR_SCRIPTS = os.environ.get("LODESTAR_SCRIPTS", "")
+PORT_BASE = int(os.environ.get("LODESTAR_PORT_BASE", "19700"))
+MIN_BLOCKS = 16
+
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.skipif(
+        not (LODESTAR_DIR and Path(LODESTAR_DIR, "node_modules/.bin/lodestar").exists()),
+        reason="Lodestar is not installed: run scripts/interop-lodestar.sh (sets LODESTAR_DIR)",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def devnet():
+    running = os.environ.get("LODESTAR_DATADIR")
+    if running:
+        yield Path(running)
+        return
+    datadir = Path(tempfile.mkdtemp(prefix="caplin-lodestar-"))
+    scripts = Path(LODESTAR_SCRIPTS)
+    subprocess.run(
+        ["bash", scripts / "devnet.sh", LODESTAR_DIR, datadir, str(PORT_BASE)],
+        check=True,
+        timeout=150,
+    )
+    try:
+        yield datadir
+    finally:
+        subprocess.run(["bash", scripts / "stop.sh", datadir], check=False, timeout=60)
+
+
+def rest(path: str) -> dict:
+    url = f"http://127.0.0.1:{PORT_BASE + 596}{path}"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)["data"]
+
+
+def chain_spec() -> ChainSpec:
+    # Lodestar 1.5.1 also reports preset values of its own era; keep only config keys.
+    config_keys = set(ChainSpec.for_preset("minimal").config)
+    values = {
+        key: value for key, value in rest("/eth/v1/config/spec").items() if key in config_keys
+    }
+    return ChainSpec.from_config(values, preset="minimal")
+
+
+def wait_for_head(slot: int, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        head = int(rest("/eth/v1/beacon/headers/head")["header"]["message"]["slot"])
+        if head >= slot:
+            return head
+        time.sleep(1)
+    raise TimeoutError(f"Lodestar head did not reach slot {slot} in {timeout}s")
+
+
+async def test_lodestar_discovery_and_block_download(devnet):
+    spec = chain_spec()
+    genesis = rest("/eth/v1/beacon/genesis")
+    genesis_root = bytes.fromhex(genesis["genesis_validators_root"][2:])
+    forks = ForkContext(spec, genesis_root)
+    lodestar = ENR.from_text((devnet / "enr.txt").read_text())
+    assert lodestar.eth2 is not None
+    assert lodestar.eth2.fork_digest in forks.forks
+    head_slot = wait_for_head(MIN_BLOCKS)
+
+    current_slot = (int(time.time()) - int(genesis["genesis_time"])) // int(spec.SECONDS_PER_SLOT)
+    types = spec.types(Fork.PHASE0)
+    status = types.Status(fork_digest=forks.digest_at_slot(current_slot))
+    chain = MemoryChain(status, spec.types(Fork.ALTAIR).MetaData(seq_number=1))
+    key = coincurve.PrivateKey().secret
+
+    async with trio.open_nursery() as nursery:
+        discovery = Discv5Service(key, ENR.create(key, ip="127.0.0.1", udp=0))
+        udp_port = await nursery.start(discovery.run)
+        discovery.update_record(udp=udp_port)
+        host = SentinelHost(spec, key, forks, chain, HostConfig(muxers=("mplex",)))
+        await nursery.start(host.run)
+
+        with trio.fail_after(120):
+            started = time.monotonic()
+            discovery.add_node(lodestar)
+            await discovery.ping(lodestar)
+            found = await discovery.find_node(lodestar, [0])
+            found_seconds = time.monotonic() - started
+            assert [record.node_id for record in found] == [lodestar.node_id]
+
+            peer = await host.dial(enr_multiaddr(found[0]))
+            remote_status = host.peers.peer(peer).status
+            assert int(remote_status.head_slot) >= head_slot
+            assert await host.ping(peer) >= 0
+            metadata = await host.metadata(peer)
+            assert len(metadata.attnets) == 64
+
+            started = time.monotonic()
+            blocks = await host.blocks_by_range(peer, 1, head_slot)
+            download_seconds = time.monotonic() - started
+            slots = [int(block.message.slot) for block in blocks]
+            assert slots == sorted(slots)
+            assert len(blocks) >= MIN_BLOCKS // 2
+            for block in blocks:
+                fork = spec.fork_at_epoch(int(block.message.slot) // int(spec.SLOTS_PER_EPOCH))
+                assert spec.fork_of(block) == fork
+            parents = {bytes(b.message.hash_tree_root()): b for b in blocks}
+            linked = sum(bytes(b.message.parent_root) in parents for b in blocks)
+            assert linked >= len(blocks) - 1
+
+        print(
+            f"\nlodestar interop: peer found in {found_seconds:.3f}s, "
+            f"{len(blocks)} blocks (slots {slots[0]}..{slots[-1]}) in {download_seconds:.3f}s "
+            f"= {len(blocks) / download_seconds:.1f} blocks/s"
+        )
+        nursery.cancel_scope.cancel()
