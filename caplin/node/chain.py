@@ -13,10 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from caplin.config.forks import Fork
-from caplin.errors import CaplinError
+from caplin.errors import CaplinError, require
 from caplin.storage.beacon_db import BeaconDB, BlockWrite
 from caplin.transition.helpers import compute_epoch_at_slot, compute_start_slot_at_epoch
-from forkchoice.errors import BlockNotReadyError
+from caplin.transition.block import process_block
+from caplin.transition.engine import TrustingEngine
+from caplin.transition.signatures import SignatureBatch
+from caplin.transition.state_transition import add_block_signature
+from forkchoice.errors import BlockNotReadyError, InvalidBlockError
 from forkchoice.store import Checkpoint, Store
 
 log = logging.getLogger("caplin.node.chain")
@@ -37,6 +41,89 @@ class NodeStore(Store):
             payload = block.body.execution_payload
             return payload.hash_tree_root() != type(payload)().hash_tree_root()
         return super()._is_merge_transition_block(pre_state, block)
+
+    # The validator client advances the head state to the next slot ahead of time (epoch
+    # processing included). A block on that parent at that slot starts from a copy of it
+    # instead of running the same slots again.
+    advanced_states: dict[tuple[bytes, int], Any] = {}
+
+    # Post-states and pending signatures of blocks this node produced, by block root: the
+    # import then checks the signatures and the state root instead of processing it again.
+    produced: dict[bytes, tuple[Any, SignatureBatch]] = {}
+
+    def _run_state_transition(self, pre_state: Any, signed_block: Any, root: bytes) -> Any:
+        block = signed_block.message
+        produced = self.produced.pop(root, None)
+        if produced is not None:
+            try:
+                return _check_produced(self.spec, produced, signed_block)
+            except CaplinError as error:
+                raise InvalidBlockError(
+                    "state_transition", str(error), block_root=root, slot=int(block.slot)
+                ) from error
+        advanced = self.advanced_states.get((bytes(block.parent_root), int(block.slot)))
+        if advanced is None:
+            return super()._run_state_transition(pre_state, signed_block, root)
+        try:
+            return apply_block(self.spec, advanced, signed_block, self.engine, self.verify_signatures)
+        except (CaplinError, ValueError, IndexError, OverflowError) as error:
+            raise InvalidBlockError(
+                "state_transition", str(error), block_root=root, slot=int(block.slot)
+            ) from error
+
+
+def _check_produced(spec: Any, produced: tuple[Any, SignatureBatch], signed_block: Any) -> Any:
+    """Verify an own block's signatures and state root against its production post-state.
+
+    The payload needs no engine call: the builder executed it and stored the result.
+    """
+    post_state, sigs = produced
+    block = signed_block.message
+    add_block_signature(spec, post_state, signed_block, sigs)
+    sigs.verify()
+    state_root = bytes(post_state.hash_tree_root())
+    require(
+        bytes(block.state_root) == state_root,
+        "state_root",
+        "block state root does not match the post-state",
+        slot=int(block.slot),
+        block_state_root=bytes(block.state_root),
+        post_state_root=state_root,
+    )
+    return post_state
+
+
+def apply_block(
+    spec: Any, advanced_state: Any, signed_block: Any, engine: Any, verify_signatures: bool
+) -> Any:
+    """Return the post-state of `signed_block` on its parent state already advanced to the
+    block's slot: `state_transition` without `process_slots`. `advanced_state` is unchanged.
+
+    Raises BlockProcessingError when the block is invalid, as `state_transition` does.
+    """
+    block = signed_block.message
+    state = advanced_state.copy()
+    require(
+        spec.fork_of(block) == spec.fork_of(state),
+        "block_fork",
+        "block type is not of the fork at its slot",
+        block_fork=spec.fork_of(block).lower,
+        state_fork=spec.fork_of(state).lower,
+    )
+    sigs = SignatureBatch(enabled=verify_signatures)
+    add_block_signature(spec, state, signed_block, sigs)
+    process_block(spec, state, block, sigs, engine or TrustingEngine())
+    sigs.verify()
+    state_root = bytes(state.hash_tree_root())
+    require(
+        bytes(block.state_root) == state_root,
+        "state_root",
+        "block state root does not match the post-state",
+        slot=int(block.slot),
+        block_state_root=bytes(block.state_root),
+        post_state_root=state_root,
+    )
+    return state
 
 
 @dataclass(frozen=True)
@@ -85,6 +172,7 @@ class BeaconChain:
         # slot and parent root of every block after the anchor, to find the canonical chain
         # and the conflicting blocks when finality advances.
         self._index: dict[bytes, tuple[int, bytes]] = {}
+        self._deferred: list[BlockWrite] = []
         self.store = self._load_store()
         self._stored_finalized = self.store.finalized_checkpoint
         self.snapshot = self._take_snapshot()
@@ -121,6 +209,8 @@ class BeaconChain:
             replayed += 1
 
         store.verify_signatures = True
+        store.advanced_states = {}
+        store.produced = {}
         if replayed:
             log.info(
                 "replayed stored blocks count=%d anchor_slot=%d ms=%d",
@@ -162,6 +252,16 @@ class BeaconChain:
             self._emit_head_changes(previous_head, head_changed, finalized_changed)
         milliseconds = (time.perf_counter() - started) * 1000
         return ImportResult(root, int(block.slot), milliseconds, head_changed, finalized_changed)
+
+    def set_advanced_state(self, parent_root: bytes, slot: int, state: Any) -> None:
+        """Offer `state`, the post-state of `parent_root` advanced to `slot`, to the import of
+        a block at `slot` (it replaces any earlier offer)."""
+        self.store.advanced_states = {(parent_root, slot): state}
+
+    def offer_produced(self, root: bytes, post_state: Any, sigs: SignatureBatch) -> None:
+        """Hand the production post-state and unverified signatures of our own block `root`
+        to its import (see `NodeStore.produced`)."""
+        self.store.produced = {root: (post_state, sigs)}
 
     def on_attestation(self, attestation: Any) -> bool:
         """Apply an attestation to fork choice, queueing it when it is for a future slot.
@@ -269,18 +369,33 @@ class BeaconChain:
         epoch_boundary = compute_epoch_at_slot(self.spec, int(block.slot)) > (
             compute_epoch_at_slot(self.spec, parent_slot) if parent_slot >= 0 else -1
         )
-        write = self._base_write(root, signed_block)
+        self.db.apply(self._base_write(root, signed_block))
+        # Encoding a state takes longer than the rest of an import, so states are written
+        # later by `flush`. The anchor moves only with that write, so a crash before it
+        # restarts from the previous anchor and replays more blocks.
         if epoch_boundary:
-            write.state = state
-        self._add_finality(write)
-        self.db.apply(write)
+            self._deferred.append(BlockWrite(root, state=state))
+        self._add_finality()
 
     def _persist_head(self) -> None:
         """Store a head or finality change that came without a new block."""
-        head = self.snapshot.head_root
-        write = self._base_write(head, self.db.block(head))
-        self._add_finality(write)
-        self.db.apply(write)
+        snapshot = self.snapshot
+        self.db.apply(
+            BlockWrite(
+                snapshot.head_root,
+                head=snapshot.head_root,
+                justified=tuple(snapshot.justified),
+                finalized=tuple(snapshot.finalized),
+            )
+        )
+        self._add_finality()
+
+    def flush(self) -> None:
+        """Write the states that imports deferred (see `_persist`), one transaction each."""
+        with self.lock:
+            deferred, self._deferred = self._deferred, []
+            for write in deferred:
+                self.db.apply(write)
 
     def _base_write(self, root: bytes, signed_block: Any) -> BlockWrite:
         snapshot = self.snapshot
@@ -292,9 +407,9 @@ class BeaconChain:
             finalized=tuple(snapshot.finalized),
         )
 
-    def _add_finality(self, write: BlockWrite) -> None:
-        """Add the finalized state, the canonical chain and the pruning a new finalized
-        checkpoint brings to `write`."""
+    def _add_finality(self) -> None:
+        """Defer the write of the finalized state, canonical chain and pruning that a new
+        finalized checkpoint brings."""
         finalized = self.store.finalized_checkpoint
         if finalized.epoch <= self._stored_finalized.epoch:
             return
@@ -302,7 +417,12 @@ class BeaconChain:
         if finalized_state is None:
             return
         previous_anchor = self._stored_finalized.root
+        if finalized.root == previous_anchor:
+            self._stored_finalized = finalized
+            return
         canonical = self._ancestors(finalized.root, stop=previous_anchor)
+        write = BlockWrite(finalized.root)
+        self._deferred.append(write)
         write.anchor_root = finalized.root
         write.finalized_state = finalized_state
         write.canonical = {slot: root for root, slot in canonical.items()}

@@ -59,6 +59,7 @@ class DevChain:
     created: bool
 
     def close(self) -> None:
+        self.chain.flush()
         self.db.close()
         self.engine.close()
 

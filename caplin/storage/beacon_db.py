@@ -51,17 +51,18 @@ def _checkpoint(value: bytes | None) -> tuple[int, bytes] | None:
 class BlockWrite:
     """Everything one block import changes, written atomically by `BeaconDB.apply`.
 
-    `state` is stored when set (epoch-boundary blocks). `finalized_state` is the post-state
+    `block`, `head`, `justified` and `finalized` are written when set, and `state` (the
+    post-state of block `root`) too. `finalized_state` is the post-state
     of the new finalized checkpoint block, with `anchor_root` its root. `canonical` maps
     slots of the newly finalized chain to their block roots, and `prune` lists
     (slot, root) of blocks that conflict with finality.
     """
 
     root: bytes
-    block: Any
-    head: bytes
-    justified: tuple[int, bytes]
-    finalized: tuple[int, bytes]
+    block: Any = None
+    head: bytes | None = None
+    justified: tuple[int, bytes] | None = None
+    finalized: tuple[int, bytes] | None = None
     state: Any = None
     anchor_root: bytes | None = None
     finalized_state: Any = None
@@ -145,12 +146,16 @@ class BeaconDB:
     def apply(self, write: BlockWrite) -> None:
         """Write one imported block and what it changed, in one transaction."""
         with self.kv.write() as txn:
-            self._put_block(txn, write.root, write.block)
+            if write.block is not None:
+                self._put_block(txn, write.root, write.block)
             if write.state is not None:
                 txn.put("states", write.root, self._encode(write.state))
-            txn.put("meta", _HEAD, write.head)
-            txn.put("meta", _JUSTIFIED, _u64(write.justified[0]) + write.justified[1])
-            txn.put("meta", _FINALIZED, _u64(write.finalized[0]) + write.finalized[1])
+            if write.head is not None:
+                txn.put("meta", _HEAD, write.head)
+            if write.justified is not None:
+                txn.put("meta", _JUSTIFIED, _u64(write.justified[0]) + write.justified[1])
+            if write.finalized is not None:
+                txn.put("meta", _FINALIZED, _u64(write.finalized[0]) + write.finalized[1])
             if write.anchor_root is not None:
                 txn.put("states", write.anchor_root, self._encode(write.finalized_state))
                 txn.put("meta", _ANCHOR, write.anchor_root)

@@ -71,11 +71,14 @@ class ValidatorClient:
         state = snapshot.head_state
         if int(state.slot) < slot:
             state = process_slots(self.spec, state.copy(), slot)
+            self.chain.set_advanced_state(head, slot, state)
         self._advanced = (head, slot, state)
         return head, state
 
     def prepare(self, slot: int) -> None:
-        """Advance the head state to `slot` ahead of time (the next slot's epoch processing)."""
+        """Write deferred states, then advance the head state to `slot` ahead of time (the
+        next slot's epoch processing)."""
+        self.chain.flush()
         self.head_state_at(slot)
 
     # --- proposals ---------------------------------------------------------------------
@@ -99,7 +102,7 @@ class ValidatorClient:
         sync_aggregate = None
         if fork >= Fork.ALTAIR:
             sync_aggregate = self.sync_contributions.sync_aggregate(self.spec, types, slot - 1, head)
-        signed_block = produce_block(
+        produced = produce_block(
             self.spec,
             state,
             head,
@@ -111,6 +114,9 @@ class ValidatorClient:
             txpool=self.txpool,
             fee_recipient=self.fee_recipient,
         )
+        signed_block = produced.signed_block
+        root = bytes(signed_block.message.hash_tree_root())
+        self.chain.offer_produced(root, produced.post_state, produced.sigs)
         result = self.chain.import_block(signed_block)
         self.proposed += 1
         log.info(

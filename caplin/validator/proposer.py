@@ -5,6 +5,7 @@ The builder's execution is stored at once (`import_built`), so importing the blo
 run the payload a second time.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from caplin.config.constants import DOMAIN_BEACON_PROPOSER, DOMAIN_RANDAO
@@ -28,6 +29,15 @@ from execution.payload import Withdrawal, execution_requests_to_ssz, payload_to_
 
 ZERO_ROOT = b"\x00" * 32
 GRAFFITI = b"caplin".ljust(32, b"\x00")
+
+
+@dataclass(frozen=True)
+class ProducedBlock:
+    """A signed block with its post-state and the signatures of its contents, not verified."""
+
+    signed_block: Any
+    post_state: Any
+    sigs: SignatureBatch
 
 
 def uint64_root(value: int) -> bytes:
@@ -54,7 +64,8 @@ def produce_block(
     txpool: Any = None,
     fee_recipient: bytes = b"\x00" * 20,
 ) -> Any:
-    """Build and sign a block for `pre_state.slot` on `parent_root`.
+    """Build and sign a block for `pre_state.slot` on `parent_root`; return it as a
+    `ProducedBlock`.
 
     `pre_state` is the parent's post-state advanced to the block's slot. `engine` (an
     `EmbeddedEngine`) builds the payload from bellatrix on; `sync_aggregate` is needed from
@@ -90,11 +101,12 @@ def produce_block(
     )
 
     post_state = pre_state.copy()
-    process_block(spec, post_state, block, SignatureBatch(enabled=False), TrustingEngine())
+    sigs = SignatureBatch()
+    process_block(spec, post_state, block, sigs, TrustingEngine())
     block.state_root = post_state.hash_tree_root()
     domain = get_domain(spec, pre_state, DOMAIN_BEACON_PROPOSER)
     signature = key.sign(compute_signing_root(spec, block, domain))
-    return types.SignedBeaconBlock(message=block, signature=signature)
+    return ProducedBlock(types.SignedBeaconBlock(message=block, signature=signature), post_state, sigs)
 
 
 def _build_payload(
