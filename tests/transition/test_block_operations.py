@@ -1,6 +1,7 @@
 """Block operations on synthetic states: valid cases against the executable spec, invalid
 cases against the rule named in the error."""
 
+import random
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from caplin.config.forks import Fork
 from caplin.crypto import bls
 from caplin.errors import BlockProcessingError
 from caplin.transition import block
+from caplin.transition.block import attestation as attestation_module
 from caplin.transition.block._common import find_validator_index
 from caplin.transition.helpers import compute_domain, compute_signing_root
 from caplin.transition.signatures import SignatureBatch
@@ -188,3 +190,26 @@ def test_eth1_vote_adopted_on_majority(prior_votes: int) -> None:
         assert len(copy.eth1_data_votes) == prior_votes + 4, attempt
         adopted = copy.eth1_data.hash_tree_root() == vote.hash_tree_root()
         assert adopted == (prior_votes == 16), attempt
+
+
+def test_participation_paths_agree() -> None:
+    rng = random.Random(3)
+    for trial in range(5):
+        state = make_state(Fork.ELECTRA, count=40)
+        state.current_epoch_participation = [rng.randrange(8) for _ in range(40)]
+        for index in range(40):
+            state.validators[index].effective_balance = rng.choice([16, 31, 32, 2048]) * ETH
+        attesting = sorted(rng.sample(range(40), rng.randrange(1, 40)))
+        flag_indices = sorted(rng.sample(range(3), rng.randrange(0, 4)))
+        one_by_one = state.copy()
+        whole_list = state.copy()
+
+        numerator_1 = attestation_module._add_flags_one_by_one(
+            spec, one_by_one, "current_epoch_participation", attesting, flag_indices
+        )
+        numerator_2 = attestation_module._add_flags_to_list(
+            spec, whole_list, "current_epoch_participation", attesting, flag_indices
+        )
+
+        assert numerator_1 == numerator_2, trial
+        assert one_by_one.hash_tree_root() == whole_list.hash_tree_root(), trial

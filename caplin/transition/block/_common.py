@@ -83,17 +83,23 @@ def remember_validator_index(pubkey: bytes, index: int) -> None:
 
 
 def read_uint64_range(values: Any, start: int, count: int) -> np.ndarray:
-    """Return `values[start : start + count]` of a `List[uint64, N]` view as a uint64 array.
+    """Return `values[start : start + count]` of a `List[uint64, N]` view as a uint64 array."""
+    return read_packed_range(values, start, count, np.dtype("<u8"))
 
-    Reads only the leaf chunks that hold the range (four values per chunk) straight from the
-    SSZ tree, because indexing the view costs microseconds per element and serializing a
-    large list costs seconds.
+
+def read_packed_range(values: Any, start: int, count: int, dtype: np.dtype) -> np.ndarray:
+    """Return `values[start : start + count]` of a list of basic values as a numpy array.
+
+    `dtype` is the little-endian numpy type of the elements. This reads only the leaf chunks
+    that hold the range straight from the SSZ tree, because indexing the view costs
+    microseconds per element and serializing a large list costs seconds.
     """
     if count <= 0:
-        return np.zeros(0, dtype="<u8")
-    require(start + count <= len(values), "uint64_list.range", "range past the list end")
-    first_chunk = start // 4
-    last_chunk = (start + count - 1) // 4
+        return np.zeros(0, dtype=dtype)
+    require(start + count <= len(values), "packed_list.range", "range past the list end")
+    per_chunk = 32 // dtype.itemsize
+    first_chunk = start // per_chunk
+    last_chunk = (start + count - 1) // per_chunk
     chunks: list[bytes] = []
 
     def collect(node: Any, depth: int, offset: int) -> None:
@@ -107,6 +113,6 @@ def read_uint64_range(values: Any, start: int, count: int) -> np.ndarray:
         collect(node.get_right(), depth - 1, offset + span // 2)
 
     collect(values.get_backing().get_left(), type(values).contents_depth(), 0)
-    words = np.frombuffer(b"".join(chunks), dtype="<u8")
-    skip = start - first_chunk * 4
+    words = np.frombuffer(b"".join(chunks), dtype=dtype)
+    skip = start - first_chunk * per_chunk
     return words[skip : skip + count]

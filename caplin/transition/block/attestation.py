@@ -3,6 +3,8 @@ attestations spanning several committees (EIP-7549)."""
 
 from typing import Any
 
+import numpy as np
+
 from caplin.config.constants import PARTICIPATION_FLAG_WEIGHTS, PROPOSER_WEIGHT, WEIGHT_DENOMINATOR
 from caplin.config.forks import Fork
 from caplin.errors import require
@@ -11,6 +13,7 @@ from caplin.transition.helpers import (
     get_attestation_participation_flag_indices,
     get_attesting_indices,
     get_base_reward,
+    get_base_reward_per_increment,
     get_beacon_committee,
     get_beacon_proposer_index,
     get_committee_count_per_slot,
@@ -19,10 +22,12 @@ from caplin.transition.helpers import (
     get_previous_epoch,
     increase_balance,
     is_valid_indexed_attestation,
+    validator_table,
 )
 from caplin.transition.signatures import SignatureBatch
+from caplin.types.ssz import decode
 
-from ._common import uint64_checked
+from ._common import read_packed_range, uint64_checked
 
 
 @uint64_checked("attestation")
@@ -213,12 +218,32 @@ def _record_participation(spec: Any, state: Any, attestation: Any, sigs: Signatu
     _verify_signature(spec, state, attestation, sigs)
 
     if int(data.target.epoch) == get_current_epoch(spec, state):
-        participation = state.current_epoch_participation
+        field = "current_epoch_participation"
     else:
-        participation = state.previous_epoch_participation
+        field = "previous_epoch_participation"
 
+    attesting = sorted(get_attesting_indices(spec, state, attestation))
+    # An aggregate covering about a slot's share of the registry or more (electra aggregates
+    # span every committee of their slot) is cheaper to apply to the whole list at once.
+    if len(attesting) * spec.SLOTS_PER_EPOCH >= len(state.validators):
+        reward_numerator = _add_flags_to_list(spec, state, field, attesting, flag_indices)
+    else:
+        reward_numerator = _add_flags_one_by_one(spec, state, field, attesting, flag_indices)
+
+    reward_denominator = (
+        (WEIGHT_DENOMINATOR - PROPOSER_WEIGHT) * WEIGHT_DENOMINATOR // PROPOSER_WEIGHT
+    )
+    proposer_reward = reward_numerator // reward_denominator
+    increase_balance(spec, state, get_beacon_proposer_index(spec, state), proposer_reward)
+
+
+def _add_flags_one_by_one(
+    spec: Any, state: Any, field: str, attesting: list[int], flag_indices: list[int]
+) -> int:
+    """Set the earned flags of each attester and return the proposer reward numerator."""
+    participation = getattr(state, field)
     reward_numerator = 0
-    for index in get_attesting_indices(spec, state, attestation):
+    for index in attesting:
         flags = int(participation[index])
         new_weight = 0
         new_flags = flags
@@ -229,9 +254,36 @@ def _record_participation(spec: Any, state: Any, attestation: Any, sigs: Signatu
         if new_flags != flags:
             participation[index] = new_flags
             reward_numerator += get_base_reward(spec, state, index) * new_weight
+    return reward_numerator
 
-    reward_denominator = (
-        (WEIGHT_DENOMINATOR - PROPOSER_WEIGHT) * WEIGHT_DENOMINATOR // PROPOSER_WEIGHT
+
+def _add_flags_to_list(
+    spec: Any, state: Any, field: str, attesting: list[int], flag_indices: list[int]
+) -> int:
+    """Do what `_add_flags_one_by_one` does, on numpy copies of the flags and balances.
+
+    The sum of `get_base_reward(index) * weight` equals the base reward per increment times
+    the sum of `increments * weight`, which is computed here.
+    """
+    participation = getattr(state, field)
+    flags = read_packed_range(participation, 0, len(participation), np.dtype("u1")).copy()
+    indices = np.asarray(attesting, dtype=np.int64)
+    old = flags[indices]
+    new = old | np.uint8(sum(1 << flag_index for flag_index in flag_indices))
+    newly_set = new & ~old
+    weights = np.zeros(len(indices), dtype=np.int64)
+    for flag_index, weight in enumerate(PARTICIPATION_FLAG_WEIGHTS):
+        weights += ((newly_set >> flag_index) & 1).astype(np.int64) * weight
+    changed = weights > 0
+    if not changed.any():
+        return 0
+
+    effective = validator_table(state).effective_balance[indices[changed]]
+    increments = (effective // np.uint64(spec.EFFECTIVE_BALANCE_INCREMENT)).tolist()
+    weighted_increments = sum(
+        increment * weight
+        for increment, weight in zip(increments, weights[changed].tolist(), strict=True)
     )
-    proposer_reward = reward_numerator // reward_denominator
-    increase_balance(spec, state, get_beacon_proposer_index(spec, state), proposer_reward)
+    flags[indices] = new
+    setattr(state, field, decode(type(participation), flags.tobytes()))
+    return weighted_increments * get_base_reward_per_increment(spec, state)
