@@ -1,5 +1,6 @@
 """The `beacon` namespace's genesis, header and block routes, including block publication."""
 
+from collections import OrderedDict
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -41,23 +42,53 @@ async def get_genesis(request: Request) -> Response:
     return json_response({"data": data})
 
 
-def header_json(block: ResolvedBlock) -> dict[str, Any]:
+class HeaderCache:
+    """Signed header JSON by block root, least recently used first out.
+
+    Stored blocks never change, and reading the header fields out of a remerkleable block costs
+    more than the rest of a header request. A block root fixes the whole signed header: the
+    root covers every header field, and BLS signatures are deterministic, so one proposer key
+    has one signature for it.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._entries: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+
+    def signed_header(self, root: bytes, signed_block: Any) -> dict[str, Any]:
+        """Return the `SignedBeaconBlockHeader` JSON of the block with root `root`."""
+        cached = self._entries.get(root)
+        if cached is not None:
+            self._entries.move_to_end(root)
+            return cached
+        message = signed_block.message
+        header = {
+            "slot": str(int(message.slot)),
+            "proposer_index": str(int(message.proposer_index)),
+            "parent_root": "0x" + bytes(message.parent_root).hex(),
+            "state_root": "0x" + bytes(message.state_root).hex(),
+            "body_root": "0x" + hash_tree_root(message.body).hex(),
+        }
+        signed = {"message": header, "signature": "0x" + bytes(signed_block.signature).hex()}
+        self._entries[root] = signed
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return signed
+
+
+def _header_cache(request: Request) -> HeaderCache:
+    cache = getattr(request.app.state, "header_cache", None)
+    if cache is None:
+        cache = request.app.state.header_cache = HeaderCache()
+    return cache
+
+
+def header_json(cache: HeaderCache, block: ResolvedBlock) -> dict[str, Any]:
     """Return the `{root, canonical, header}` item of the header routes."""
-    message = block.signed_block.message
-    header = {
-        "slot": str(int(message.slot)),
-        "proposer_index": str(int(message.proposer_index)),
-        "parent_root": "0x" + bytes(message.parent_root).hex(),
-        "state_root": "0x" + bytes(message.state_root).hex(),
-        "body_root": "0x" + hash_tree_root(message.body).hex(),
-    }
     return {
         "root": "0x" + block.root.hex(),
         "canonical": block.canonical,
-        "header": {
-            "message": header,
-            "signature": "0x" + bytes(block.signed_block.signature).hex(),
-        },
+        "header": cache.signed_header(block.root, block.signed_block),
     }
 
 
@@ -87,7 +118,7 @@ async def get_headers(request: Request) -> Response:
         if slot is None or block.slot == slot:
             blocks.append(block)
     return data_response(
-        [header_json(block) for block in blocks],
+        [header_json(_header_cache(request), block) for block in blocks],
         execution_optimistic=any(block.execution_optimistic for block in blocks),
         finalized=bool(blocks) and all(block.finalized for block in blocks),
     )
@@ -97,7 +128,7 @@ async def get_headers(request: Request) -> Response:
 async def get_header(request: Request, block_id: str) -> Response:
     block = resolve_block(chain_of(request), block_id)
     return data_response(
-        header_json(block),
+        header_json(_header_cache(request), block),
         execution_optimistic=block.execution_optimistic,
         finalized=block.finalized,
     )
