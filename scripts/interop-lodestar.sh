@@ -2,23 +2,23 @@
 # interop-lodestar.sh [INSTALL_DIR]
 # Installs Lodestar 1.5.1 into INSTALL_DIR (default /tmp/caplin-lodestar) unless it
 # is there already, then runs the sentinel interop test: the test starts a Lodestar
-# dev chain on 127.0.0.1 (ports LODESTAR_PORT_BASE, default 19700, and +596 for
+# dev chain on 127.0.0.1 (ports CAPLIN_LODESTAR_PORT_BASE, default 19700, and +596 for
 # REST), finds it over discv5, connects over noise + mplex, exchanges
 # Status/Ping/MetaData, downloads blocks with BeaconBlocksByRange, and stops it.
-# LODESTAR_SCRIPTS is the folder with Lodestar's install.sh, devnet.sh and stop.sh
+# CAPLIN_LODESTAR_SCRIPTS is the folder with Lodestar's install.sh, devnet.sh and stop.sh
 # (default: ../shared/interop/lodestar next to the repository).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 INSTALL_DIR=${1:-/tmp/caplin-lodestar}
-export LODESTAR_SCRIPTS=${LODESTAR_SCRIPTS:-$ROOT/../shared/interop/lodestar}
-export LODESTAR_PORT_BASE=${LODESTAR_PORT_BASE:-19700}
+export CAPLIN_LODESTAR_SCRIPTS=${CAPLIN_LODESTAR_SCRIPTS:-$ROOT/../shared/interop/lodestar}
+export CAPLIN_LODESTAR_PORT_BASE=${CAPLIN_LODESTAR_PORT_BASE:-19700}
 
 if [ ! -x "$INSTALL_DIR/node_modules/.bin/lodestar" ]; then
   echo "installing Lodestar into $INSTALL_DIR"
-  timeout 600 bash "$LODESTAR_SCRIPTS/install.sh" "$INSTALL_DIR"
+  timeout 600 bash "$CAPLIN_LODESTAR_SCRIPTS/install.sh" "$INSTALL_DIR"
 fi
-export LODESTAR_DIR=$INSTALL_DIR
+export CAPLIN_LODESTAR_DIR=$INSTALL_DIR
 
 cd "$ROOT"
 exec timeout 600 .venv/bin/python -m pytest tests/sentinel/test_interop_lodestar.py \

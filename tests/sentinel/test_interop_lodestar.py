@@ -1,9 +1,10 @@
 """Live interop with a Lodestar 1.5.1 dev chain on loopback.
 
 Needs Lodestar installed (scripts/interop-lodestar.sh does it): set
-LODESTAR_DIR to its install folder and LODESTAR_SCRIPTS to the folder with its
-devnet.sh and stop.sh. With LODESTAR_DATADIR pointing at an already running dev
-chain, the test uses it instead of starting one.
+CAPLIN_LODESTAR_DIR to its install folder and CAPLIN_LODESTAR_SCRIPTS to the folder with its
+devnet.sh and stop.sh. With CAPLIN_LODESTAR_DATADIR pointing at an already running dev
+chain, the test uses it instead of starting one. The variables start with CAPLIN_
+because Lodestar reads every LODESTAR_* variable as a command-line flag.
 """
 
 import json
@@ -26,23 +27,23 @@ from sentinel.host import HostConfig, SentinelHost, enr_multiaddr
 from sentinel.memory_chain import MemoryChain
 from sentinel.reqresp.protocols import ForkContext
 
-LODESTAR_DIR = os.environ.get("LODESTAR_DIR", "")
-LODESTAR_SCRIPTS = os.environ.get("LODESTAR_SCRIPTS", "")
-PORT_BASE = int(os.environ.get("LODESTAR_PORT_BASE", "19700"))
+LODESTAR_DIR = os.environ.get("CAPLIN_LODESTAR_DIR", "")
+LODESTAR_SCRIPTS = os.environ.get("CAPLIN_LODESTAR_SCRIPTS", "")
+PORT_BASE = int(os.environ.get("CAPLIN_LODESTAR_PORT_BASE", "19700"))
 MIN_BLOCKS = 16
 
 pytestmark = [
     pytest.mark.interop,
     pytest.mark.skipif(
         not (LODESTAR_DIR and Path(LODESTAR_DIR, "node_modules/.bin/lodestar").exists()),
-        reason="Lodestar is not installed: run scripts/interop-lodestar.sh (sets LODESTAR_DIR)",
+        reason="Lodestar not installed: run scripts/interop-lodestar.sh (sets CAPLIN_LODESTAR_DIR)",
     ),
 ]
 
 
 @pytest.fixture(scope="module")
 def devnet():
-    running = os.environ.get("LODESTAR_DATADIR")
+    running = os.environ.get("CAPLIN_LODESTAR_DATADIR")
     if running:
         yield Path(running)
         return
