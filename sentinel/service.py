@@ -1,0 +1,242 @@
+"""The sentinel: discv5, the libp2p host, gossipsub and the peer manager as one service.
+
+The node starts it in its trio nursery:
+
+    sentinel = Sentinel(spec, private_key, genesis_validators_root, chain, SentinelConfig(...))
+    await nursery.start(sentinel.run)
+    blocks = await sentinel.host.blocks_by_range(peer_id, start_slot, count)
+    queue = await sentinel.pubsub.subscribe_topic(sentinel.topic("beacon_block"))
+
+`run` binds UDP and TCP, publishes the local ENR (ip, tcp, udp, eth2, attnets,
+syncnets, and cgc from Fulu), adds the bootnodes, dials the static peers, and
+keeps looking up random node ids and dialing the eth2 peers it finds on the
+same fork digest until `target_peers` are connected.
+"""
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from caplin.config.constants import FAR_FUTURE_EPOCH
+from caplin.config.forks import Fork
+from sentinel.discv5.service import DiscoveryError, Discv5Service
+from sentinel.enr import (
+    ATTESTATION_SUBNET_COUNT,
+    ENR,
+    ENRError,
+    ENRForkID,
+    SYNC_COMMITTEE_SUBNET_COUNT,
+    encode_bitvector,
+)
+from sentinel.gossip import GossipTopic
+from sentinel.gossipsub import EthereumPubsub
+from sentinel.host import ChainProvider, HostConfig, SentinelHost, enr_multiaddr
+from sentinel.reqresp.codec import CodecError, ErrorResponse
+from sentinel.reqresp.protocols import ForkContext
+
+log = logging.getLogger("sentinel")
+
+DISCOVERY_INTERVAL_SECONDS = 5.0
+DIAL_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass
+class SentinelConfig:
+    """Addresses, peers and limits (the `--caplin.discovery.*` and `--sentinel.*` flags)."""
+
+    listen_host: str = "127.0.0.1"
+    udp_port: int = 4000
+    tcp_port: int = 4001
+    # The address put in the ENR; defaults to `listen_host`.
+    enr_ip: str | None = None
+    bootnodes: list[str] = field(default_factory=list)
+    static_peers: list[str] = field(default_factory=list)
+    target_peers: int = 50
+    max_peers: int = 64
+    muxers: tuple[str, ...] = ("mplex", "yamux")
+    attnets: frozenset[int] = frozenset()
+    syncnets: frozenset[int] = frozenset()
+    custody_group_count: int | None = None
+
+
+def parse_bootnodes(values: list[str]) -> list[ENR]:
+    """Parse `--sentinel.bootnodes` values: `enr:` records, comma-separated or repeated.
+
+    Raises `ValueError` naming the first invalid entry.
+    """
+    records = []
+    for value in _split(values):
+        try:
+            records.append(ENR.from_text(value))
+        except ENRError as error:
+            raise ValueError(f"invalid bootnode {value[:40]}...: {error}") from None
+    return records
+
+
+def parse_static_peers(values: list[str]) -> list[str]:
+    """Parse `--sentinel.staticpeers` values: multiaddrs with /p2p/ ids, or `enr:` records.
+
+    Returns multiaddrs. Raises `ValueError` for an entry that is neither.
+    """
+    addresses = []
+    for value in _split(values):
+        if value.startswith("enr:"):
+            try:
+                address = enr_multiaddr(ENR.from_text(value))
+            except ENRError as error:
+                raise ValueError(f"invalid static peer {value[:40]}...: {error}") from None
+            if address is None:
+                raise ValueError(f"static peer record {value[:40]}... has no ip and tcp port")
+            addresses.append(address)
+        elif value.startswith("/") and "/p2p/" in value:
+            addresses.append(value)
+        else:
+            raise ValueError(f"static peer {value!r} is neither an ENR nor a /p2p/ multiaddr")
+    return addresses
+
+
+def _split(values: list[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+class Sentinel:
+    """Networking of one beacon node on one chain."""
+
+    def __init__(
+        self,
+        spec: Any,
+        private_key: bytes,
+        genesis_validators_root: bytes,
+        chain: ChainProvider,
+        config: SentinelConfig | None = None,
+    ) -> None:
+        self.spec = spec
+        self.private_key = private_key
+        self.chain = chain
+        self.config = config or SentinelConfig()
+        self.forks = ForkContext(spec, genesis_validators_root)
+        self.static_peers = parse_static_peers(self.config.static_peers)
+        host_config = HostConfig(
+            listen_host=self.config.listen_host,
+            tcp_port=self.config.tcp_port,
+            muxers=self.config.muxers,
+            target_peers=self.config.target_peers,
+            max_peers=self.config.max_peers,
+            static_peers=self.static_peers,
+        )
+        self.host = SentinelHost(spec, private_key, self.forks, chain, host_config)
+        self.pubsub = EthereumPubsub(self.host.libp2p, spec, self.forks)
+        self.discovery = Discv5Service(
+            private_key, ENR.create(private_key, ip=self._enr_ip(), udp=0), self.config.listen_host
+        )
+        self.discovery.port = self.config.udp_port
+        self._dialing: set[bytes] = set()
+
+    def _enr_ip(self) -> str:
+        return self.config.enr_ip or self.config.listen_host
+
+    @property
+    def fork_digest(self) -> bytes:
+        """The fork digest of the local Status (the chain head's fork)."""
+        return bytes(self.chain.status().fork_digest)
+
+    def topic(self, name: str, subnet_id: int | None = None) -> str:
+        """Return the gossip topic string of `name` at the current fork digest."""
+        return str(GossipTopic(self.fork_digest, name, subnet_id))
+
+    def enr_fork_id(self) -> ENRForkID:
+        """Return the `eth2` ENR value: current digest and the next scheduled fork."""
+        current = self.forks.fork_of_digest(self.fork_digest)
+        next_version, next_epoch = bytes(self.spec.fork_version(current)), FAR_FUTURE_EPOCH
+        for fork in Fork:
+            epoch = int(getattr(self.spec, f"{fork.name}_FORK_EPOCH", FAR_FUTURE_EPOCH))
+            if fork > current and epoch != FAR_FUTURE_EPOCH:
+                next_version, next_epoch = bytes(self.spec.fork_version(fork)), epoch
+                break
+        return ENRForkID(self.fork_digest, next_version, next_epoch)
+
+    def _record_values(self, udp_port: int, tcp_port: int) -> dict[str, bytes | int]:
+        values: dict[str, bytes | int] = {
+            "ip": _ip_bytes(self._enr_ip()),
+            "udp": udp_port,
+            "tcp": tcp_port,
+            "eth2": self.enr_fork_id().encode(),
+            "attnets": encode_bitvector(self.config.attnets, ATTESTATION_SUBNET_COUNT),
+            "syncnets": encode_bitvector(self.config.syncnets, SYNC_COMMITTEE_SUBNET_COUNT),
+        }
+        if self.config.custody_group_count is not None:
+            values["cgc"] = self.config.custody_group_count
+        return values
+
+    async def run(self, task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED) -> None:
+        """Start discovery, the host and gossipsub, then find and dial peers until cancelled."""
+        async with trio.open_nursery() as nursery:
+            udp_port = await nursery.start(self.discovery.run)
+            listen = await nursery.start(self.host.run)
+            tcp_port = int(listen.split("/tcp/")[1].split("/")[0])
+            self.discovery.record = ENR.create(
+                self.private_key, 1, **self._record_values(udp_port, tcp_port)
+            )
+            await nursery.start(self.pubsub.run_service)
+            for record in parse_bootnodes(self.config.bootnodes):
+                self.discovery.add_node(record)
+            log.info(
+                "sentinel started enr=%s peer_id=%s",
+                self.discovery.record.to_text(),
+                self.host.peer_id,
+            )
+            task_status.started(self.discovery.record)
+            await self._discover_forever(nursery)
+
+    async def _discover_forever(self, nursery: trio.Nursery) -> None:
+        while True:
+            if self.host.peers.needs_peers():
+                await self.discover_once(nursery)
+            await trio.sleep(DISCOVERY_INTERVAL_SECONDS)
+
+    async def discover_once(self, nursery: trio.Nursery) -> int:
+        """Run one random lookup and start dialing new peers on our fork; return how many."""
+        try:
+            records = await self.discovery.lookup(os.urandom(32))
+        except DiscoveryError as error:
+            log.debug("lookup failed error=%s", error)
+            return 0
+        started = 0
+        connected = set(self.host.peers.connected)
+        for record in records:
+            address = enr_multiaddr(record)
+            if address is None or record.node_id in self._dialing or not self._same_fork(record):
+                continue
+            if address.rsplit("/", 1)[1] in connected or not self.host.peers.needs_peers():
+                continue
+            self._dialing.add(record.node_id)
+            nursery.start_soon(self._dial, record, address)
+            started += 1
+        return started
+
+    def _same_fork(self, record: ENR) -> bool:
+        try:
+            fork_id = record.eth2
+        except ENRError:
+            return False
+        return fork_id is not None and fork_id.fork_digest == self.fork_digest
+
+    async def _dial(self, record: ENR, address: str) -> None:
+        try:
+            with trio.fail_after(DIAL_TIMEOUT_SECONDS):
+                await self.host.dial(address)
+        except (OSError, ConnectionError, CodecError, ErrorResponse, trio.TooSlowError) as error:
+            log.debug("dial failed addr=%s error=%s", address, error)
+        except Exception as error:  # py-libp2p raises its own hierarchy on failed upgrades
+            log.debug("dial failed addr=%s error=%r", address, error)
+        finally:
+            self._dialing.discard(record.node_id)
+
+
+def _ip_bytes(address: str) -> bytes:
+    import ipaddress
+
+    return ipaddress.ip_address(address).packed

@@ -1,0 +1,51 @@
+import coincurve
+import pytest
+import trio
+
+from caplin.config import ChainSpec
+from caplin.config.forks import Fork
+from sentinel.enr import ENR
+from sentinel.memory_chain import MemoryChain
+from sentinel.reqresp.protocols import ForkContext
+from sentinel.service import Sentinel, SentinelConfig, parse_bootnodes, parse_static_peers
+
+SPEC = ChainSpec.for_preset("minimal")
+GENESIS_ROOT = bytes(range(32))
+DIGEST = ForkContext(SPEC, GENESIS_ROOT).digest_of_fork(Fork.PHASE0)
+
+
+def make_sentinel(bootnodes: list[str] | None = None) -> Sentinel:
+    status = SPEC.types(Fork.PHASE0).Status(fork_digest=DIGEST)
+    chain = MemoryChain(status, SPEC.types(Fork.ALTAIR).MetaData())
+    config = SentinelConfig(
+        udp_port=0, tcp_port=0, bootnodes=bootnodes or [], target_peers=1, attnets=frozenset({1})
+    )
+    return Sentinel(SPEC, coincurve.PrivateKey().secret, GENESIS_ROOT, chain, config)
+
+
+async def test_sentinel_finds_bootnode_and_connects():
+    async with trio.open_nursery() as nursery:
+        a = make_sentinel()
+        record_a = await nursery.start(a.run)
+        assert record_a.eth2.fork_digest == DIGEST
+        assert record_a.attnets == {1}
+        b = make_sentinel([record_a.to_text()])
+        await nursery.start(b.run)
+        with trio.fail_after(30):
+            while a.host.peer_id not in b.host.peers.connected:
+                await trio.sleep(0.1)
+        nursery.cancel_scope.cancel()
+
+
+def test_parse_bootnodes_and_static_peers():
+    key = coincurve.PrivateKey().secret
+    record = ENR.create(key, ip="127.0.0.1", tcp=9000, udp=9000)
+    text = record.to_text()
+    assert [r.node_id for r in parse_bootnodes([f"{text},{text}"])] == [record.node_id] * 2
+    static = parse_static_peers([text, "/ip4/127.0.0.1/tcp/9001/p2p/16Uiu2HAmAbc"])
+    assert static[0].startswith("/ip4/127.0.0.1/tcp/9000/p2p/16Uiu2")
+    assert static[1] == "/ip4/127.0.0.1/tcp/9001/p2p/16Uiu2HAmAbc"
+    with pytest.raises(ValueError, match="invalid bootnode"):
+        parse_bootnodes(["enr:notbase64!"])
+    with pytest.raises(ValueError, match="neither"):
+        parse_static_peers(["127.0.0.1:9000"])
