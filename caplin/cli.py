@@ -25,7 +25,16 @@ from caplin.storage import ENGINES
 log = logging.getLogger("caplin")
 
 DEFAULT_DATADIR = Path.home() / ".local" / "share" / "caplin"
-API_NAMESPACES = ("beacon", "builder", "config", "debug", "events", "node", "validator", "lighthouse")
+API_NAMESPACES = (
+    "beacon",
+    "builder",
+    "config",
+    "debug",
+    "events",
+    "node",
+    "validator",
+    "lighthouse",
+)
 DEFAULT_API_NAMESPACES = tuple(n for n in API_NAMESPACES if n != "builder")
 
 
@@ -86,74 +95,213 @@ def build_parser() -> argparse.ArgumentParser:
     _flag(parser, "--config", metavar="FILE.toml", help="read flags from a TOML file")
     _flag(parser, "--datadir", type=Path, default=DEFAULT_DATADIR, help="data directory")
     _flag(parser, "--chain", default="dev", help="dev, mainnet, sepolia, holesky or hoodi")
-    _flag(parser, "--db.engine", dest="db_engine", choices=ENGINES, default="lmdb",
-          help="key-value engine of the beacon database")
+    _flag(
+        parser,
+        "--db.engine",
+        dest="db_engine",
+        choices=ENGINES,
+        default="lmdb",
+        help="key-value engine of the beacon database",
+    )
 
     api = parser.add_argument_group("Beacon API")
-    _flag(api, "--beacon.api", dest="api_namespaces", type=_csv,
-          default=list(DEFAULT_API_NAMESPACES),
-          help="comma-separated namespaces to serve (" + ", ".join(API_NAMESPACES) + ")")
+    _flag(
+        api,
+        "--beacon.api",
+        dest="api_namespaces",
+        type=_csv,
+        default=list(DEFAULT_API_NAMESPACES),
+        help="comma-separated namespaces to serve (" + ", ".join(API_NAMESPACES) + ")",
+    )
     _flag(api, "--beacon.api.addr", dest="api_addr", default="127.0.0.1", help="REST address")
     _flag(api, "--beacon.api.port", dest="api_port", type=int, default=5555, help="REST port")
-    _flag(api, "--beacon.api.cors.allow-origins", dest="api_cors", type=_csv, default=[],
-          help="comma-separated CORS origins (none by default)")
-    _flag(api, "--beacon.api.enabled", dest="api_enabled", type=parse_bool, default=True,
-          help="serve the Beacon API")
+    _flag(
+        api,
+        "--beacon.api.cors.allow-origins",
+        dest="api_cors",
+        type=_csv,
+        default=[],
+        help="comma-separated CORS origins (none by default)",
+    )
+    _flag(
+        api,
+        "--beacon.api.enabled",
+        dest="api_enabled",
+        type=parse_bool,
+        default=True,
+        help="serve the Beacon API",
+    )
 
     execution = parser.add_argument_group("embedded execution")
-    _flag(execution, "--http", dest="http_enabled", type=parse_bool, default=True,
-          help="serve the eth JSON-RPC of the embedded execution engine")
+    _flag(
+        execution,
+        "--http",
+        dest="http_enabled",
+        type=parse_bool,
+        default=True,
+        help="serve the eth JSON-RPC of the embedded execution engine",
+    )
     _flag(execution, "--http.addr", dest="http_addr", default="127.0.0.1", help="JSON-RPC address")
     _flag(execution, "--http.port", dest="http_port", type=int, default=8545, help="JSON-RPC port")
 
     caplin = parser.add_argument_group("consensus and networking")
-    _flag(caplin, "--caplin.archive", dest="archive", type=parse_bool, default=False,
-          help="keep every historical state queryable")
-    _flag(caplin, "--caplin.checkpoint-sync-url", dest="checkpoint_sync_urls", type=_csv, default=[],
-          help="Beacon API URLs to fetch the finalized state from")
-    _flag(caplin, "--caplin.discovery.addr", dest="discovery_addr", default="0.0.0.0",
-          help="discv5 UDP address")
-    _flag(caplin, "--caplin.discovery.port", dest="discovery_port", type=int, default=4000,
-          help="discv5 UDP port")
-    _flag(caplin, "--caplin.discovery.tcpport", dest="discovery_tcpport", type=int, default=4001,
-          help="libp2p TCP port")
+    _flag(
+        caplin,
+        "--caplin.archive",
+        dest="archive",
+        type=parse_bool,
+        default=False,
+        help="keep every historical state queryable",
+    )
+    _flag(
+        caplin,
+        "--caplin.checkpoint-sync-url",
+        dest="checkpoint_sync_urls",
+        type=_csv,
+        default=[],
+        help="Beacon API URLs to fetch the finalized state from",
+    )
+    _flag(
+        caplin,
+        "--caplin.discovery.addr",
+        dest="discovery_addr",
+        default="0.0.0.0",
+        help="discv5 UDP address",
+    )
+    _flag(
+        caplin,
+        "--caplin.discovery.port",
+        dest="discovery_port",
+        type=int,
+        default=4000,
+        help="discv5 UDP port",
+    )
+    _flag(
+        caplin,
+        "--caplin.discovery.tcpport",
+        dest="discovery_tcpport",
+        type=int,
+        default=4001,
+        help="libp2p TCP port",
+    )
     _flag(caplin, "--sentinel.bootnodes", dest="bootnodes", type=_csv, default=[], help="ENRs")
-    _flag(caplin, "--sentinel.staticpeers", dest="staticpeers", type=_csv, default=[],
-          help="multiaddrs")
-    _flag(caplin, "--caplin.max-peer-count", dest="max_peers", type=int, default=64,
-          help="peer limit")
+    _flag(
+        caplin,
+        "--sentinel.staticpeers",
+        dest="staticpeers",
+        type=_csv,
+        default=[],
+        help="multiaddrs",
+    )
+    _flag(
+        caplin, "--caplin.max-peer-count", dest="max_peers", type=int, default=64, help="peer limit"
+    )
 
     logs = parser.add_argument_group("logging")
-    _flag(logs, "--verbosity", "--log.console.verbosity", dest="verbosity", type=_verbosity,
-          default=logging.INFO, help="console verbosity: 0 crit .. 5 trace, or a name (default info)")
-    _flag(logs, "--log.json", "--log.console.json", dest="log_json", type=parse_bool,
-          default=False, help="JSON console logs")
+    _flag(
+        logs,
+        "--verbosity",
+        "--log.console.verbosity",
+        dest="verbosity",
+        type=_verbosity,
+        default=logging.INFO,
+        help="console verbosity: 0 crit .. 5 trace, or a name (default info)",
+    )
+    _flag(
+        logs,
+        "--log.json",
+        "--log.console.json",
+        dest="log_json",
+        type=parse_bool,
+        default=False,
+        help="JSON console logs",
+    )
     _flag(logs, "--log.dir.path", dest="log_dir", default=None, help="directory of log files")
-    _flag(logs, "--log.dir.prefix", dest="log_prefix", default="caplin", help="log file name prefix")
-    _flag(logs, "--log.dir.verbosity", dest="log_dir_verbosity", type=_verbosity,
-          default=logging.DEBUG, help="log file verbosity (default debug)")
-    _flag(logs, "--log.dir.json", dest="log_dir_json", type=parse_bool, default=False,
-          help="JSON log files")
+    _flag(
+        logs, "--log.dir.prefix", dest="log_prefix", default="caplin", help="log file name prefix"
+    )
+    _flag(
+        logs,
+        "--log.dir.verbosity",
+        dest="log_dir_verbosity",
+        type=_verbosity,
+        default=logging.DEBUG,
+        help="log file verbosity (default debug)",
+    )
+    _flag(
+        logs,
+        "--log.dir.json",
+        dest="log_dir_json",
+        type=parse_bool,
+        default=False,
+        help="JSON log files",
+    )
 
     metrics = parser.add_argument_group("metrics")
-    _flag(metrics, "--metrics", dest="metrics", type=parse_bool, default=False,
-          help="serve Prometheus metrics")
-    _flag(metrics, "--metrics.addr", dest="metrics_addr", default="127.0.0.1", help="metrics address")
-    _flag(metrics, "--metrics.port", dest="metrics_port", type=int, default=6061, help="metrics port")
+    _flag(
+        metrics,
+        "--metrics",
+        dest="metrics",
+        type=parse_bool,
+        default=False,
+        help="serve Prometheus metrics",
+    )
+    _flag(
+        metrics, "--metrics.addr", dest="metrics_addr", default="127.0.0.1", help="metrics address"
+    )
+    _flag(
+        metrics, "--metrics.port", dest="metrics_port", type=int, default=6061, help="metrics port"
+    )
 
     dev = parser.add_argument_group("dev chain (--chain=dev)")
-    _flag(dev, "--dev.validators", dest="dev_validators", type=int, default=64,
-          help="number of interop validators at genesis")
-    _flag(dev, "--dev.genesis-fork", dest="dev_genesis_fork", default="electra",
-          choices=[f.lower for f in Fork], help="fork active at genesis")
-    _flag(dev, "--dev.preset", dest="dev_preset", default="minimal", choices=("minimal", "mainnet"),
-          help="preset of the dev chain")
-    _flag(dev, "--dev.config", dest="dev_config", default=None, metavar="FILE.yaml",
-          help="chain config values to override (fork epochs, SLOT_DURATION_MS, ...)")
-    _flag(dev, "--dev.genesis-delay", dest="dev_genesis_delay", type=int, default=3,
-          help="seconds from the first start to genesis")
-    _flag(dev, "--dev.fee-recipient", dest="dev_fee_recipient", type=_address, default=None,
-          help="execution address receiving priority fees (default: dev account 0)")
+    _flag(
+        dev,
+        "--dev.validators",
+        dest="dev_validators",
+        type=int,
+        default=64,
+        help="number of interop validators at genesis",
+    )
+    _flag(
+        dev,
+        "--dev.genesis-fork",
+        dest="dev_genesis_fork",
+        default="electra",
+        choices=[f.lower for f in Fork],
+        help="fork active at genesis",
+    )
+    _flag(
+        dev,
+        "--dev.preset",
+        dest="dev_preset",
+        default="minimal",
+        choices=("minimal", "mainnet"),
+        help="preset of the dev chain",
+    )
+    _flag(
+        dev,
+        "--dev.config",
+        dest="dev_config",
+        default=None,
+        metavar="FILE.yaml",
+        help="chain config values to override (fork epochs, SLOT_DURATION_MS, ...)",
+    )
+    _flag(
+        dev,
+        "--dev.genesis-delay",
+        dest="dev_genesis_delay",
+        type=int,
+        default=3,
+        help="seconds from the first start to genesis",
+    )
+    _flag(
+        dev,
+        "--dev.fee-recipient",
+        dest="dev_fee_recipient",
+        type=_address,
+        default=None,
+        help="execution address receiving priority fees (default: dev account 0)",
+    )
     return parser
 
 
@@ -179,9 +327,7 @@ def apply_config_file(parser: argparse.ArgumentParser, path: str) -> None:
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise CaplinError("cannot read the config file", path=path, error=error) from error
     actions = {
-        option.lstrip("-"): action
-        for action in parser._actions
-        for option in action.option_strings
+        option.lstrip("-"): action for action in parser._actions for option in action.option_strings
     }
     defaults: dict[str, Any] = {}
     for key, value in _flatten(table).items():
@@ -194,8 +340,9 @@ def apply_config_file(parser: argparse.ArgumentParser, path: str) -> None:
             try:
                 value = action.type(value if isinstance(value, str | bool) else str(value))
             except (argparse.ArgumentTypeError, ValueError) as error:
-                raise CaplinError("invalid value in the config file", path=path, key=key,
-                                  error=error) from error
+                raise CaplinError(
+                    "invalid value in the config file", path=path, key=key, error=error
+                ) from error
         defaults[action.dest] = value
     parser.set_defaults(**defaults)
 
@@ -222,8 +369,9 @@ def node_config(args: argparse.Namespace) -> Any:
             with open(args.dev_config) as file:
                 overrides = yaml.safe_load(file) or {}
         except (OSError, yaml.YAMLError) as error:
-            raise CaplinError("cannot read the dev chain config", path=args.dev_config,
-                              error=error) from error
+            raise CaplinError(
+                "cannot read the dev chain config", path=args.dev_config, error=error
+            ) from error
         if not isinstance(overrides, dict):
             raise CaplinError("dev chain config must be a mapping", path=args.dev_config)
     fee_recipient = args.dev_fee_recipient or dev_accounts(1)[0][0]
@@ -291,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.chain != "dev":
         log.error(
             "only the dev chain runs in this build: networking to join a public chain is not "
-            "wired into the node yet; start with --chain=dev chain=%s", args.chain
+            "wired into the node yet; start with --chain=dev chain=%s",
+            args.chain,
         )
         return 2
     if args.archive or args.checkpoint_sync_urls or args.bootnodes or args.staticpeers:

@@ -49,7 +49,9 @@ def parse_verbosity(value: str | int) -> int:
         return VERBOSITY_LEVELS[int(text)]
     if text in VERBOSITY_NAMES:
         return VERBOSITY_LEVELS[VERBOSITY_NAMES[text]]
-    raise ValueError(f"invalid verbosity {value!r}; use 0..5 or crit, error, warn, info, debug, trace")
+    raise ValueError(
+        f"invalid verbosity {value!r}; use 0..5 or crit, error, warn, info, debug, trace"
+    )
 
 
 class KeyValueFormatter(logging.Formatter):

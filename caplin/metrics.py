@@ -13,30 +13,39 @@ class NodeMetrics:
         registry = self.registry
         self.head_slot = Gauge("beacon_head_slot", "Slot of the head block", registry=registry)
         self.head_root = Gauge(
-            "beacon_head_root", "First 8 bytes of the head block root, as an int",
+            "beacon_head_root",
+            "First 8 bytes of the head block root, as an int",
             registry=registry,
         )
         self.finalized_epoch = Gauge(
             "beacon_finalized_epoch", "Epoch of the finalized checkpoint", registry=registry
         )
         self.current_justified_epoch = Gauge(
-            "beacon_current_justified_epoch", "Epoch of the current justified checkpoint",
+            "beacon_current_justified_epoch",
+            "Epoch of the current justified checkpoint",
             registry=registry,
         )
         self.previous_justified_epoch = Gauge(
-            "beacon_previous_justified_epoch", "Epoch of the previous justified checkpoint",
+            "beacon_previous_justified_epoch",
+            "Epoch of the previous justified checkpoint",
             registry=registry,
         )
         self.active_validators = Gauge(
-            "beacon_current_active_validators", "Active validators in the head state's epoch",
+            "beacon_current_active_validators",
+            "Active validators in the head state's epoch",
             registry=registry,
         )
-        self.reorgs = Counter("beacon_reorgs_total", "Head changes to another branch", registry=registry)
+        self.reorgs = Counter(
+            "beacon_reorgs_total", "Head changes to another branch", registry=registry
+        )
         self.processed_deposits = Gauge(
-            "beacon_processed_deposits_total", "Deposits the head state has processed",
+            "beacon_processed_deposits_total",
+            "Deposits the head state has processed",
             registry=registry,
         )
+
         self.peers = Gauge("libp2p_peers", "Connected libp2p peers", registry=registry)
+
         self.block_processing = Histogram(
             "beacon_block_processing_seconds",
             "Time to import one block (state transition, payload, fork choice, storage)",
@@ -44,7 +53,8 @@ class NodeMetrics:
             registry=registry,
         )
         self.missed_slots = Counter(
-            "caplin_missed_slots_total", "Slots whose proposal was due but not made",
+            "caplin_missed_slots_total",
+            "Slots whose proposal was due but not made",
             registry=registry,
         )
         self._reorgs_seen = 0

@@ -15,9 +15,9 @@ from typing import Any
 from caplin.config.forks import Fork
 from caplin.errors import CaplinError, require
 from caplin.storage.beacon_db import BeaconDB, BlockWrite
-from caplin.transition.helpers import compute_epoch_at_slot, compute_start_slot_at_epoch
 from caplin.transition.block import process_block
 from caplin.transition.engine import TrustingEngine
+from caplin.transition.helpers import compute_epoch_at_slot, compute_start_slot_at_epoch
 from caplin.transition.signatures import SignatureBatch
 from caplin.transition.state_transition import add_block_signature
 from forkchoice.errors import BlockNotReadyError, InvalidBlockError
@@ -65,7 +65,9 @@ class NodeStore(Store):
         if advanced is None:
             return super()._run_state_transition(pre_state, signed_block, root)
         try:
-            return apply_block(self.spec, advanced, signed_block, self.engine, self.verify_signatures)
+            return apply_block(
+                self.spec, advanced, signed_block, self.engine, self.verify_signatures
+            )
         except (CaplinError, ValueError, IndexError, OverflowError) as error:
             raise InvalidBlockError(
                 "state_transition", str(error), block_root=root, slot=int(block.slot)
@@ -203,7 +205,9 @@ class BeaconChain:
             try:
                 store.import_block(signed_block)
             except CaplinError as error:
-                log.warning("stored block not replayed slot=%d root=0x%s error=%s", slot, root.hex(), error)
+                log.warning(
+                    "stored block not replayed slot=%d root=0x%s error=%s", slot, root.hex(), error
+                )
                 continue
             self._index[root] = (slot, bytes(signed_block.message.parent_root))
             replayed += 1
@@ -289,8 +293,12 @@ class BeaconChain:
             if self._descends(snapshot.head_root, previous_head):
                 self._emit("head", root=snapshot.head_root, slot=snapshot.head_slot)
             else:
-                self._emit("reorg", root=snapshot.head_root, slot=snapshot.head_slot,
-                           old_root=previous_head)
+                self._emit(
+                    "reorg",
+                    root=snapshot.head_root,
+                    slot=snapshot.head_slot,
+                    old_root=previous_head,
+                )
                 self._emit("head", root=snapshot.head_root, slot=snapshot.head_slot)
         if finalized_changed:
             self._emit("finalized", epoch=snapshot.finalized.epoch, root=snapshot.finalized.root)
@@ -421,6 +429,7 @@ class BeaconChain:
             self._stored_finalized = finalized
             return
         canonical = self._ancestors(finalized.root, stop=previous_anchor)
+
         write = BlockWrite(finalized.root)
         self._deferred.append(write)
         write.anchor_root = finalized.root
@@ -429,6 +438,7 @@ class BeaconChain:
         finalized_slot = self._index.get(finalized.root, (0, b""))[0]
         write.prune = self._conflicting(finalized.root, finalized_slot)
         write.pruned_slot = finalized_slot
+
         for _, root in write.prune:
             self._index.pop(root, None)
         for root in canonical:

@@ -3,8 +3,9 @@
 Each slot has three deadlines, given in basis points of the slot duration by the spec's
 config. At the slot start the node ticks fork choice and proposes. At ATTESTATION_DUE_BPS
 it sends head votes and sync committee messages. At AGGREGATE_DUE_BPS it sends aggregates
-and sync contributions, then advances the head state to the next slot. Each duty runs in a worker thread; the
-clock waits for it, and a duty that ends after the next deadline is logged as late.
+and sync contributions, then advances the head state to the next slot. Each duty runs in a
+worker thread. The clock waits for it, and a duty that ends after the next deadline is logged
+as late.
 """
 
 import logging
@@ -97,15 +98,21 @@ class Node:
         aggregate_bps = getattr(spec, "AGGREGATE_DUE_BPS", DEFAULT_AGGREGATE_DUE_BPS)
         slot = max(self.current_slot() + 1, self.chain.snapshot.head_slot + 1)
         if time.time() < self.dev.genesis_time:
-            log.info("waiting for genesis seconds=%d", math.ceil(self.dev.genesis_time - time.time()))
+            log.info(
+                "waiting for genesis seconds=%d", math.ceil(self.dev.genesis_time - time.time())
+            )
         while True:
             start_ms = self.slot_start_ms(slot)
             await self.sleep_until_ms(start_ms)
             await self._run_duty("tick", self.chain.on_tick, start_ms, slot=slot)
-            await self._run_duty("propose", self._propose, slot, slot=slot, deadline_bps=attestation_bps)
+            await self._run_duty(
+                "propose", self._propose, slot, slot=slot, deadline_bps=attestation_bps
+            )
             await self.sleep_until_ms(start_ms + spec.SLOT_DURATION_MS * attestation_bps // 10000)
             await self._run_duty("update_head", self.chain.update_head, slot=slot)
-            await self._run_duty("attest", self.validators.attest, slot, slot=slot, deadline_bps=aggregate_bps)
+            await self._run_duty(
+                "attest", self.validators.attest, slot, slot=slot, deadline_bps=aggregate_bps
+            )
             await self.sleep_until_ms(start_ms + spec.SLOT_DURATION_MS * aggregate_bps // 10000)
             await self._run_duty("aggregate", self.validators.aggregate, slot, slot=slot)
             await self._run_duty("update_head", self.chain.update_head, slot=slot)
@@ -205,7 +212,9 @@ async def run_node(
         async with trio.open_nursery() as nursery:
             if config.metrics_enabled:
                 node.metrics.serve(config.metrics_addr, config.metrics_port)
-                log.info("metrics listening addr=%s port=%d", config.metrics_addr, config.metrics_port)
+                log.info(
+                    "metrics listening addr=%s port=%d", config.metrics_addr, config.metrics_port
+                )
             if config.rpc_enabled:
                 await nursery.start(_serve_rpc, node, shutdown)
             if config.api_enabled:
@@ -222,7 +231,9 @@ async def run_node(
         log.info("node stopped")
 
 
-async def _serve_rpc(node: Node, shutdown: trio.Event, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+async def _serve_rpc(
+    node: Node, shutdown: trio.Event, task_status: Any = trio.TASK_STATUS_IGNORED
+) -> None:
     from execution.rpc import EthRpc
     from execution.server import serve_rpc
 
@@ -243,7 +254,7 @@ async def _start_api(nursery: Any, node: Node, shutdown: trio.Event) -> None:
     if config.api_namespaces:
         options["namespaces"] = config.api_namespaces
     options["cors_origins"] = config.api_cors_origins
-    addresses = await nursery.start(lambda task_status: serve_api(
-        node.reader, task_status=task_status, **options
-    ))
+    addresses = await nursery.start(
+        lambda task_status: serve_api(node.reader, task_status=task_status, **options)
+    )
     log.info("Beacon API listening addresses=%s", ",".join(addresses or []))

@@ -97,7 +97,9 @@ class NodeChainReader:
 
     def child_block_roots(self, parent_root: bytes) -> list[bytes]:
         blocks = self._chain.store.blocks
-        return [root for root, block in list(blocks.items()) if bytes(block.parent_root) == parent_root]
+        return [
+            root for root, block in list(blocks.items()) if bytes(block.parent_root) == parent_root
+        ]
 
     def is_optimistic(self, block_root: bytes) -> bool:
         store = self._chain.store
@@ -259,17 +261,19 @@ class NodeChainReader:
         spec = self.spec
         data = attestation.data
         slot = int(data.slot)
-        head, state = self._node.validators.head_state_at(
-            max(slot, self._chain.snapshot.head_slot)
-        )
+        head, state = self._node.validators.head_state_at(max(slot, self._chain.snapshot.head_slot))
         fork = spec.fork_of(state)
         if fork >= Fork.ELECTRA:
             committee_index = int(attestation.committee_index)
             committee = get_beacon_committee(spec, state, slot, committee_index)
             validator_index = int(attestation.attester_index)
             if validator_index not in committee:
-                raise ApiError(400, "attester is not in the committee",
-                               attester_index=validator_index, committee_index=committee_index)
+                raise ApiError(
+                    400,
+                    "attester is not in the committee",
+                    attester_index=validator_index,
+                    committee_index=committee_index,
+                )
             position = committee.index(validator_index)
         else:
             committee_index = int(data.index)
@@ -281,7 +285,9 @@ class NodeChainReader:
             validator_index = committee[position]
         domain = get_domain(spec, state, DOMAIN_BEACON_ATTESTER, int(data.target.epoch))
         pubkey = bytes(state.validators[validator_index].pubkey)
-        if not bls.Verify(pubkey, compute_signing_root(spec, data, domain), bytes(attestation.signature)):
+        if not bls.Verify(
+            pubkey, compute_signing_root(spec, data, domain), bytes(attestation.signature)
+        ):
             raise ApiError(400, "attestation signature is invalid", validator_index=validator_index)
         self._node.validators.attestations.add(
             data, committee_index, len(committee), [(position, bytes(attestation.signature))]

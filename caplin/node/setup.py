@@ -86,7 +86,9 @@ def open_dev_chain(
     except (KeyError, ValueError) as error:
         raise ConfigError("unknown genesis fork", fork=parameters.genesis_fork) from error
     if parameters.validators < 1:
-        raise ConfigError("a dev chain needs at least one validator", validators=parameters.validators)
+        raise ConfigError(
+            "a dev chain needs at least one validator", validators=parameters.validators
+        )
 
     db = BeaconDB.open(datadir / "beacon", db_engine)
     try:
@@ -139,8 +141,8 @@ def open_dev_chain(
 
 
 def _remove_unfinished_execution(path: Path) -> None:
-    """Delete an execution database left by a first start that stopped before the beacon
-    genesis was written: its genesis time is lost, so the next start cannot reuse it."""
+    """Delete an execution database left by a first start that stopped before it wrote the
+    beacon genesis. Its genesis time was not stored, so the next start cannot reuse it."""
     if path.exists():
         log.warning("removing execution database of an unfinished first start path=%s", path)
         shutil.rmtree(path)

@@ -113,12 +113,12 @@ class BeaconDB:
             )
 
     def check_genesis(self, genesis_validators_root: bytes) -> None:
-        """Raise StorageError when the database holds another chain."""
+        """Raise StorageError when the database contains another chain."""
         with self.kv.read() as txn:
             stored = txn.get("meta", _GENESIS_ROOT)
         if stored is not None and stored != genesis_validators_root:
             raise StorageError(
-                "datadir holds another chain; use another datadir or remove this one",
+                "datadir contains another chain; use another datadir or remove this one",
                 stored_genesis_validators_root="0x" + stored.hex(),
                 expected_genesis_validators_root="0x" + genesis_validators_root.hex(),
             )
@@ -200,7 +200,9 @@ class BeaconDB:
         except (ValueError, IndexError) as error:
             raise StorageError("stored value cannot be decoded", kind=name, error=error) from error
 
-    def block_slots(self, start_slot: int = 0, stop_slot: int | None = None) -> Iterator[tuple[int, bytes]]:
+    def block_slots(
+        self, start_slot: int = 0, stop_slot: int | None = None
+    ) -> Iterator[tuple[int, bytes]]:
         """Yield (slot, root) of every stored block with start_slot <= slot < stop_slot."""
         stop = None if stop_slot is None else _u64(stop_slot)
         with self.kv.read() as txn:

@@ -95,13 +95,17 @@ class ValidatorClient:
             return None
         fork = self.spec.fork_of(state)
         types = self.spec.types(fork)
-        limit = self.spec.MAX_ATTESTATIONS_ELECTRA if fork >= Fork.ELECTRA else (
-            self.spec.MAX_ATTESTATIONS
+        limit = (
+            self.spec.MAX_ATTESTATIONS_ELECTRA
+            if fork >= Fork.ELECTRA
+            else (self.spec.MAX_ATTESTATIONS)
         )
         attestations = self.attestations.for_block(self.spec, state, limit)
         sync_aggregate = None
         if fork >= Fork.ALTAIR:
-            sync_aggregate = self.sync_contributions.sync_aggregate(self.spec, types, slot - 1, head)
+            sync_aggregate = self.sync_contributions.sync_aggregate(
+                self.spec, types, slot - 1, head
+            )
         produced = produce_block(
             self.spec,
             state,

@@ -87,7 +87,9 @@ def produce_block(
         built = _build_payload(spec, pre_state, parent_root, engine, txpool, fee_recipient)
         if built is not None:
             engine.import_built(built, set_head=False)
-            body["execution_payload"] = payload_to_ssz(built.request.payload, types.ExecutionPayload)
+            body["execution_payload"] = payload_to_ssz(
+                built.request.payload, types.ExecutionPayload
+            )
             if fork >= Fork.ELECTRA:
                 body["execution_requests"] = execution_requests_to_ssz(
                     built.request.execution_requests, types.ExecutionRequests
@@ -106,7 +108,9 @@ def produce_block(
     block.state_root = post_state.hash_tree_root()
     domain = get_domain(spec, pre_state, DOMAIN_BEACON_PROPOSER)
     signature = key.sign(compute_signing_root(spec, block, domain))
-    return ProducedBlock(types.SignedBeaconBlock(message=block, signature=signature), post_state, sigs)
+    return ProducedBlock(
+        types.SignedBeaconBlock(message=block, signature=signature), post_state, sigs
+    )
 
 
 def _build_payload(

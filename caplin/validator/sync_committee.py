@@ -22,7 +22,9 @@ from caplin.transition.helpers import (
 from caplin.validator.keys import ValidatorKey
 
 
-def sync_committee_indices(spec: Any, state: Any, slot: int, index_of: dict[bytes, int]) -> list[int]:
+def sync_committee_indices(
+    spec: Any, state: Any, slot: int, index_of: dict[bytes, int]
+) -> list[int]:
     """Return the validator index at each position of the committee that signs at `slot`.
 
     Messages of `slot` go into the block at `slot + 1`, so they come from the committee of

@@ -25,7 +25,7 @@ def test_config_file_then_flags(tmp_path):
     path.write_text(
         'datadir = "/tmp/from-file"\n"db.engine" = "leveldb"\n'
         '[dev]\nvalidators = 16\n"genesis-fork" = "deneb"\n'
-        '[metrics]\n# a table key and a flag of the same name\n'
+        "[metrics]\n# a table key and a flag of the same name\n"
     )
     args = parse_args([f"--config={path}", "--dev.validators=32"])
     assert str(args.datadir) == "/tmp/from-file"
@@ -50,7 +50,12 @@ def test_boolean_flags_accept_erigon_forms():
 
 @pytest.mark.parametrize(
     ("text", "level"),
-    [("0", logging.CRITICAL), ("3", logging.INFO), ("debug", logging.DEBUG), ("warn", logging.WARNING)],
+    [
+        ("0", logging.CRITICAL),
+        ("3", logging.INFO),
+        ("debug", logging.DEBUG),
+        ("warn", logging.WARNING),
+    ],
 )
 def test_verbosity_numbers_and_names(text, level):
     assert parse_verbosity(text) == level

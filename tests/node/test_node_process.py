@@ -105,8 +105,15 @@ def test_other_chain_datadir_is_rejected(tmp_path):
     finally:
         stop(process, signal.SIGTERM)
     result = subprocess.run(
-        [sys.executable, "-m", "caplin.cli", f"--datadir={datadir}", "--dev.validators=8",
-         "--http=false", "--beacon.api.enabled=false"],
+        [
+            sys.executable,
+            "-m",
+            "caplin.cli",
+            f"--datadir={datadir}",
+            "--dev.validators=8",
+            "--http=false",
+            "--beacon.api.enabled=false",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
