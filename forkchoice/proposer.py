@@ -90,16 +90,18 @@ def get_proposer_head(store: Store, head_root: bytes, slot: int) -> bytes:
     """Return the block a proposer at `slot` builds on: the head or, to re-org it, its parent.
 
     Raises:
-        ForkChoiceError: the head still holds the proposer boost (the check must wait
-            until the boost has worn off at the next slot).
+        ForkChoiceError: the head still has the proposer boost. Call again after the
+            boost is reset at the start of the next slot.
     """
     spec = store.spec
     head_block = store.blocks[head_root]
     parent_root = bytes(head_block.parent_root)
     parent_block = store.blocks[parent_root]
     if store.proposer_boost_root == head_root:
-        raise ForkChoiceError("get_proposer_head called while the head has the proposer boost",
-                              head_root=head_root)
+        raise ForkChoiceError(
+            "get_proposer_head: the head still has the proposer boost; retry at the next slot",
+            head_root=head_root,
+        )
 
     head_slot = int(head_block.slot)
     current_time_ok = head_slot + 1 == slot
@@ -132,7 +134,7 @@ def should_override_forkchoice_update(
 ) -> bool:
     """Return True when the node should keep building on the parent of a late, weak head.
 
-    The execution client then is not told about `head_root` yet, because the node's own
+    The execution client is then not sent `head_root` yet, because the node's own
     proposer at the next slot is expected to re-org it. `is_validator_connected` returns
     whether the node runs a given validator (by default: every validator).
 

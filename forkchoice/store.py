@@ -260,8 +260,7 @@ class Store:
     def get_weight(self, root: bytes) -> int:
         """Return the spec's `get_weight`: attestation score plus proposer boost if it applies.
 
-        Valid for the justified block and its descendants after `get_head`; other blocks
-        are recomputed on the spot.
+        Runs `get_head` first, so pending votes are applied and every block's weight is fresh.
         """
         self.get_head()
         return int(self.proto.weights[self.proto.index(root)])
