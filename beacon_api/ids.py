@@ -8,6 +8,8 @@ a well-formed id that names nothing the node has is a 404.
 from dataclasses import dataclass
 from typing import Any
 
+import trio
+
 from beacon_api.chain import ChainReader, StateId
 from caplin.config.forks import Fork
 from caplin.errors import ApiError
@@ -176,7 +178,8 @@ async def resolve_state(chain: ChainReader, text: str) -> ResolvedState:
         raise ApiError(404, f"state not found: {text}")
 
     slot = int(state.slot)
-    block_root = latest_block_root(state)
+    # Hashing a state that was just read from storage takes long, so it runs off the loop.
+    block_root = await trio.to_thread.run_sync(latest_block_root, state)
     header_slot = int(state.latest_block_header.slot)
     canonical = chain.canonical_block_root(header_slot) == block_root
     return ResolvedState(

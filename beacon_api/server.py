@@ -39,12 +39,14 @@ ROUTERS: dict[str, tuple[APIRouter, ...]] = {
 }
 
 
-def check_namespaces(namespaces: Iterable[str]) -> tuple[str, ...]:
-    """Return the namespaces, validated.
+def check_namespaces(namespaces: Iterable[str] | str) -> tuple[str, ...]:
+    """Return the namespaces, validated; a string is read as a comma-separated list.
 
     Raises:
         ValueError: a name is not one of `NAMESPACES`.
     """
+    if isinstance(namespaces, str):
+        namespaces = namespaces.split(",")
     chosen = tuple(dict.fromkeys(name.strip() for name in namespaces if name.strip()))
     unknown = [name for name in chosen if name not in NAMESPACES]
     if unknown:
@@ -56,7 +58,7 @@ def check_namespaces(namespaces: Iterable[str]) -> tuple[str, ...]:
 
 def create_app(
     chain: ChainReader,
-    namespaces: Iterable[str] = DEFAULT_NAMESPACES,
+    namespaces: Iterable[str] | str = DEFAULT_NAMESPACES,
     cors_origins: Iterable[str] = (),
 ) -> FastAPI:
     """Build the FastAPI app serving the routes of `namespaces` from `chain`.
@@ -97,7 +99,7 @@ async def serve(
     *,
     host: str = "127.0.0.1",
     port: int = 5555,
-    namespaces: Iterable[str] = DEFAULT_NAMESPACES,
+    namespaces: Iterable[str] | str = DEFAULT_NAMESPACES,
     cors_origins: Iterable[str] = (),
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
