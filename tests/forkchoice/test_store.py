@@ -242,3 +242,17 @@ def test_late_weak_head_overrides_update(fixture: Fixture) -> None:
     timely = fixture.root(MAIN_CHAIN[1])
     assert store.block_timeliness[timely]
     assert not should_override_forkchoice_update(store, timely)
+
+
+def test_viable_leaves_are_both_tips(fixture: Fixture) -> None:
+    from forkchoice.proposer import viable_leaves
+
+    store = fixture.store()
+    tick_to_slot(store, 3)
+    for name in [*MAIN_CHAIN, FORK_BLOCK]:
+        store.on_block(fixture.block(name))
+    leaves = set(viable_leaves(store))
+    assert leaves == {fixture.root(MAIN_CHAIN[2]), fixture.root(FORK_BLOCK)}
+    boosted = store.get_weight(fixture.root(MAIN_CHAIN[2]))
+    assert boosted == store.get_proposer_score()
+    assert store.get_attestation_score(fixture.root(MAIN_CHAIN[2])) == 0
