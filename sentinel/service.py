@@ -26,9 +26,9 @@ from sentinel.discv5.service import DiscoveryError, Discv5Service
 from sentinel.enr import (
     ATTESTATION_SUBNET_COUNT,
     ENR,
+    SYNC_COMMITTEE_SUBNET_COUNT,
     ENRError,
     ENRForkID,
-    SYNC_COMMITTEE_SUBNET_COUNT,
     encode_bitvector,
 )
 from sentinel.gossip import GossipTopic

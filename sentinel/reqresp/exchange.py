@@ -68,19 +68,25 @@ async def read_responses(
     while not await reader.at_end():
         if len(results) >= max_chunks:
             raise CodecError(f"response has more than {max_chunks} chunks")
-        chunk_fork = fork
-        chunk_type: list[type] = []
-
-        def bounds(context: bytes) -> tuple[int, int]:
-            nonlocal chunk_fork
-            if protocol.has_context:
-                if forks is None:
-                    raise CodecError("context bytes need a ForkContext")
-                chunk_fork = forks.fork_of_digest(context)
-            response_type = protocol.response_type(spec, chunk_fork)
-            chunk_type.append(response_type)
-            return ssz_bounds(response_type, spec)
-
-        _, data = await read_response_chunk(reader, 4 if protocol.has_context else 0, bounds)
-        results.append((chunk_fork, _decode(chunk_type[-1], data)))
+        context, data = await read_response_chunk(
+            reader, 4 if protocol.has_context else 0, _bounds_of(protocol, spec, forks, fork)
+        )
+        chunk_fork = _chunk_fork(protocol, forks, context, fork)
+        results.append((chunk_fork, _decode(protocol.response_type(spec, chunk_fork), data)))
     return results
+
+
+def _chunk_fork(protocol: Protocol, forks: ForkContext | None, context: bytes, fork: Fork) -> Fork:
+    if not protocol.has_context:
+        return fork
+    if forks is None:
+        raise CodecError("context bytes need a ForkContext")
+    return forks.fork_of_digest(context)
+
+
+def _bounds_of(protocol: Protocol, spec: Any, forks: ForkContext | None, fork: Fork):
+    def bounds(context: bytes) -> tuple[int, int]:
+        response_type = protocol.response_type(spec, _chunk_fork(protocol, forks, context, fork))
+        return ssz_bounds(response_type, spec)
+
+    return bounds
