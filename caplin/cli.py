@@ -422,6 +422,17 @@ async def _run_until_signal(config: Any) -> None:
             nursery.cancel_scope.cancel()
 
 
+def _leaves(errors: list[BaseException]) -> list[BaseException]:
+    """Return the exceptions inside (possibly nested) exception groups."""
+    leaves: list[BaseException] = []
+    for error in errors:
+        if isinstance(error, BaseExceptionGroup):
+            leaves.extend(_leaves(list(error.exceptions)))
+        else:
+            leaves.append(error)
+    return leaves
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
@@ -457,8 +468,17 @@ def main(argv: list[str] | None = None) -> int:
         trio.run(_run_until_signal, config)
     except* CaplinError as group:
         failures.extend(group.exceptions)
-    for error in failures:
-        log.error("node failed error=%s", error)
+    except* OSError as group:
+        # Mostly a port in use; the message names the address.
+        failures.extend(group.exceptions)
+    for error in _leaves(failures):
+        if isinstance(error, OSError):
+            log.error(
+                "node failed: a port or file is unavailable (is another node running?) error=%s",
+                error,
+            )
+        else:
+            log.error("node failed error=%s", error)
     return 1 if failures else 0
 
 
