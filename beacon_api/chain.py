@@ -1,4 +1,4 @@
-"""What the Beacon API reads from, and submits to, the running node.
+"""The interface of the running node that the Beacon API reads from and submits to.
 
 The node implements `ChainReader`; the API never touches the node's internals. Conventions
 for every method below:

@@ -86,7 +86,7 @@ def _is_large(value: Any) -> bool:
     kind = type(value)
     if kind.is_fixed_byte_length():
         return kind.type_byte_length() > THREAD_THRESHOLD_BYTES
-    # Only states and blocks with payloads get large; a state is always encoded off the loop.
+    # Variable-size values that can grow large (states, blocks with payloads) go off the loop.
     return kind.__name__ in ("BeaconState", "SignedBeaconBlock", "BeaconBlock", "ExecutionPayload")
 
 

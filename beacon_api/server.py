@@ -117,7 +117,8 @@ async def serve(
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("beacon_api.http")
-    # Keep-alive connections from validator clients poll every slot.
+    # Validator clients poll every slot over keep-alive connections, so idle connections stay
+    # open longer than a mainnet slot (12 s).
     config.keep_alive_timeout = 30
     log.info(
         "starting Beacon API addr=%s:%d namespaces=%s", host, port, ",".join(app.state.namespaces)

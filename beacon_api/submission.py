@@ -103,7 +103,7 @@ def decode_block_submission(
     return BlockSubmission(signed_block, blobs, proofs)
 
 
-def decode_json_list(spec: ChainSpec, cls: Any, body: bytes, what: str) -> list[Any]:
+def decode_json_list(cls: Any, body: bytes, what: str) -> list[Any]:
     """Decode a JSON array of SSZ values of type `cls` (the pool POST bodies).
 
     Raises:

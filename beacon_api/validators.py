@@ -107,8 +107,8 @@ class Registry:
     def resolve_ids(self, ids: Iterable[str]) -> list[int]:
         """Return the indices that validator ids (decimal index or 0x pubkey) name, in order.
 
-        Unknown pubkeys and indices past the registry are left out, as the specification asks.
-        Duplicates are returned once.
+        Unknown pubkeys and indices past the registry are left out, as the Beacon API
+        specification requires. Duplicates are returned once.
 
         Raises:
             ApiError: 400 for an id that is neither an index nor a 48-byte pubkey.

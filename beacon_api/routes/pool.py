@@ -107,7 +107,7 @@ async def post_pool_attestations(request: Request) -> Response:
     _require_json(request)
     types = chain.spec.types(fork)
     cls = types.SingleAttestation if fork >= Fork.ELECTRA else types.Attestation
-    items = decode_json_list(chain.spec, cls, await request.body(), "attestations")
+    items = decode_json_list(cls, await request.body(), "attestations")
     return await _submit_each(items, chain.submit_attestation, "attestations")
 
 
@@ -166,5 +166,5 @@ async def post_pool_bls_changes(request: Request) -> Response:
     _require_json(request)
     fork = max(_head_fork(request), Fork.CAPELLA)
     cls = chain.spec.types(fork).SignedBLSToExecutionChange
-    items = decode_json_list(chain.spec, cls, await request.body(), "bls_to_execution_changes")
+    items = decode_json_list(cls, await request.body(), "bls_to_execution_changes")
     return await _submit_each(items, chain.submit_bls_to_execution_change, "BLS changes")

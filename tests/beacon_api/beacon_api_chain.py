@@ -1,8 +1,8 @@
 """A `ChainReader` over a small real chain, for the Beacon API tests.
 
-Genesis comes from `initialize_beacon_state_from_eth1` with signed deposits, blocks are
-produced here and imported through the real fork-choice store (which runs the full state
-transition with signature checks), and pool submissions are checked with the real operation
+Genesis comes from `initialize_beacon_state_from_eth1` with signed deposits. Blocks are
+produced here and imported through the real fork-choice store, which runs the full state
+transition with signature checks. Pool submissions are checked with the real operation
 processors on a copy of the head state. Validator `i` has secret key `i + 1`.
 """
 
@@ -104,6 +104,7 @@ class DevChain:
         self._spec = chain_spec(genesis_fork)
         self.fork = genesis_fork
         self.types = self._spec.types(genesis_fork)
+
         header = None
         if genesis_fork >= Fork.BELLATRIX:
             header = self.types.ExecutionPayloadHeader(
@@ -118,6 +119,7 @@ class DevChain:
             fork=genesis_fork,
         )
         self.genesis_state = genesis
+
         genesis_block = self.types.BeaconBlock(state_root=genesis.hash_tree_root())
         self.store = get_forkchoice_store(self._spec, genesis, genesis_block)
         self.genesis_root = bytes(genesis_block.hash_tree_root())
@@ -128,6 +130,7 @@ class DevChain:
         self.states_by_root: dict[bytes, bytes] = {
             bytes(genesis.hash_tree_root()): self.genesis_root
         }
+
         self.optimistic: set[bytes] = set()
         self.pools = Pools()
         self._events = EventBus()
