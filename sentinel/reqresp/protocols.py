@@ -5,6 +5,7 @@ whose response type changes by fork prefix each response chunk with the 4-byte
 fork digest of the object's fork ("context bytes").
 """
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -249,7 +250,12 @@ class GoodbyeReason:
 
 def ssz_bounds(ssz_type: type, spec: Any) -> tuple[int, int]:
     """Return the (min, max) serialized size of a type, capped at MAX_PAYLOAD_SIZE."""
-    limit = int(spec.MAX_PAYLOAD_SIZE)
+    return _ssz_bounds(ssz_type, int(spec.MAX_PAYLOAD_SIZE))
+
+
+@functools.lru_cache(maxsize=256)
+def _ssz_bounds(ssz_type: type, limit: int) -> tuple[int, int]:
+    # remerkleable walks the whole type tree for these, so they are computed once per type.
     return ssz_type.min_byte_length(), min(ssz_type.max_byte_length(), limit)
 
 
