@@ -107,3 +107,12 @@ def test_process_block_wrong_proposer_rejected() -> None:
         block.process_block(spec, state, beacon_block, SignatureBatch(), TrustingEngine())
     assert raised.value.rule == "block_header.proposer_index"
     assert raised.value.fields["expected"] == expected
+
+
+def test_process_block_other_fork_rejected() -> None:
+    state = _block_state(Fork.CAPELLA)
+    altair_block = _block(_block_state(Fork.ALTAIR), Fork.ALTAIR)
+    with pytest.raises(BlockProcessingError) as raised:
+        block.process_block(spec, state, altair_block, SignatureBatch(), TrustingEngine())
+    assert raised.value.rule == "block.fork"
+    assert raised.value.fields["block_fork"] == "altair"

@@ -80,6 +80,15 @@ def process_block(
             modified and must be discarded.
     """
     fork = spec.fork_of(state)
+    block_fork = spec.fork_of(block)
+    require(
+        block_fork == fork,
+        "block.fork",
+        "block type is of another fork than the state",
+        slot=int(block.slot),
+        block_fork=block_fork.lower,
+        state_fork=fork.lower,
+    )
     body = block.body
     process_block_header(spec, state, block)
 
