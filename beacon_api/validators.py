@@ -175,6 +175,23 @@ def validators_json(
     return items
 
 
+def identities_json(state: Any, ids: list[str] | None) -> list[dict[str, str]]:
+    """Return `{index, pubkey, activation_epoch}` items, every validator when `ids` is empty."""
+    registry = Registry(state)
+    indices = registry.resolve_ids(ids) if ids else range(registry.count)
+    items = []
+    for index in indices:
+        record = registry.record(index)
+        items.append(
+            {
+                "index": str(index),
+                "pubkey": "0x" + record.pubkey.hex(),
+                "activation_epoch": str(record.activation_epoch),
+            }
+        )
+    return items
+
+
 def balances_json(state: Any, ids: list[str] | None) -> list[dict[str, str]]:
     """Return `{index, balance}` items of a state, every validator when `ids` is empty."""
     registry = Registry(state)

@@ -14,7 +14,7 @@ from beacon_api.responses import (
 )
 from beacon_api.routes.common import chain_of, query_list
 from beacon_api.submission import parse_json_body
-from beacon_api.validators import Registry, balances_json, validators_json
+from beacon_api.validators import Registry, balances_json, identities_json, validators_json
 from caplin.config import constants
 from caplin.config.forks import Fork
 from caplin.errors import ApiError
@@ -83,9 +83,22 @@ async def _validators(request: Request, state_id: str, ids: Any, statuses: Any) 
     return _state_response(resolved, items)
 
 
+# The specification caps the ids of a GET at 64 (URL length); POST takes any number.
+MAX_QUERY_IDS = 64
+
+
+def _query_ids(request: Request) -> list[str]:
+    ids = query_list(request, "id")
+    if len(ids) > MAX_QUERY_IDS:
+        raise ApiError(
+            414, f"too many validator ids ({len(ids)} > {MAX_QUERY_IDS}); use the POST route"
+        )
+    return ids
+
+
 @router.get(PREFIX + "/validators")
 async def get_validators(request: Request, state_id: str) -> Response:
-    ids = query_list(request, "id")
+    ids = _query_ids(request)
     statuses = query_list(request, "status")
     return await _validators(request, state_id, ids, statuses)
 
@@ -130,7 +143,7 @@ async def _balances(request: Request, state_id: str, ids: list[str]) -> Response
 
 @router.get(PREFIX + "/validator_balances")
 async def get_validator_balances(request: Request, state_id: str) -> Response:
-    return await _balances(request, state_id, query_list(request, "id"))
+    return await _balances(request, state_id, _query_ids(request))
 
 
 @router.post(PREFIX + "/validator_balances")
@@ -138,6 +151,15 @@ async def post_validator_balances(request: Request, state_id: str) -> Response:
     body = await request.body()
     ids = _string_list(parse_json_body(body), "body") if body.strip() else []
     return await _balances(request, state_id, ids)
+
+
+@router.post(PREFIX + "/validator_identities")
+async def post_validator_identities(request: Request, state_id: str) -> Response:
+    body = await request.body()
+    ids = _string_list(parse_json_body(body), "body") if body.strip() else []
+    resolved = await resolve_state(chain_of(request), state_id)
+    items = await trio.to_thread.run_sync(identities_json, resolved.state, ids)
+    return _state_response(resolved, items)
 
 
 # Committees and randao.

@@ -1,6 +1,7 @@
 """The server-sent event stream and the event bus behind it."""
 
 import json
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -50,6 +51,19 @@ def test_stream_sends_block_and_head() -> None:
     assert head_data["block"] == "0x" + root.hex()
     assert head_data["state"] == "0x" + bytes(block.message.state_root).hex()
     assert head_data["epoch_transition"] is False
+
+
+def test_closed_stream_unsubscribes() -> None:
+    chain = DevChain()
+    with ServerThread(chain) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        with client.stream("GET", "/eth/v1/events?topics=finalized_checkpoint") as response:
+            assert next(response.iter_lines()) == ": subscribed"
+            assert chain.events.subscriber_count == 1
+        # The server notices the disconnect asynchronously; wait for it up to a deadline.
+        deadline = time.monotonic() + 30
+        while chain.events.subscriber_count and time.monotonic() < deadline:
+            chain.extend(1)
+        assert chain.events.subscriber_count == 0
 
 
 def test_stream_topics_filtered() -> None:

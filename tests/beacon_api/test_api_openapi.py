@@ -88,6 +88,11 @@ GET_CASES = [
     (STATE + "/validators", "/eth/v1/beacon/states/head/validators?id=zero", 400),
     (STATE + "/validators", "/eth/v1/beacon/states/head/validators?status=sleeping", 400),
     (STATE + "/validators", "/eth/v1/beacon/states/x/validators", 400),
+    (
+        STATE + "/validators",
+        "/eth/v1/beacon/states/head/validators?id=" + ",".join(map(str, range(65))),
+        414,
+    ),
     (STATE + "/validators", "/eth/v1/beacon/states/999/validators", 404),
     (STATE + "/validators/{validator_id}", "/eth/v1/beacon/states/head/validators/3", 200),
     (STATE + "/validators/{validator_id}", "/eth/v1/beacon/states/head/validators/{pubkey}", 200),
@@ -187,6 +192,15 @@ POST_CASES = [
     (STATE + "/validator_balances", "/eth/v1/beacon/states/head/validator_balances", ["1"], 200),
     (STATE + "/validator_balances", "/eth/v1/beacon/states/head/validator_balances", {}, 400),
     (STATE + "/validator_balances", "/eth/v1/beacon/states/999/validator_balances", [], 404),
+    (STATE + "/validator_identities", "/eth/v1/beacon/states/head/validator_identities", [], 200),
+    (
+        STATE + "/validator_identities",
+        "/eth/v1/beacon/states/head/validator_identities",
+        ["1", "0x" + "00" * 48],
+        200,
+    ),
+    (STATE + "/validator_identities", "/eth/v1/beacon/states/head/validator_identities", 5, 400),
+    (STATE + "/validator_identities", "/eth/v1/beacon/states/999/validator_identities", [], 404),
 ]
 
 
