@@ -11,6 +11,7 @@ What differs from py-libp2p's defaults, and why:
 - No per-topic rate cap (py-libp2p's spam protection allows 10 messages/s per
   topic, far below attestation traffic) and no IP-diversity rule (loopback
   and NAT setups would fail it).
+- Equivocation detection by `from || seqno` is skipped for unsigned messages.
 - Delivery goes to bounded per-topic queues; a full queue drops the message
   with a counted, rate-limited warning instead of py-libp2p's silent loss.
 
@@ -52,9 +53,24 @@ DEFAULT_QUEUE_SIZE = 4096
 RPC_OVERHEAD = 16 * 1024
 
 
+class EthereumGossipSub(GossipSub):
+    """GossipSub whose equivocation check skips unsigned (StrictNoSign) messages.
+
+    py-libp2p 0.8 flags two messages with the same `from || seqno` and different
+    data as equivocation and stops forwarding the second. Unsigned messages all
+    share the empty key, so without this every message after the first would be
+    neither relayed nor published.
+    """
+
+    def _check_equivocation(self, msg: rpc_pb2.Message) -> bool:
+        if not msg.from_id and not msg.seqno:
+            return True
+        return super()._check_equivocation(msg)
+
+
 def ethereum_gossipsub() -> GossipSub:
-    """Return a py-libp2p GossipSub router with the consensus p2p spec's parameters."""
-    return GossipSub(
+    """Return a GossipSub router with the consensus p2p spec's parameters."""
+    return EthereumGossipSub(
         protocols=MESHSUB_PROTOCOLS,
         degree=MESH_DEGREE,
         degree_low=MESH_DEGREE_LOW,

@@ -49,6 +49,10 @@ async def test_publish_unsigned_and_deliver():
 
         message = await receive_one(queue)
         assert message.data == data
+        # A second message with other content must be published too (no equivocation).
+        second = compress_payload(b"\x01" * len(exit_message.encode_bytes()))
+        await pubsub_a.publish(TOPIC, second)
+        assert (await receive_one(queue)).data == second
         assert message.from_id == b""
         assert message.seqno == b""
         assert message.signature == b""
