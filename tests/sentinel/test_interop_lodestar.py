@@ -23,6 +23,9 @@ from caplin.config import ChainSpec
 from caplin.config.forks import Fork
 from sentinel.discv5.service import Discv5Service
 from sentinel.enr import ENR
+from sentinel.gossip import GossipTopic
+from sentinel.gossip.topics import decompress_payload
+from sentinel.gossipsub import EthereumPubsub
 from sentinel.host import HostConfig, SentinelHost, enr_multiaddr
 from sentinel.memory_chain import MemoryChain
 from sentinel.reqresp.protocols import ForkContext
@@ -107,6 +110,10 @@ async def test_lodestar_discovery_and_block_download(devnet):
         discovery.update_record(udp=udp_port)
         host = SentinelHost(spec, key, forks, chain, HostConfig(muxers=("mplex",)))
         await nursery.start(host.run)
+        pubsub = EthereumPubsub(host.libp2p, spec, forks)
+        await nursery.start(pubsub.run_service)
+        block_topic = str(GossipTopic(status.fork_digest, "beacon_block"))
+        gossip_blocks = await pubsub.subscribe_topic(block_topic)
 
         with trio.fail_after(120):
             started = time.monotonic()
@@ -136,9 +143,18 @@ async def test_lodestar_discovery_and_block_download(devnet):
             linked = sum(bytes(b.message.parent_root) in parents for b in blocks)
             assert linked >= len(blocks) - 1
 
+            # Lodestar proposes every 2 s slot, so a gossip block arrives within a few slots.
+            message = await gossip_blocks.receive()
+            fork = forks.fork_of_digest(status.fork_digest)
+            payload = decompress_payload(spec, bytes(message.data))
+            gossip_block = spec.types(fork).SignedBeaconBlock.decode_bytes(payload)
+            assert int(gossip_block.message.slot) > slots[0]
+            assert message.from_id == b""
+
         print(
             f"\nlodestar interop: peer found in {found_seconds:.3f}s, "
             f"{len(blocks)} blocks (slots {slots[0]}..{slots[-1]}) in {download_seconds:.3f}s "
-            f"= {len(blocks) / download_seconds:.1f} blocks/s"
+            f"= {len(blocks) / download_seconds:.1f} blocks/s, "
+            f"gossip block at slot {int(gossip_block.message.slot)}"
         )
         nursery.cancel_scope.cancel()
