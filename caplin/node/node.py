@@ -132,8 +132,13 @@ class Node:
         started = time.perf_counter()
         try:
             result = await trio.to_thread.run_sync(function, *args)
-        except CaplinError as error:
-            log.error("duty failed duty=%s slot=%d error=%s", name, slot, error)
+        except Exception as error:
+            # One failed duty must not stop the slot clock; an unexpected error gets its
+            # traceback in the log.
+            if isinstance(error, CaplinError):
+                log.error("duty failed duty=%s slot=%d error=%s", name, slot, error)
+            else:
+                log.exception("duty failed duty=%s slot=%d error=%r", name, slot, error)
             if name == "propose":
                 self.missed_slots += 1
                 self.metrics.missed_slots.inc()
