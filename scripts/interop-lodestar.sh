@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # interop-lodestar.sh [INSTALL_DIR]
 # Installs Lodestar 1.5.1 into INSTALL_DIR (default /tmp/caplin-lodestar) unless it
-# is there already, then runs the sentinel interop test: the test starts a Lodestar
-# dev chain on 127.0.0.1 (ports CAPLIN_LODESTAR_PORT_BASE, default 19700, and +596 for
-# REST), finds it over discv5, connects over noise + mplex, exchanges
-# Status/Ping/MetaData, downloads blocks with BeaconBlocksByRange, and stops it.
+# is there already, then runs the sentinel interop test. The test starts a Lodestar
+# dev chain on 127.0.0.1 (ports CAPLIN_LODESTAR_PORT_BASE, default 19700, and +596
+# for REST) and finds it over discv5. It connects over noise + mplex, exchanges
+# Status/Ping/MetaData, downloads blocks with BeaconBlocksByRange, receives a
+# gossip block, and stops the chain.
 # CAPLIN_LODESTAR_SCRIPTS is the folder with Lodestar's install.sh, devnet.sh and stop.sh
 # (default: ../shared/interop/lodestar next to the repository).
 set -euo pipefail

@@ -166,10 +166,10 @@ class EthereumPubsub(Pubsub):
         validator: GossipValidator,
         on_reject: Callable[[str, str], None] | None = None,
     ) -> None:
-        """Validate `topic` with a `GossipValidator`; REJECTs call `on_reject(peer_id, reason)`.
+        """Validate `topic` with a `GossipValidator`; a REJECT calls `on_reject(peer_id, reason)`.
 
         NOTE: py-libp2p validators return a bool, so IGNORE and REJECT both drop
-        the message without gossipsub's own penalty; `on_reject` is where a
+        the message without gossipsub's own penalty. `on_reject` is where a
         REJECT lowers the peer's score.
         """
 

@@ -59,7 +59,7 @@ PENALTY_TIMEOUT = 2.0
 
 
 class ChainProvider(TypingProtocol):
-    """What the host needs from the node to answer peers."""
+    """The chain data the host reads to respond to peers."""
 
     def status(self) -> Any:
         """Return the local `Status`."""
@@ -305,7 +305,7 @@ class SentinelHost:
             await stream.write(encode_error(ResponseCode.INVALID_REQUEST, str(error)))
             return
         if protocol is p.GOODBYE:
-            log.info("peer said goodbye peer=%s reason=%d", peer_id, int(request))
+            log.info("goodbye received peer=%s reason=%d", peer_id, int(request))
             self.peers.on_disconnected(peer_id, int(request))
             return
         try:

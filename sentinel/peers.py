@@ -1,7 +1,7 @@
 """Peer bookkeeping: a target and maximum peer count, scores, bans and Goodbye reasons.
 
-Scores start at 0 and drop with each `report`; a peer at or below
-`BAN_THRESHOLD` is banned for `ban_seconds`, and a peer below
+Scores start at 0 and drop with each `report`. A peer at or below
+`BAN_THRESHOLD` is banned for `ban_seconds`. A peer at or below
 `DISCONNECT_THRESHOLD` should be disconnected with Goodbye reason 250 (bad score).
 Scores recover towards 0 by `DECAY_PER_SECOND` points per second.
 """
@@ -23,7 +23,7 @@ MIN_SCORE = -100.0
 
 @dataclass
 class PeerRecord:
-    """What the node knows about one peer."""
+    """The state kept for one peer."""
 
     peer_id: str
     score: float = 0.0

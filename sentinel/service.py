@@ -7,10 +7,10 @@ The node starts it in its trio nursery:
     blocks = await sentinel.host.blocks_by_range(peer_id, start_slot, count)
     queue = await sentinel.pubsub.subscribe_topic(sentinel.topic("beacon_block"))
 
-`run` binds UDP and TCP, publishes the local ENR (ip, tcp, udp, eth2, attnets,
-syncnets, and cgc from Fulu), adds the bootnodes, dials the static peers, and
-keeps looking up random node ids and dialing the eth2 peers it finds on the
-same fork digest until `target_peers` are connected.
+`run` binds UDP and TCP and publishes the local ENR (ip, tcp, udp, eth2,
+attnets, syncnets, and cgc from Fulu). It then adds the bootnodes and dials the
+static peers. Every few seconds, while fewer than `target_peers` are connected,
+it looks up a random node id and dials the peers found on the same fork digest.
 """
 
 import logging

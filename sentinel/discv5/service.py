@@ -189,9 +189,9 @@ class Discv5Service:
             return int.from_bytes(record.node_id, "big") ^ target_value
 
         candidates = {record.node_id: record for record in self.table.closest(target)}
-        asked: set[bytes] = set()
+        queried: set[bytes] = set()
         while True:
-            pending = sorted((r for r in candidates.values() if r.node_id not in asked), key=key)[
+            pending = sorted((r for r in candidates.values() if r.node_id not in queried), key=key)[
                 :LOOKUP_PARALLELISM
             ]
             closest = sorted(candidates.values(), key=key)[:max_results]
@@ -203,7 +203,7 @@ class Discv5Service:
                 break
 
             async def query(record: ENR) -> None:
-                asked.add(record.node_id)
+                queried.add(record.node_id)
                 distance = log_distance(record.node_id, target)
                 distances = [d for d in (distance, distance - 1, distance + 1) if 1 <= d <= 256]
                 try:
@@ -261,7 +261,7 @@ class Discv5Service:
 
     async def _send_message(self, pending: _PendingRequest) -> None:
         session = self._sessions.get((pending.record.node_id, pending.address))
-        # Without a session the key is random, so the peer answers with WHOAREYOU.
+        # Without a session the key is random, so the peer responds with WHOAREYOU.
         key = session.write_key if session else os.urandom(16)
         self._by_nonce.pop(pending.nonce, None)
         pending.nonce = os.urandom(12)
@@ -314,7 +314,7 @@ class Discv5Service:
     async def _on_whoareyou(self, packet: Packet, address: Address) -> None:
         pending = self._by_nonce.get(packet.header.nonce)
         if pending is None or pending.address != address:
-            raise PacketError("WHOAREYOU does not answer a pending request")
+            raise PacketError("WHOAREYOU matches no pending request")
         _, enr_seq = packet.whoareyou()
         remote = pending.record
 

@@ -58,7 +58,7 @@ class RoutingTable:
         return False
 
     def remove(self, node_id: bytes) -> None:
-        """Drop a record (it stopped answering) and promote a replacement."""
+        """Drop a record (it stopped responding) and promote a replacement."""
         distance = log_distance(self.local_id, node_id)
         if self._buckets[distance].pop(node_id, None) is not None and self._replacements[distance]:
             replacement_id, record = self._replacements[distance].popitem()

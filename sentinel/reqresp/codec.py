@@ -4,8 +4,8 @@
     response_chunk = result (1 byte) || context_bytes (0 or 4) || varint(len(ssz))
                      || framed_snappy(ssz)      (an error chunk carries an ErrorMessage)
 
-The declared length must lie within the SSZ type's bounds and `MAX_PAYLOAD_SIZE`;
-the framed-snappy reader stops once it has produced that many bytes and
+The declared length must lie within the SSZ type's bounds and `MAX_PAYLOAD_SIZE`.
+The framed-snappy reader stops once it has produced that many bytes, and it
 rejects more input than the worst-case compressed size of that length.
 """
 
@@ -39,7 +39,7 @@ class CodecError(ValueError):
 
 
 class ErrorResponse(Exception):
-    """A peer answered with a non-success result code."""
+    """A peer responded with a non-success result code."""
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(f"peer returned {code}: {message}")

@@ -27,8 +27,8 @@ TypeOf = Callable[[Any, Fork], type | None]
 class Protocol:
     """One req/resp protocol version.
 
-    `request_type(spec, fork)` is None for protocols with an empty request;
-    `response_type(spec, fork)` is the type of each response chunk;
+    `request_type(spec, fork)` is None for protocols with an empty request.
+    `response_type(spec, fork)` is the type of each response chunk.
     `max_responses(spec, request)` bounds how many chunks a response may hold.
     """
 

@@ -40,7 +40,7 @@ async def test_publish_unsigned_and_deliver():
         queue = await pubsub_b.subscribe_topic(TOPIC)
         with trio.fail_after(30):
             await b.dial(address)
-            # Wait until a sees b's subscription, so the publish has a peer to go to.
+            # Wait until a has received b's subscription, so the publish has a peer to go to.
             while not pubsub_a.peer_topics.get(TOPIC):
                 await trio.sleep(0.05)
         exit_message = SPEC.types(Fork.PHASE0).SignedVoluntaryExit()
