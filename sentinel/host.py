@@ -23,6 +23,7 @@ import trio
 from libp2p import new_host
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.secp256k1 import Secp256k1PrivateKey, Secp256k1PublicKey
+from libp2p.abc import INotifee
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.network.stream.exceptions import StreamEOF, StreamError
 from libp2p.peer.id import ID
@@ -122,6 +123,33 @@ def _reader(stream: Any) -> StreamReader:
     return StreamReader(read)
 
 
+class _PeerNotifee(INotifee):
+    """Forwards libp2p connection events to the `PeerManager`."""
+
+    def __init__(self, host: "SentinelHost") -> None:
+        self.host = host
+
+    async def opened_stream(self, network: Any, stream: Any) -> None:
+        pass
+
+    async def closed_stream(self, network: Any, stream: Any) -> None:
+        pass
+
+    async def connected(self, network: Any, conn: Any) -> None:
+        self.host._on_connection(conn.muxed_conn.peer_id.to_base58())
+
+    async def disconnected(self, network: Any, conn: Any) -> None:
+        peer_id = conn.muxed_conn.peer_id.to_base58()
+        if not self.host.libp2p.get_network().get_connections(conn.muxed_conn.peer_id):
+            self.host.peers.on_disconnected(peer_id, self.host.peers.peer(peer_id).goodbye_reason)
+
+    async def listen(self, network: Any, multiaddr: Any) -> None:
+        pass
+
+    async def listen_close(self, network: Any, multiaddr: Any) -> None:
+        pass
+
+
 class SentinelHost:
     """A libp2p host speaking the Ethereum consensus req/resp protocols."""
 
@@ -147,6 +175,8 @@ class SentinelHost:
         )
         for protocol in p.PROTOCOLS:
             self.libp2p.set_stream_handler(protocol.protocol_id, self._handler(protocol))
+        self.libp2p.get_network().register_notifee(_PeerNotifee(self))
+        self._nursery: trio.Nursery | None = None
 
     @property
     def peer_id(self) -> str:
@@ -163,9 +193,20 @@ class SentinelHost:
             log.info("libp2p host started peer_id=%s addr=%s", self.peer_id, listen)
             task_status.started(listen)
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 for peer in self.config.static_peers:
                     nursery.start_soon(self._dial_logged, peer)
                 await trio.sleep_forever()
+
+    def _on_connection(self, peer_id: str) -> None:
+        reason = self.peers.accept(peer_id)
+        if reason is None:
+            self.peers.on_connected(peer_id)
+            return
+        # Over the peer limit or banned: say why, then close.
+        log.info("rejecting peer peer=%s reason=%d", peer_id, reason)
+        if self._nursery is not None:
+            self._nursery.start_soon(self.goodbye, peer_id, reason)
 
     async def _dial_logged(self, address: str) -> None:
         try:
@@ -182,7 +223,6 @@ class SentinelHost:
             raise ConnectionRefusedError(f"peer {peer_id} rejected locally (reason {reason})")
         with trio.fail_after(timeout):
             await self.libp2p.connect(info)
-        self.peers.on_connected(peer_id)
         status = await self.status(peer_id)
         if bytes(status.fork_digest) != bytes(self.chain.status().fork_digest):
             await self.goodbye(peer_id, GoodbyeReason.IRRELEVANT_NETWORK)
@@ -320,7 +360,6 @@ class SentinelHost:
     def _respond(self, protocol: Protocol, request: Any, peer_id: str) -> Iterable[bytes]:
         if protocol in (p.STATUS_V1, p.STATUS_V2):
             self.peers.peer(peer_id).status = request
-            self.peers.on_connected(peer_id)
             return [encode_success(protocol, self.chain.status())]
         if protocol is p.PING:
             seq = p._uint64(self.spec, Fork.PHASE0)(int(self.chain.metadata().seq_number))

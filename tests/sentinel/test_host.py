@@ -94,3 +94,25 @@ async def test_wrong_fork_digest_disconnects():
             await trio.sleep(0.2)
             assert server.peers.peer(client.peer_id).goodbye_reason == 2
         nursery.cancel_scope.cancel()
+
+
+async def test_peer_limit_sends_goodbye():
+    async with trio.open_nursery() as nursery:
+        server = SentinelHost(
+            SPEC, coincurve.PrivateKey().secret, FORKS, make_chain(), HostConfig(max_peers=1)
+        )
+        first, second = make_host(make_chain()), make_host(make_chain())
+        address = await nursery.start(server.run)
+        await nursery.start(first.run)
+        await nursery.start(second.run)
+        with trio.fail_after(30):
+            await first.dial(address)
+            try:
+                await second.dial(address)
+            except Exception:  # the server may close before the Status exchange ends
+                pass
+            while second.peers.peer(server.peer_id).goodbye_reason is None:
+                await trio.sleep(0.05)
+        assert second.peers.peer(server.peer_id).goodbye_reason == 129
+        assert server.peers.connected == [first.peer_id]
+        nursery.cancel_scope.cancel()
