@@ -14,17 +14,15 @@ from caplin.errors import require
 from caplin.transition.helpers import (
     compute_epoch_at_slot,
     compute_signing_root,
-    decrease_balance,
     get_base_reward_per_increment,
     get_beacon_proposer_index,
     get_block_root_at_slot,
     get_domain,
     get_total_active_balance,
-    increase_balance,
 )
 from caplin.transition.signatures import SignatureBatch
 
-from ._common import find_validator_index, uint64_checked
+from ._common import UINT64_MAX, find_validator_index, uint64_checked
 
 
 @uint64_checked("sync_aggregate")
@@ -50,7 +48,8 @@ def process_sync_aggregate(
     proposer_reward = participant_reward * PROPOSER_WEIGHT // (WEIGHT_DENOMINATOR - PROPOSER_WEIGHT)
 
     proposer_index = get_beacon_proposer_index(spec, state)
-    for pubkey, participated in zip(committee_pubkeys, bits, strict=True):
+    member_indices = []
+    for pubkey in committee_pubkeys:
         member_index = find_validator_index(state, pubkey)
         require(
             member_index is not None,
@@ -58,12 +57,34 @@ def process_sync_aggregate(
             "sync committee member is not a validator",
             pubkey=pubkey,
         )
-        assert member_index is not None
+        member_indices.append(member_index)
+
+    # The spec applies up to 2 * SYNC_COMMITTEE_SIZE balance changes one by one. They are
+    # replayed here in the same order on plain ints, so saturation at zero and overflow
+    # behave the same, and each balance is then written once.
+    touched = set(member_indices) | {proposer_index}
+    balances = {index: int(state.balances[index]) for index in touched}
+    original = dict(balances)
+    for member_index, participated in zip(member_indices, bits, strict=True):
         if participated:
-            increase_balance(spec, state, member_index, participant_reward)
-            increase_balance(spec, state, proposer_index, proposer_reward)
+            balances[member_index] += participant_reward
+            balances[proposer_index] += proposer_reward
+            _require_uint64(balances, member_index, proposer_index)
         else:
-            decrease_balance(spec, state, member_index, participant_reward)
+            balances[member_index] = max(balances[member_index] - participant_reward, 0)
+    for index, balance in balances.items():
+        if balance != original[index]:
+            state.balances[index] = balance
+
+
+def _require_uint64(balances: dict[int, int], *indices: int) -> None:
+    for index in indices:
+        require(
+            balances[index] <= UINT64_MAX,
+            "sync_aggregate",
+            "uint64 out of range: balance overflows",
+            validator_index=index,
+        )
 
 
 def _add_signature(
