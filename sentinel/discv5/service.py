@@ -8,6 +8,7 @@ peer costs at most `request_timeout` seconds per attempt.
 import logging
 import os
 import secrets
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -49,6 +50,11 @@ TalkHandler = Callable[[ENR | None, bytes], Awaitable[bytes]]
 # A NODES message carries at most this many records, so it stays under 1280 bytes
 # (3 records of at most 300 bytes plus headers).
 RECORDS_PER_NODES_MESSAGE = 3
+# Caps on per-peer state, so a flood of packets from spoofed ids cannot grow memory.
+MAX_SESSIONS = 4096
+MAX_CHALLENGES = 1024
+# A WHOAREYOU challenge expires after this many seconds (the handshake timeout is 1 s).
+CHALLENGE_TTL_SECONDS = 5.0
 MAX_NODES_RESPONSES = 16
 LOOKUP_PARALLELISM = 3
 
@@ -79,6 +85,14 @@ class _PendingRequest:
 class _Challenge:
     challenge_data: bytes
     record: ENR | None
+    sent_at: float = 0.0
+
+
+def _store_bounded(table: OrderedDict, key: object, value: object, limit: int) -> None:
+    table[key] = value
+    table.move_to_end(key)
+    while len(table) > limit:
+        table.popitem(last=False)
 
 
 class Discv5Service:
@@ -105,8 +119,9 @@ class Discv5Service:
         self.table = RoutingTable(self.node_id)
         self.talk_handlers: dict[bytes, TalkHandler] = {}
         self._socket: trio.socket.SocketType | None = None
-        self._sessions: dict[tuple[bytes, Address], Session] = {}
-        self._challenges: dict[tuple[bytes, Address], _Challenge] = {}
+        self._sessions: OrderedDict[tuple[bytes, Address], Session] = OrderedDict()
+        self._challenges: OrderedDict[tuple[bytes, Address], _Challenge] = OrderedDict()
+        self._nursery: trio.Nursery | None = None
         self._by_nonce: dict[bytes, _PendingRequest] = {}
         self._by_request_id: dict[bytes, _PendingRequest] = {}
         self._handshake_locks: dict[bytes, trio.Lock] = {}
@@ -127,6 +142,7 @@ class Discv5Service:
         task_status.started(self.port)
         try:
             async with trio.open_nursery() as nursery:
+                self._nursery = nursery
                 while True:
                     data, address = await sock.recvfrom(2048)
                     nursery.start_soon(self._handle_datagram, data, (address[0], address[1]))
@@ -308,7 +324,8 @@ class Discv5Service:
         authdata = os.urandom(16) + (known.seq if known else 0).to_bytes(8, "big")
         header = Header(FLAG_WHOAREYOU, nonce, authdata)
         masking_iv = os.urandom(16)
-        self._challenges[(src_id, address)] = _Challenge(masking_iv + header.encode(), known)
+        challenge = _Challenge(masking_iv + header.encode(), known, trio.current_time())
+        _store_bounded(self._challenges, (src_id, address), challenge, MAX_CHALLENGES)
         await self._send(encode_packet(src_id, header, b"", None, masking_iv), address)
 
     async def _on_whoareyou(self, packet: Packet, address: Address) -> None:
@@ -333,7 +350,8 @@ class Discv5Service:
         pending.nonce = os.urandom(12)
         self._by_nonce[pending.nonce] = pending
         header = Header(FLAG_HANDSHAKE, pending.nonce, authdata.encode())
-        self._sessions[(remote.node_id, address)] = Session(initiator_key, recipient_key)
+        session = Session(initiator_key, recipient_key)
+        _store_bounded(self._sessions, (remote.node_id, address), session, MAX_SESSIONS)
         plaintext = encode_message(pending.message)
         await self._send(encode_packet(remote.node_id, header, plaintext, initiator_key), address)
 
@@ -342,6 +360,8 @@ class Discv5Service:
         challenge = self._challenges.pop((auth.src_id, address), None)
         if challenge is None:
             raise PacketError("handshake without a WHOAREYOU sent to that address")
+        if trio.current_time() - challenge.sent_at > CHALLENGE_TTL_SECONDS:
+            raise PacketError("handshake replies to an expired WHOAREYOU")
         record = ENR.decode(auth.record) if auth.record else challenge.record
         if record is None or record.node_id != auth.src_id:
             raise PacketError("handshake lacks a record for its source id")
@@ -358,7 +378,8 @@ class Discv5Service:
             secret, auth.src_id, self.node_id, challenge.challenge_data
         )
         message = decode_message(packet.decrypt(initiator_key))
-        self._sessions[(auth.src_id, address)] = Session(recipient_key, initiator_key)
+        session = Session(recipient_key, initiator_key)
+        _store_bounded(self._sessions, (auth.src_id, address), session, MAX_SESSIONS)
         if record.udp_endpoint() == address:
             self.table.add(record)
         await self._on_message(auth.src_id, address, message, record)
@@ -378,6 +399,10 @@ class Discv5Service:
         if isinstance(message, Ping):
             reply: Message = Pong(message.request_id, self.record.seq, *address)
             await self._reply(src_id, address, reply)
+            known = record or self.table.get(src_id)
+            if known is not None and message.enr_seq > known.seq and self._nursery is not None:
+                # The peer changed its record: fetch the new one (FINDNODE at distance 0).
+                self._nursery.start_soon(self._refresh_record, known)
         elif isinstance(message, FindNode):
             await self._answer_find_node(src_id, address, message)
         elif isinstance(message, TalkRequest):
@@ -386,6 +411,16 @@ class Discv5Service:
                 await handler(record or self.table.get(src_id), message.request) if handler else b""
             )
             await self._reply(src_id, address, TalkResponse(message.request_id, response))
+
+    async def _refresh_record(self, known: ENR) -> None:
+        try:
+            records = await self.find_node(known, [0])
+        except DiscoveryError as error:
+            log.debug("record refresh failed peer=%s error=%s", known.node_id.hex()[:16], error)
+            return
+        for record in records:
+            if record.node_id == known.node_id and record.seq > known.seq:
+                self.table.add(record)
 
     async def _answer_find_node(self, src_id: bytes, address: Address, message: FindNode) -> None:
         records: list[bytes] = []

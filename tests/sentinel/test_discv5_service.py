@@ -109,3 +109,32 @@ def test_routing_table_buckets():
     closest = table.closest(target, 3)
     values = [int.from_bytes(r.node_id, "big") ^ int.from_bytes(target, "big") for r in closest]
     assert values == sorted(values)
+
+
+async def test_record_update_reaches_peer():
+    async with trio.open_nursery() as nursery:
+        a = await start(nursery, make_node())
+        b = await start(nursery, make_node())
+        with trio.fail_after(10):
+            await a.ping(b.record)
+            assert b.table.get(a.node_id).seq == a.record.seq
+            a.update_record(tcp=9000)
+            await a.ping(b.record)
+            while b.table.get(a.node_id).seq != a.record.seq:
+                await trio.sleep(0.01)
+        assert b.table.get(a.node_id).tcp == 9000
+        nursery.cancel_scope.cancel()
+
+
+async def test_ping_after_timeout_succeeds():
+    async with trio.open_nursery() as nursery:
+        a = await start(nursery, make_node())
+        b = await start(nursery, make_node())
+        b.request_timeout = 0.5
+        unreachable = ENR.create(a.private_key, seq=1, ip="127.0.0.1", udp=a.port + 1)
+        # Nothing listens at that port, so the PING times out without leaving a session.
+        with pytest.raises(DiscoveryError):
+            await b.ping(unreachable)
+        with trio.fail_after(10):
+            assert (await b.ping(a.record)).enr_seq == a.record.seq
+        nursery.cancel_scope.cancel()
