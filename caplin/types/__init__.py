@@ -16,7 +16,17 @@ from types import SimpleNamespace
 from typing import Any
 
 from caplin.config.forks import Fork
-from caplin.types import altair, bellatrix, capella, deneb, electra, fulu, p2p, phase0
+from caplin.types import (  # _speedups first: it patches remerkleable before any class is built
+    _speedups,  # noqa: F401
+    altair,
+    bellatrix,
+    capella,
+    deneb,
+    electra,
+    fulu,
+    p2p,
+    phase0,
+)
 from caplin.types.basic import copy_of
 
 _BUILDERS = {
