@@ -25,6 +25,8 @@ from libp2p.abc import INotifee
 from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.secp256k1 import Secp256k1PrivateKey, Secp256k1PublicKey
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
+from libp2p.network.auto_connector import AutoConnector
+from libp2p.network.config import ConnectionConfig
 from libp2p.network.stream.exceptions import StreamEOF, StreamError
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
@@ -53,6 +55,8 @@ log = logging.getLogger("sentinel.host")
 # Req/resp timeouts of the phase0 p2p spec, in seconds.
 TTFB_TIMEOUT = 5.0
 RESP_TIMEOUT = 10.0
+# Connections accepted above max_peers, so a peer over the limit can still get a Goodbye.
+INBOUND_SLACK = 8
 # Score penalties per fault.
 PENALTY_INVALID_REQUEST = 5.0
 PENALTY_INVALID_RESPONSE = 10.0
@@ -123,6 +127,13 @@ def _reader(stream: Any) -> StreamReader:
     return StreamReader(read)
 
 
+class _NoAutoDial(AutoConnector):
+    """py-libp2p's auto-connector with dialing turned off (discovery decides whom to dial)."""
+
+    async def maybe_connect(self) -> None:
+        return None
+
+
 class _PeerNotifee(INotifee):
     """Forwards libp2p connection events to the `PeerManager`."""
 
@@ -168,11 +179,24 @@ class SentinelHost:
         self.peers = PeerManager(self.config.target_peers, self.config.max_peers)
         key_pair = key_pair_from_secret(private_key)
         noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
+        limit = self.config.max_peers + INBOUND_SLACK
+        connections = ConnectionConfig(
+            max_connections=limit,
+            min_connections=0,
+            low_watermark=0,
+            high_watermark=limit,
+            max_connections_per_peer=1,
+        )
         self.libp2p = new_host(
             key_pair=key_pair,
             sec_opt={NOISE_PROTOCOL_ID: noise},
             muxer_opt=_muxer_options(self.config.muxers),
+            connection_config=connections,
         )
+        # The PeerManager and discovery choose whom to dial, so py-libp2p must not
+        # dial peerstore entries on its own to reach a connection target.
+        swarm = self.libp2p.get_network()
+        swarm.auto_connector = _NoAutoDial(swarm, connections.auto_connect_interval)
         for protocol in p.PROTOCOLS:
             self.libp2p.set_stream_handler(protocol.protocol_id, self._handler(protocol))
         self.libp2p.get_network().register_notifee(_PeerNotifee(self))
