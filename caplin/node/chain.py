@@ -441,6 +441,9 @@ class BeaconChain:
 
         for _, root in write.prune:
             self._index.pop(root, None)
+        # The new finalized block stays indexed as the root of every later block; the
+        # previous one and the blocks between them are final and leave the index.
+        self._index.pop(previous_anchor, None)
         for root in canonical:
             if root != finalized.root:
                 self._index.pop(root, None)

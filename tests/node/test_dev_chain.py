@@ -10,8 +10,9 @@ from tests.node.devnet import CROSSING_EPOCHS, drive, open_past_chain, run_chain
 
 # Finality of epoch 3 needs epoch 4 processed: the block of slot 40 (8 slots per epoch).
 SLOTS_TO_FINALIZE_3 = 40
-FAST_FORKS = ["phase0", "electra"]
-SLOW_FORKS = ["altair", "bellatrix", "capella", "deneb", "fulu"]
+# Electra runs by default in `test_finality_prunes_orphans`.
+FAST_FORKS = ["phase0"]
+SLOW_FORKS = ["altair", "bellatrix", "capella", "deneb", "electra", "fulu"]
 
 
 def finalized_blocks_present(dev) -> None:
@@ -65,6 +66,54 @@ def test_chain_crossing_every_fork_finalizes(tmp_path):
         finalized_blocks_present(dev)
     finally:
         dev.close()
+
+
+def test_finality_prunes_orphans(tmp_path):
+    slots = 56
+    dev = open_past_chain(tmp_path, "electra", slots)
+    try:
+        client = ValidatorClient(dev.chain, dev.keys, engine=dev.engine, txpool=dev.txpool)
+        drive(dev, client, 1, 11)
+        orphan_root = import_orphan(dev, client, parent_slot=9, slot=11)
+        assert dev.db.block(orphan_root) is not None
+        assert dev.chain.snapshot.head_slot == 11
+        assert dev.chain.snapshot.head_root != orphan_root
+
+        # Five finalized checkpoints: each one moves the anchor and prunes again.
+        drive(dev, client, 12, slots)
+        snapshot = dev.chain.snapshot
+        assert snapshot.finalized.epoch >= 5
+        assert dev.db.block(orphan_root) is None
+        assert dev.db.block_roots_at_slot(11) == [dev.db.canonical_root(11)]
+        finalized_blocks_present(dev)
+    finally:
+        dev.close()
+
+
+def import_orphan(dev, client, parent_slot: int, slot: int) -> bytes:
+    """Import a block at `slot` on the canonical block of `parent_slot`, skipping the slots
+    between, so it competes with the canonical chain and loses."""
+    from caplin.transition.helpers import get_beacon_proposer_index
+    from caplin.transition.slot import process_slots
+    from caplin.validator.proposer import produce_block
+
+    spec = dev.spec
+    parent = dev.chain.canonical_root_at_slot(parent_slot)
+    state = process_slots(spec, dev.chain.state_of(parent).copy(), slot)
+    proposer_index = get_beacon_proposer_index(spec, state)
+    types = spec.types(spec.fork_of(state))
+    empty_aggregate = client.sync_contributions.sync_aggregate(spec, types, slot - 1, b"\x00" * 32)
+    produced = produce_block(
+        spec,
+        state,
+        parent,
+        proposer_index,
+        client.keys[proposer_index],
+        attestations=[],
+        sync_aggregate=empty_aggregate,
+        engine=dev.engine,
+    )
+    return dev.chain.import_block(produced.signed_block).root
 
 
 @pytest.mark.parametrize("engine", ["lmdb", "leveldb"])
