@@ -201,3 +201,35 @@ def test_validator_columns_read_zero_subtrees():
     columns = read_validator_columns(zeroed)
     assert columns.effective_balance.tolist() == [32 * 10**9, 0]
     assert columns.exit_epoch.tolist() == [2**64 - 1, 0]
+
+
+def test_validator_columns_read_packed_nodes():
+    from caplin.config import ChainSpec
+    from caplin.config.forks import Fork
+    from caplin.types.ssz import decode, encode
+
+    validator_columns.clear_cache()
+    types = ChainSpec.for_preset("minimal").types(Fork.ELECTRA)
+    registry_type = types.BeaconState.fields()["validators"]
+    original = registry_type(
+        *[
+            types.Validator(
+                pubkey=index.to_bytes(48, "little"),
+                withdrawal_credentials=(b"\x02" if index % 2 else b"\x01") + bytes(31),
+                effective_balance=index * 10**9,
+                slashed=index == 3,
+                activation_eligibility_epoch=index,
+                activation_epoch=index + 1,
+                exit_epoch=2**64 - 1 - index,
+                withdrawable_epoch=index + 7,
+            )
+            for index in range(6)
+        ]
+    )
+    decoded = decode(registry_type, encode(original))
+    decoded[4].exit_epoch = 99  # one validator becomes a plain subtree, the rest stay packed
+    original[4].exit_epoch = 99
+    _assert_columns(read_validator_columns(decoded), original)
+    columns = read_validator_columns(decoded)
+    assert columns.withdrawable_epoch.tolist() == [7, 8, 9, 10, 11, 12]
+    assert columns.activation_eligibility_epoch.tolist() == [0, 1, 2, 3, 4, 5]

@@ -73,11 +73,45 @@ _RECORD = np.dtype(
 
 def _decode(nodes: list[Node]) -> np.ndarray:
     """Decode validator subtrees into `_RECORD` rows."""
+    # caplin.types.tree keeps a decoded validator as a node holding its SSZ bytes
+    # (`_packed`); those are parsed directly instead of expanding them into subtrees.
+    packed = [getattr(node, "_packed", None) for node in nodes]
+    unpacked = [position for position, data in enumerate(packed) if data is None]
+    if not unpacked:
+        return _decode_ssz(b"".join(packed))  # type: ignore[arg-type]
+    records = np.zeros(len(nodes), dtype=_RECORD)
+    if len(unpacked) < len(nodes):
+        has_bytes = np.array([data is not None for data in packed])
+        records[has_bytes] = _decode_ssz(b"".join(data for data in packed if data is not None))
+    subtrees = [nodes[position] for position in unpacked]
     try:
-        return _decode_pairs(nodes)
+        records[unpacked] = _decode_pairs(subtrees)
     except AttributeError:
         # Some subtree is not made of PairNodes (a zero subtree, for example).
-        return _decode_pairs([_expand_validator(node) for node in nodes])
+        records[unpacked] = _decode_pairs([_expand_validator(node) for node in subtrees])
+    return records
+
+
+# Offsets of the fields in a serialized Validator (121 bytes).
+_SSZ_SIZE = 121
+_SSZ_OFFSETS = {
+    "effective_balance": 80,
+    "activation_eligibility_epoch": 89,
+    "activation_epoch": 97,
+    "exit_epoch": 105,
+    "withdrawable_epoch": 113,
+}
+
+
+def _decode_ssz(data: bytes) -> np.ndarray:
+    rows = np.frombuffer(data, dtype=np.uint8).reshape(-1, _SSZ_SIZE)
+    records = np.zeros(len(rows), dtype=_RECORD)
+    records["pubkey_prefix"] = rows[:, 0:8].copy().view("<u8").reshape(-1)
+    records["compounding"] = rows[:, 48] == COMPOUNDING_WITHDRAWAL_PREFIX[0]
+    records["slashed"] = rows[:, 88]
+    for name, offset in _SSZ_OFFSETS.items():
+        records[name] = rows[:, offset : offset + 8].copy().view("<u8").reshape(-1)
+    return records
 
 
 def _expand(node: Node, depth: int) -> Node:
