@@ -8,6 +8,7 @@ whole `process_epoch`, and through `process_epoch_simple` when the two paths dif
 from typing import Any
 
 from caplin.transition import epoch
+from caplin.types.ssz import decode
 from spec_tests.case import Case
 from spec_tests.registry import CaseNotImplemented, register
 
@@ -35,7 +36,7 @@ def check_transition(case: Case, function: Any, pre_name: str, post_name: str, l
     """Run `function(spec, state)` on `pre_name` and compare the result with `post_name`."""
     spec = case.spec
     state_type = spec.types(case.fork_enum).BeaconState
-    state = state_type.decode_bytes(case.ssz(pre_name))
+    state = decode(state_type, case.ssz(pre_name))
     if not case.has_ssz(post_name):
         try:
             function(spec, state)
@@ -44,7 +45,7 @@ def check_transition(case: Case, function: Any, pre_name: str, post_name: str, l
         raise AssertionError(f"{label} accepted a state the case marks invalid")
 
     function(spec, state)
-    expected = state_type.decode_bytes(case.ssz(post_name))
+    expected = decode(state_type, case.ssz(post_name))
     if state.hash_tree_root() != expected.hash_tree_root():
         raise _root_mismatch(label, state, expected)
 
