@@ -63,6 +63,64 @@ PENALTY_INVALID_RESPONSE = 10.0
 PENALTY_TIMEOUT = 2.0
 
 
+def _sidecar_slot(sidecar: Any) -> int:
+    return sidecar.signed_block_header.message.slot
+
+
+def _attested_slot(update: Any) -> int:
+    return update.attested_header.beacon.slot
+
+
+# Protocols served through optional ChainProvider methods:
+# protocol id -> (method name, request -> method arguments, response -> slot of its fork).
+OPTIONAL_PROTOCOLS: dict[str, tuple[str, Any, Any]] = {
+    p.BLOBS_BY_RANGE.protocol_id: (
+        "blob_sidecars_by_range",
+        lambda request: (int(request.start_slot), int(request.count)),
+        _sidecar_slot,
+    ),
+    p.BLOBS_BY_ROOT.protocol_id: (
+        "blob_sidecars_by_root",
+        lambda request: ([(bytes(i.block_root), int(i.index)) for i in request],),
+        _sidecar_slot,
+    ),
+    p.COLUMNS_BY_RANGE.protocol_id: (
+        "data_column_sidecars_by_range",
+        lambda request: (
+            int(request.start_slot),
+            int(request.count),
+            [int(c) for c in request.columns],
+        ),
+        _sidecar_slot,
+    ),
+    p.COLUMNS_BY_ROOT.protocol_id: (
+        "data_column_sidecars_by_root",
+        lambda request: ([(bytes(i.block_root), [int(c) for c in i.columns]) for i in request],),
+        _sidecar_slot,
+    ),
+    p.LIGHT_CLIENT_BOOTSTRAP.protocol_id: (
+        "light_client_bootstrap",
+        lambda request: (bytes(request),),
+        lambda bootstrap: bootstrap.header.beacon.slot,
+    ),
+    p.LIGHT_CLIENT_UPDATES_BY_RANGE.protocol_id: (
+        "light_client_updates_by_range",
+        lambda request: (int(request.start_period), int(request.count)),
+        _attested_slot,
+    ),
+    p.LIGHT_CLIENT_FINALITY_UPDATE.protocol_id: (
+        "light_client_finality_update",
+        lambda request: (),
+        _attested_slot,
+    ),
+    p.LIGHT_CLIENT_OPTIMISTIC_UPDATE.protocol_id: (
+        "light_client_optimistic_update",
+        lambda request: (),
+        _attested_slot,
+    ),
+}
+
+
 class ChainProvider(TypingProtocol):
     """The chain data the host reads to respond to peers."""
 
@@ -77,6 +135,14 @@ class ChainProvider(TypingProtocol):
 
     def blocks_by_root(self, roots: list[bytes]) -> Iterable[Any]:
         """Yield the stored signed blocks among `roots`, skipping unknown ones."""
+
+    # Optional methods, each enabling one protocol when present (see OPTIONAL_PROTOCOLS):
+    # blob_sidecars_by_range(start_slot, count), blob_sidecars_by_root([(root, index)]),
+    # data_column_sidecars_by_range(start_slot, count, columns),
+    # data_column_sidecars_by_root([(root, columns)]), light_client_bootstrap(root),
+    # light_client_updates_by_range(start_period, count), light_client_finality_update()
+    # and light_client_optimistic_update(). Each returns an iterable of objects or one
+    # object, or None when it has nothing to send.
 
 
 @dataclass
@@ -351,6 +417,18 @@ class SentinelHost:
                 log.debug(
                     "stream failed protocol=%s peer=%s error=%s", protocol.name, peer_id, error
                 )
+            except Exception as error:  # a bug or a ChainProvider failure: tell the peer
+                log.error(
+                    "request handler failed protocol=%s peer=%s error=%r",
+                    protocol.name,
+                    peer_id,
+                    error,
+                )
+                with trio.move_on_after(1):
+                    try:
+                        await stream.write(encode_error(ResponseCode.SERVER_ERROR, "server error"))
+                    except StreamError:
+                        pass
             finally:
                 try:
                     await stream.close()
@@ -360,7 +438,8 @@ class SentinelHost:
         return handle
 
     async def _serve(self, stream: Any, protocol: Protocol, peer_id: str) -> None:
-        request_fork = Fork.FULU if protocol.first_fork == Fork.FULU else Fork.PHASE0
+        # Request types only change in the fork that adds the protocol version.
+        request_fork = protocol.first_fork
         try:
             with trio.fail_after(TTFB_TIMEOUT):
                 request = await read_request(_reader(stream), protocol, self.spec, request_fork)
@@ -397,14 +476,33 @@ class SentinelHost:
         if protocol is p.BLOCKS_BY_ROOT:
             blocks = self.chain.blocks_by_root([bytes(root) for root in request])
             return self._block_chunks(protocol, blocks, len(request))
-        raise NotImplementedError(f"{protocol.name} is not served by this node")
+        return self._respond_optional(protocol, request)
+
+    def _respond_optional(self, protocol: Protocol, request: Any) -> Iterable[bytes]:
+        # Served only when the ChainProvider has the method, so a node without blobs,
+        # columns or light-client data responds RESOURCE_UNAVAILABLE.
+        entry = OPTIONAL_PROTOCOLS.get(protocol.protocol_id)
+        method = getattr(self.chain, entry[0], None) if entry else None
+        if entry is None or method is None:
+            raise NotImplementedError(f"{protocol.name} is not served by this node")
+        _, arguments, slot_of = entry
+        result = method(*arguments(request))
+        if result is None:
+            raise NotImplementedError(f"{protocol.name}: no data for this request")
+        is_single = hasattr(result, "encode_bytes")
+        items = [result] if is_single else list(result)
+        limit = protocol.max_responses(self.spec, request)
+        return self._chunks(protocol, items, limit, slot_of)
 
     def _block_chunks(
         self, protocol: Protocol, blocks: Iterable[Any], limit: int
     ) -> Iterable[bytes]:
-        for index, block in enumerate(blocks):
+        return self._chunks(protocol, blocks, limit, lambda block: block.message.slot)
+
+    def _chunks(
+        self, protocol: Protocol, items: Iterable[Any], limit: int, slot_of: Any
+    ) -> Iterable[bytes]:
+        for index, item in enumerate(items):
             if index >= limit:
                 return
-            yield encode_success(
-                protocol, block, self.forks.digest_at_slot(int(block.message.slot))
-            )
+            yield encode_success(protocol, item, self.forks.digest_at_slot(int(slot_of(item))))

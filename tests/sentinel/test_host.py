@@ -116,3 +116,68 @@ async def test_peer_limit_sends_goodbye():
         assert second.peers.peer(server.peer_id).goodbye_reason == 129
         assert server.peers.connected == [first.peer_id]
         nursery.cancel_scope.cancel()
+
+
+class SidecarChain(MemoryChain):
+    """A chain that also serves blob sidecars and a light-client finality update."""
+
+    def __init__(self, spec, forks):
+        types = spec.types(Fork.DENEB)
+        status = types.Status(fork_digest=forks.digest_at_epoch(0))
+        super().__init__(status, types.MetaData(seq_number=1))
+        self.types = types
+
+    def blob_sidecars_by_range(self, start_slot, count):
+        for slot in range(start_slot, start_slot + count):
+            sidecar = self.types.BlobSidecar(index=slot % 2)
+            sidecar.signed_block_header.message.slot = slot
+            yield sidecar
+
+    def light_client_finality_update(self):
+        update = self.types.LightClientFinalityUpdate()
+        update.attested_header.beacon.slot = 5
+        return update
+
+
+async def test_optional_protocols_served():
+    spec = ChainSpec.for_dev(preset="minimal", genesis_fork=Fork.DENEB)
+    forks = ForkContext(spec, GENESIS_ROOT)
+    async with trio.open_nursery() as nursery:
+        server = SentinelHost(spec, coincurve.PrivateKey().secret, forks, SidecarChain(spec, forks))
+        client = SentinelHost(spec, coincurve.PrivateKey().secret, forks, SidecarChain(spec, forks))
+        address = await nursery.start(server.run)
+        await nursery.start(client.run)
+        with trio.fail_after(30):
+            peer = await client.dial(address)
+            request_type = p.BLOBS_BY_RANGE.request_type(spec, Fork.DENEB)
+            sidecars = await client.request(
+                peer, p.BLOBS_BY_RANGE, request_type(start_slot=2, count=3)
+            )
+            assert [fork for fork, _ in sidecars] == [Fork.DENEB] * 3
+            slots = [int(s.signed_block_header.message.slot) for _, s in sidecars]
+            assert slots == [2, 3, 4]
+            ((fork, update),) = await client.request(peer, p.LIGHT_CLIENT_FINALITY_UPDATE, None)
+            assert fork == Fork.DENEB
+            assert int(update.attested_header.beacon.slot) == 5
+        nursery.cancel_scope.cancel()
+
+
+class BrokenChain(MemoryChain):
+    def blocks_by_range(self, start_slot, count):
+        raise RuntimeError("storage unavailable")
+
+
+async def test_provider_failure_returns_server_error():
+    async with trio.open_nursery() as nursery:
+        server = make_host(BrokenChain(make_chain().status(), make_chain().metadata()))
+        client = make_host(make_chain())
+        address = await nursery.start(server.run)
+        await nursery.start(client.run)
+        with trio.fail_after(30):
+            peer = await client.dial(address)
+            with pytest.raises(ErrorResponse) as caught:
+                await client.blocks_by_range(peer, 1, 4)
+            assert caught.value.code == ResponseCode.SERVER_ERROR
+            # The connection survives the failed request.
+            assert await client.ping(peer) == 5
+        nursery.cancel_scope.cancel()
