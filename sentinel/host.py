@@ -351,15 +351,20 @@ class SentinelHost:
                 finally:
                     await stream.close()
         except CodecError:
-            self._penalize(peer_id, PENALTY_INVALID_RESPONSE, f"invalid {protocol.name} response")
+            self.penalize(peer_id, PENALTY_INVALID_RESPONSE, f"invalid {protocol.name} response")
             raise
         except trio.TooSlowError:
-            self._penalize(peer_id, PENALTY_TIMEOUT, f"{protocol.name} timed out")
+            self.penalize(peer_id, PENALTY_TIMEOUT, f"{protocol.name} timed out")
             raise
 
-    def _penalize(self, peer_id: str, penalty: float, reason: str) -> None:
-        if self.peers.report(peer_id, penalty, reason) is not None:
-            log.info("disconnecting peer=%s reason=%s", peer_id, reason)
+    def penalize(self, peer_id: str, penalty: float, reason: str) -> None:
+        """Lower a peer's score and disconnect it with Goodbye once the score requires it."""
+        goodbye_reason = self.peers.report(peer_id, penalty, reason)
+        if goodbye_reason is None:
+            return
+        log.info("disconnecting peer=%s reason=%s", peer_id, reason)
+        if self._nursery is not None:
+            self._nursery.start_soon(self.goodbye, peer_id, goodbye_reason)
 
     async def status(self, peer_id: str) -> Any:
         """Exchange Status with a peer and return theirs."""
@@ -444,7 +449,7 @@ class SentinelHost:
             with trio.fail_after(TTFB_TIMEOUT):
                 request = await read_request(_reader(stream), protocol, self.spec, request_fork)
         except (CodecError, trio.TooSlowError) as error:
-            self._penalize(peer_id, PENALTY_INVALID_REQUEST, f"invalid {protocol.name} request")
+            self.penalize(peer_id, PENALTY_INVALID_REQUEST, f"invalid {protocol.name} request")
             await stream.write(encode_error(ResponseCode.INVALID_REQUEST, str(error)))
             return
         if protocol is p.GOODBYE:

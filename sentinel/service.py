@@ -31,7 +31,8 @@ from sentinel.enr import (
     ENRForkID,
     encode_bitvector,
 )
-from sentinel.gossip import GossipTopic
+from sentinel.gossip import GossipTopic, GossipValidator
+from sentinel.gossip.topics import compress_payload
 from sentinel.gossipsub import EthereumPubsub
 from sentinel.host import ChainProvider, HostConfig, SentinelHost, enr_multiaddr
 from sentinel.reqresp.codec import CodecError, ErrorResponse
@@ -41,6 +42,7 @@ log = logging.getLogger("sentinel")
 
 DISCOVERY_INTERVAL_SECONDS = 5.0
 DIAL_TIMEOUT_SECONDS = 10.0
+GOSSIP_REJECT_PENALTY = 10.0
 
 
 @dataclass
@@ -157,6 +159,40 @@ class Sentinel:
                 next_version, next_epoch = bytes(self.spec.fork_version(fork)), epoch
                 break
         return ENRForkID(self.fork_digest, next_version, next_epoch)
+
+    async def subscribe(
+        self,
+        name: str,
+        subnet_id: int | None = None,
+        validator: GossipValidator | None = None,
+    ) -> trio.MemoryReceiveChannel:
+        """Subscribe to a gossip topic at the current fork digest; return its message queue.
+
+        With a `validator`, only ACCEPTed messages reach the queue and are relayed,
+        and a REJECT lowers the sender's score.
+        """
+        topic = self.topic(name, subnet_id)
+        if validator is not None:
+            self.pubsub.use_validator(topic, validator, self._on_gossip_reject)
+        return await self.pubsub.subscribe_topic(topic)
+
+    def _on_gossip_reject(self, peer_id: str, reason: str) -> None:
+        self.host.penalize(peer_id, GOSSIP_REJECT_PENALTY, f"gossip REJECT: {reason}")
+
+    async def publish(self, name: str, ssz: bytes, subnet_id: int | None = None) -> None:
+        """Publish SSZ bytes on a gossip topic at the current fork digest (snappy-compressed)."""
+        await self.pubsub.publish(self.topic(name, subnet_id), compress_payload(ssz))
+
+    def refresh_record(self) -> ENR:
+        """Re-sign the local ENR with the current fork id and subnets (seq + 1).
+
+        Call it after the head crosses a fork or the subscribed subnets change;
+        peers fetch the new record when PING shows them the higher seq.
+        """
+        record = self.discovery.record
+        values = self._record_values(record.udp or 0, record.tcp or 0)
+        self.discovery.update_record(**values)
+        return self.discovery.record
 
     def _record_values(self, udp_port: int, tcp_port: int) -> dict[str, bytes | int]:
         values: dict[str, bytes | int] = {

@@ -181,3 +181,21 @@ async def test_provider_failure_returns_server_error():
             # The connection survives the failed request.
             assert await client.ping(peer) == 5
         nursery.cancel_scope.cancel()
+
+
+async def test_penalties_ban_and_disconnect():
+    async with trio.open_nursery() as nursery:
+        server, client = make_host(make_chain()), make_host(make_chain())
+        address = await nursery.start(server.run)
+        await nursery.start(client.run)
+        with trio.fail_after(30):
+            peer = await client.dial(address)
+            for _ in range(6):
+                client.penalize(peer, 10.0, "invalid block")
+            while server.peers.peer(client.peer_id).goodbye_reason is None:
+                await trio.sleep(0.05)
+        # The first Goodbye goes out at the disconnect threshold (250, bad score).
+        assert server.peers.peer(client.peer_id).goodbye_reason == 250
+        assert client.peers.is_banned(peer)
+        assert client.peers.accept(peer) == 251
+        nursery.cancel_scope.cancel()

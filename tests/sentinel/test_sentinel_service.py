@@ -5,6 +5,7 @@ import trio
 from caplin.config import ChainSpec
 from caplin.config.forks import Fork
 from sentinel.enr import ENR
+from sentinel.gossip.topics import compress_payload
 from sentinel.memory_chain import MemoryChain
 from sentinel.reqresp.protocols import ForkContext
 from sentinel.service import Sentinel, SentinelConfig, parse_bootnodes, parse_static_peers
@@ -49,3 +50,28 @@ def test_parse_bootnodes_and_static_peers():
         parse_bootnodes(["enr:notbase64!"])
     with pytest.raises(ValueError, match="neither"):
         parse_static_peers(["127.0.0.1:9000"])
+
+
+async def test_sentinel_gossip_and_record_refresh():
+    async with trio.open_nursery() as nursery:
+        a = make_sentinel()
+        record_a = await nursery.start(a.run)
+        b = make_sentinel([record_a.to_text()])
+        await nursery.start(b.run)
+        queue = await b.subscribe("voluntary_exit")
+        await a.subscribe("voluntary_exit")
+        topic = a.topic("voluntary_exit")
+        with trio.fail_after(30):
+            while not a.pubsub.peer_topics.get(topic):
+                await trio.sleep(0.05)
+            ssz = SPEC.types(Fork.PHASE0).SignedVoluntaryExit().encode_bytes()
+            await a.publish("voluntary_exit", ssz)
+            message = await queue.receive()
+        assert message.data == compress_payload(ssz)
+
+        a.config.attnets = frozenset({5, 6})
+        refreshed = a.refresh_record()
+        assert refreshed.seq == record_a.seq + 1
+        assert refreshed.attnets == {5, 6}
+        assert refreshed.tcp == record_a.tcp
+        nursery.cancel_scope.cancel()
