@@ -27,7 +27,7 @@ _CACHE_CAPACITY = 4
 
 @dataclass
 class ValidatorColumns:
-    """One numpy array per validator field used by epoch processing; index = validator index.
+    """One numpy array per validator field used by epoch processing, indexed by validator.
 
     `compounding` is whether the withdrawal credentials have the 0x02 prefix, and
     `pubkey_prefix` is the first 8 bytes of the public key, little-endian, for lookups.
@@ -73,8 +73,8 @@ _RECORD = np.dtype(
 
 def _decode(nodes: list[Node]) -> np.ndarray:
     """Decode validator subtrees into `_RECORD` rows."""
-    # caplin.types.tree keeps a decoded validator as a node holding its SSZ bytes
-    # (`_packed`); those are parsed directly instead of expanding them into subtrees.
+    # caplin.types.tree keeps a decoded validator as one node holding its SSZ bytes in
+    # `_packed`, so those bytes are parsed directly instead of expanding the subtrees.
     packed = [getattr(node, "_packed", None) for node in nodes]
     unpacked = [position for position, data in enumerate(packed) if data is None]
     if not unpacked:
@@ -274,11 +274,14 @@ def write_validator_columns(state: Any, before: ValidatorColumns, after: Validat
     """Store in `state.validators` the epoch and effective-balance fields that differ between
     `before` (the columns read from it) and `after`, then cache `after` for the new tree.
 
-    Only uint64 fields are written; `slashed`, credentials and keys never change in epoch
-    processing.
+    Only the uint64 fields are written, because epoch processing never changes `slashed`,
+    the credentials or the keys.
     """
     if len(before) != len(after):
-        raise ValueError(f"registry columns of {len(before)} and {len(after)} validators")
+        raise ValueError(
+            f"cannot write registry columns: before has {len(before)} validators, "
+            f"after has {len(after)}"
+        )
     changed_by_field = {
         position: np.flatnonzero(getattr(before, name) != getattr(after, name))
         for name, position in _WRITABLE
