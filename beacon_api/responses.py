@@ -5,6 +5,7 @@ specification defines for 4xx and 5xx responses.
 """
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -28,6 +29,26 @@ VERSION_HEADER = "Eth-Consensus-Version"
 # Values whose SSZ encoding is larger than this are encoded in a worker thread, so that a
 # state or a large block does not stall the trio loop (block import and other requests).
 THREAD_THRESHOLD_BYTES = 64 * 1024
+
+
+# Lists longer than this are serialized in slices of this many items. orjson holds the GIL for
+# a whole `dumps` call, so one call over a large state would stall the trio loop while a worker
+# thread serializes it; slices let the loop thread run in between.
+DUMPS_SLICE = 2048
+
+
+def dumps_in_slices(value: Any) -> bytes:
+    """Return `orjson.dumps(value)`, serializing long lists (also inside dicts) in slices."""
+    if isinstance(value, list) and len(value) > DUMPS_SLICE:
+        parts = [
+            orjson.dumps(value[start : start + DUMPS_SLICE])[1:-1]
+            for start in range(0, len(value), DUMPS_SLICE)
+        ]
+        return b"[" + b",".join(parts) + b"]"
+    if isinstance(value, dict):
+        fields = [orjson.dumps(key) + b":" + dumps_in_slices(item) for key, item in value.items()]
+        return b"{" + b",".join(fields) + b"}"
+    return orjson.dumps(value)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -115,7 +136,7 @@ async def versioned_response(
         body["finalized"] = finalized
     body["data"] = await encode_json_data(value)
     if _is_large(value):
-        payload = await trio.to_thread.run_sync(orjson.dumps, body)
+        payload = await trio.to_thread.run_sync(dumps_in_slices, body)
     else:
         payload = orjson.dumps(body)
     return Response(payload, media_type=JSON, headers=headers)
@@ -158,6 +179,28 @@ def data_response(
         body["finalized"] = finalized
     body["data"] = data
     return json_response(body, status=status, headers=headers)
+
+
+async def threaded_data_response(
+    compute: Callable[..., Any],
+    *args: Any,
+    execution_optimistic: bool,
+    finalized: bool,
+) -> Response:
+    """Return `data_response` of `compute(*args)`, computing and serializing in a worker thread.
+
+    For data built from a whole registry, where both steps take long on large states.
+    """
+
+    def build() -> bytes:
+        body = {
+            "execution_optimistic": execution_optimistic,
+            "finalized": finalized,
+            "data": compute(*args),
+        }
+        return dumps_in_slices(body)
+
+    return Response(await trio.to_thread.run_sync(build), media_type=JSON)
 
 
 # Exception handlers, installed on the app by `beacon_api.server.create_app`.

@@ -9,6 +9,7 @@ from beacon_api.ids import ResolvedState, parse_uint, resolve_state
 from beacon_api.responses import (
     data_response,
     encode_json_data,
+    threaded_data_response,
     versioned_response,
     wants_ssz,
 )
@@ -35,6 +36,15 @@ PREFIX = "/eth/v1/beacon/states/{state_id}"
 def _state_response(resolved: ResolvedState, data: Any) -> Response:
     return data_response(
         data, execution_optimistic=resolved.execution_optimistic, finalized=resolved.finalized
+    )
+
+
+async def _threaded(resolved: ResolvedState, compute: Any, *args: Any) -> Response:
+    return await threaded_data_response(
+        compute,
+        *args,
+        execution_optimistic=resolved.execution_optimistic,
+        finalized=resolved.finalized,
     )
 
 
@@ -79,8 +89,7 @@ async def _validators(request: Request, state_id: str, ids: Any, statuses: Any) 
     chain = chain_of(request)
     resolved = await resolve_state(chain, state_id)
     epoch = get_current_epoch(chain.spec, resolved.state)
-    items = await trio.to_thread.run_sync(validators_json, resolved.state, epoch, ids, statuses)
-    return _state_response(resolved, items)
+    return await _threaded(resolved, validators_json, resolved.state, epoch, ids, statuses)
 
 
 # The specification caps the ids of a GET at 64 (URL length); POST takes any number.
@@ -137,8 +146,7 @@ async def get_validator(request: Request, state_id: str, validator_id: str) -> R
 
 async def _balances(request: Request, state_id: str, ids: list[str]) -> Response:
     resolved = await resolve_state(chain_of(request), state_id)
-    items = await trio.to_thread.run_sync(balances_json, resolved.state, ids)
-    return _state_response(resolved, items)
+    return await _threaded(resolved, balances_json, resolved.state, ids)
 
 
 @router.get(PREFIX + "/validator_balances")
@@ -158,8 +166,7 @@ async def post_validator_identities(request: Request, state_id: str) -> Response
     body = await request.body()
     ids = _string_list(parse_json_body(body), "body") if body.strip() else []
     resolved = await resolve_state(chain_of(request), state_id)
-    items = await trio.to_thread.run_sync(identities_json, resolved.state, ids)
-    return _state_response(resolved, items)
+    return await _threaded(resolved, identities_json, resolved.state, ids)
 
 
 # Committees and randao.
