@@ -183,6 +183,15 @@ def _muxer_options(names: tuple[str, ...]) -> dict:
     return dict(known[name] for name in names)
 
 
+async def _close_quietly(stream: Any) -> None:
+    # py-libp2p 0.8 raises assorted errors (StreamError, MplexUnavailable,
+    # RuntimeError) when closing a stream whose connection is already gone.
+    try:
+        await stream.close()
+    except Exception as error:
+        log.debug("stream close failed error=%r", error)
+
+
 def _reader(stream: Any) -> StreamReader:
     async def read(size: int) -> bytes:
         try:
@@ -267,6 +276,7 @@ class SentinelHost:
             self.libp2p.set_stream_handler(protocol.protocol_id, self._handler(protocol))
         self.libp2p.get_network().register_notifee(_PeerNotifee(self))
         self._nursery: trio.Nursery | None = None
+        self._leaving: set[str] = set()
 
     @property
     def peer_id(self) -> str:
@@ -295,8 +305,7 @@ class SentinelHost:
             return
         # Over the peer limit or banned: say why, then close.
         log.info("rejecting peer peer=%s reason=%d", peer_id, reason)
-        if self._nursery is not None:
-            self._nursery.start_soon(self.goodbye, peer_id, reason)
+        self._send_goodbye_soon(peer_id, reason)
 
     async def _dial_logged(self, address: str) -> None:
         try:
@@ -349,7 +358,7 @@ class SentinelHost:
                         _reader(stream), protocol, self.spec, self.forks, max_chunks, fork
                     )
                 finally:
-                    await stream.close()
+                    await _close_quietly(stream)
         except CodecError:
             self.penalize(peer_id, PENALTY_INVALID_RESPONSE, f"invalid {protocol.name} response")
             raise
@@ -363,8 +372,14 @@ class SentinelHost:
         if goodbye_reason is None:
             return
         log.info("disconnecting peer=%s reason=%s", peer_id, reason)
-        if self._nursery is not None:
-            self._nursery.start_soon(self.goodbye, peer_id, goodbye_reason)
+        self._send_goodbye_soon(peer_id, goodbye_reason)
+
+    def _send_goodbye_soon(self, peer_id: str, reason: int) -> None:
+        # One Goodbye per peer: later faults while it is in flight change nothing.
+        if self._nursery is None or peer_id in self._leaving:
+            return
+        self._leaving.add(peer_id)
+        self._nursery.start_soon(self.goodbye, peer_id, reason)
 
     async def status(self, peer_id: str) -> Any:
         """Exchange Status with a peer and return theirs."""
@@ -387,14 +402,23 @@ class SentinelHost:
         return metadata
 
     async def goodbye(self, peer_id: str, reason: int) -> None:
-        """Send Goodbye (errors ignored: the peer may close first) and disconnect."""
+        """Send Goodbye and disconnect; never raises, because it runs as a background task.
+
+        Delivery errors are expected (the peer may close first) and only logged.
+        """
         value = p._uint64(self.spec, Fork.PHASE0)(reason)
         with trio.move_on_after(2):
             try:
                 await self.request(peer_id, p.GOODBYE, value)
-            except (StreamError, CodecError, ErrorResponse, OSError) as error:
-                log.debug("goodbye not delivered peer=%s error=%s", peer_id, error)
-        await self.disconnect(peer_id)
+            except Exception as error:  # py-libp2p raises several types on a closing link
+                log.debug("goodbye not delivered peer=%s error=%r", peer_id, error)
+        try:
+            await self.disconnect(peer_id)
+        except Exception as error:
+            log.debug("disconnect failed peer=%s error=%r", peer_id, error)
+            self.peers.on_disconnected(peer_id, self.peers.peer(peer_id).goodbye_reason)
+        finally:
+            self._leaving.discard(peer_id)
 
     async def blocks_by_range(self, peer_id: str, start_slot: int, count: int) -> list[Any]:
         """Download signed blocks of [start_slot, start_slot + count) from a peer."""
@@ -435,10 +459,7 @@ class SentinelHost:
                     except StreamError:
                         pass
             finally:
-                try:
-                    await stream.close()
-                except StreamError:
-                    pass
+                await _close_quietly(stream)
 
         return handle
 
