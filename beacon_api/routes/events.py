@@ -76,9 +76,6 @@ def format_event(event: Event) -> bytes:
     )
 
 
-# NOTE: under hypercorn 0.18 on trio, a stream sometimes ends right after its first chunk: the
-# server reads end-of-file on the connection and sends `http.disconnect` while the client is
-# still reading. The cause is not found yet. Clients see the stream end and must reconnect.
 async def _stream(bus: EventBus, topics: list[str]) -> AsyncIterator[bytes]:
     with bus.subscribe(topics) as receive:
         # A comment line first, so clients see the stream open before the first event.

@@ -57,7 +57,10 @@ def test_closed_stream_unsubscribes() -> None:
     chain = DevChain()
     with ServerThread(chain) as server, httpx.Client(base_url=server.url, timeout=60) as client:
         with client.stream("GET", "/eth/v1/events?topics=finalized_checkpoint") as response:
-            assert next(response.iter_lines()) == ": subscribed"
+            # Keep the line iterator: dropping it closes the response and the connection.
+            lines = response.iter_lines()
+            assert next(lines) == ": subscribed"
+            assert chain.events.subscriber_count == 1
         # The server notices the disconnect asynchronously; wait for it up to a deadline.
         deadline = time.monotonic() + 30
         while chain.events.subscriber_count and time.monotonic() < deadline:
