@@ -252,6 +252,9 @@ class SentinelHost:
         self.chain = chain
         self.config = config or HostConfig()
         self.peers = PeerManager(self.config.target_peers, self.config.max_peers)
+        self._nursery: trio.Nursery | None = None
+        self._leaving: set[str] = set()
+
         key_pair = key_pair_from_secret(private_key)
         noise = NoiseTransport(key_pair, noise_privkey=create_x25519_key_pair().private_key)
         limit = self.config.max_peers + INBOUND_SLACK
@@ -268,15 +271,14 @@ class SentinelHost:
             muxer_opt=_muxer_options(self.config.muxers),
             connection_config=connections,
         )
+
         # The PeerManager and discovery choose whom to dial, so py-libp2p must not
         # dial peerstore entries on its own to reach a connection target.
         swarm = self.libp2p.get_network()
         swarm.auto_connector = _NoAutoDial(swarm, connections.auto_connect_interval)
+        swarm.register_notifee(_PeerNotifee(self))
         for protocol in p.PROTOCOLS:
             self.libp2p.set_stream_handler(protocol.protocol_id, self._handler(protocol))
-        self.libp2p.get_network().register_notifee(_PeerNotifee(self))
-        self._nursery: trio.Nursery | None = None
-        self._leaving: set[str] = set()
 
     @property
     def peer_id(self) -> str:
@@ -303,7 +305,7 @@ class SentinelHost:
         if reason is None:
             self.peers.on_connected(peer_id)
             return
-        # Over the peer limit or banned: say why, then close.
+        # Over the peer limit or banned: send Goodbye with the reason, then close.
         log.info("rejecting peer peer=%s reason=%d", peer_id, reason)
         self._send_goodbye_soon(peer_id, reason)
 
@@ -323,10 +325,12 @@ class SentinelHost:
         with trio.fail_after(timeout):
             await self.libp2p.connect(info)
         status = await self.status(peer_id)
-        if bytes(status.fork_digest) != bytes(self.chain.status().fork_digest):
+        expected = bytes(self.chain.status().fork_digest)
+        if bytes(status.fork_digest) != expected:
             await self.goodbye(peer_id, GoodbyeReason.IRRELEVANT_NETWORK)
             raise ConnectionError(
-                f"peer {peer_id} is on fork digest {bytes(status.fork_digest).hex()}"
+                f"peer {peer_id} has fork digest {bytes(status.fork_digest).hex()}, "
+                f"expected {expected.hex()}"
             )
         return peer_id
 
@@ -343,7 +347,7 @@ class SentinelHost:
         """Send one request and read its response chunks (within RESP_TIMEOUT).
 
         Raises `ErrorResponse` for an error chunk, `CodecError` for invalid data
-        and `trio.TooSlowError` on timeout; each lowers the peer's score.
+        and `trio.TooSlowError` on timeout. The last two lower the peer's score.
         """
         max_chunks = protocol.max_responses(self.spec, request)
         try:

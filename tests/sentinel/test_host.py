@@ -89,7 +89,7 @@ async def test_wrong_fork_digest_disconnects():
         address = await nursery.start(server.run)
         await nursery.start(client.run)
         with trio.fail_after(30):
-            with pytest.raises(ConnectionError, match="fork digest 01020304"):
+            with pytest.raises(ConnectionError, match="fork digest 01020304, expected"):
                 await client.dial(address)
             await trio.sleep(0.2)
             assert server.peers.peer(client.peer_id).goodbye_reason == 2
