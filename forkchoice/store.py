@@ -730,7 +730,12 @@ class Store:
             self.prune()
 
     def prune(self) -> None:
-        """Forget every block that is not the finalized block or one of its descendants."""
+        """Forget every block that is not the finalized block or one of its descendants.
+
+        NOTE: the spec never forgets blocks. After pruning, an attestation for a forgotten
+        block is rejected as unknown, where the spec would record its target epoch as the
+        validator's latest message (which weighs nothing below the finalized block).
+        """
         self._apply_votes()
         proto = self.proto
         finalized = self.finalized_checkpoint
