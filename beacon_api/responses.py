@@ -33,7 +33,7 @@ THREAD_THRESHOLD_BYTES = 64 * 1024
 
 # Lists longer than this are serialized in slices of this many items. orjson holds the GIL for
 # a whole `dumps` call, so one call over a large state would stall the trio loop while a worker
-# thread serializes it; slices let the loop thread run in between.
+# thread serializes it. Between slices the loop thread can run.
 DUMPS_SLICE = 2048
 
 
