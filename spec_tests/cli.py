@@ -3,6 +3,7 @@
 import argparse
 import fnmatch
 import multiprocessing
+import os
 import sys
 import time
 from collections import Counter, defaultdict
@@ -13,11 +14,27 @@ from spec_tests.case import Case
 from spec_tests.execute import FAILED, PASSED, SKIPPED, Outcome, run_case
 from spec_tests.junit import write_junit
 from spec_tests.registry import load_runners
-from spec_tests.source import CaseKey, iter_cases
+from spec_tests.source import CaseKey, SourceError, check_source, iter_cases
 
 # Cases sent to the worker pool ahead of the results, per worker: enough to keep
 # workers busy, few enough that mainnet states in flight stay in the hundreds of MB.
 _IN_FLIGHT_PER_JOB = 4
+
+# Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+_INTERRUPTED_STATUS = 130
+
+# Filter options and the position of the value they match in a case key.
+_FILTERS = (("preset", 0), ("fork", 1), ("runner", 2), ("handler", 3))
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -31,9 +48,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--runner", action="append", help="only this runner (repeatable)")
     parser.add_argument("--handler", action="append", help="only this handler (repeatable)")
     parser.add_argument(
-        "-k", dest="pattern", help="only cases whose path contains PATTERN (shell wildcards allowed)"
+        "-k",
+        dest="pattern",
+        help="only cases whose path contains PATTERN (shell wildcards allowed)",
     )
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--jobs", type=_positive_int, default=1, help="worker processes, 1 or more (default 1)"
+    )
     parser.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
     parser.add_argument(
         "--failures", action="store_true", help="print each failing case with the reason"
@@ -43,19 +64,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--sample",
-        type=int,
+        type=_positive_int,
         metavar="N",
         help="run at most N cases per preset, fork, runner and handler (a quick check)",
     )
     return parser.parse_args(argv)
 
 
-def make_filter(args: argparse.Namespace):
+def make_filter(args: argparse.Namespace, seen: dict[str, set[str]] | None = None):
+    """Return the case filter of `args`; record every preset, fork, runner, handler in `seen`."""
     pattern = args.pattern
     if pattern and not any(char in pattern for char in "*?["):
         pattern = f"*{pattern}*"
 
     def wanted(key: CaseKey) -> bool:
+        if seen is not None:
+            for option, position in _FILTERS:
+                seen.setdefault(option, set()).add(key[position])
         preset, fork, runner, handler, _, _ = key
         if args.preset and preset not in args.preset:
             return False
@@ -96,7 +121,8 @@ def run_serial(cases: Iterable[Case]) -> Iterator[Outcome]:
 
 def run_parallel(cases: Iterable[Case], jobs: int) -> Iterator[Outcome]:
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=load_runners) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=load_runners)
+    try:
         pending: set[Future[Outcome]] = set()
         for case in cases:
             pending.add(pool.submit(run_case, case))
@@ -106,6 +132,9 @@ def run_parallel(cases: Iterable[Case], jobs: int) -> Iterator[Outcome]:
                     yield future.result()
         for future in pending:
             yield future.result()
+    finally:
+        # On an error or Ctrl-C, queued cases are dropped instead of run to the end.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def print_table(outcomes: list[Outcome]) -> None:
@@ -139,13 +168,60 @@ def print_skip_summary(outcomes: list[Outcome]) -> None:
             print(f"  {count:>6}  {reason}")
 
 
+def check_junit_path(path: str) -> str | None:
+    """Return why a JUnit report cannot be written to `path`, or None when it can."""
+    if os.path.isdir(path):
+        return f"--junit {path}: is a directory; give a file name such as {path}/report.xml"
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        return f"--junit {path}: directory {directory} not found; create it first"
+    if not os.access(directory, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        return f"--junit {path}: permission denied; choose a writable path"
+    return None
+
+
+def describe_no_match(args: argparse.Namespace, seen: dict[str, set[str]]) -> str:
+    """Say which filter values matched nothing, with the values the paths do contain."""
+    lines = ["error: no cases matched the paths and filters"]
+    if not seen:
+        lines.append(
+            "  the paths contain no cases; expected tests/<preset>/<fork>/<runner>/<handler>/"
+            "<suite>/<case>/ files"
+        )
+    for option, _ in _FILTERS:
+        values = getattr(args, option) or []
+        found = seen.get(option, set())
+        for value in values:
+            if value not in found:
+                known = ", ".join(sorted(found)) or "none"
+                lines.append(f"  --{option} {value}: not in these paths (they contain: {known})")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    wanted = make_filter(args)
+    # Bad paths are reported before any case runs, not after the first archive.
+    problems: list[str] = []
+    for path in args.paths:
+        try:
+            check_source(path)
+        except SourceError as error:
+            problems.append(str(error))
+    junit_problem = check_junit_path(args.junit) if args.junit else None
+    if junit_problem:
+        problems.append(junit_problem)
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+
+    seen: dict[str, set[str]] = {}
+    wanted = make_filter(args, seen)
     cases = all_cases(args.paths, wanted, args.sample)
     started = time.perf_counter()
     stream = run_serial(cases) if args.jobs <= 1 else run_parallel(cases, args.jobs)
     outcomes: list[Outcome] = []
+    interrupted = False
     try:
         for outcome in stream:
             outcomes.append(outcome)
@@ -153,22 +229,31 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"FAIL {outcome.path}: {outcome.reason}", flush=True)
             if outcome.status == SKIPPED and args.skips:
                 print(f"SKIP {outcome.path}: {outcome.reason}", flush=True)
-    except FileNotFoundError as error:
+    except SourceError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        interrupted = True
     elapsed = time.perf_counter() - started
 
     print_table(outcomes)
     print_skip_summary(outcomes)
     if args.junit:
-        write_junit(args.junit, outcomes)
+        try:
+            write_junit(args.junit, outcomes)
+        except OSError as error:
+            print(f"error: --junit {args.junit}: report not written: {error}", file=sys.stderr)
+            return 2
     counts = Counter(outcome.status for outcome in outcomes)
     print(
         f"\n{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[SKIPPED]} skipped"
         f" in {elapsed:.1f}s"
     )
+    if interrupted:
+        print(f"interrupted after {len(outcomes)} cases; counts above are partial", file=sys.stderr)
+        return _INTERRUPTED_STATUS
     if not outcomes:
-        print("error: no cases matched the paths and filters", file=sys.stderr)
+        print(describe_no_match(args, seen), file=sys.stderr)
         return 2
     return 1 if counts[FAILED] else 0
 

@@ -2,6 +2,7 @@
 
 import os
 import tarfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -9,6 +10,23 @@ from spec_tests.case import Case
 
 CaseKey = tuple[str, str, str, str, str, str]
 KeyFilter = Callable[[CaseKey], bool]
+
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar")
+
+
+class SourceError(Exception):
+    """A path given to the runner is missing, of the wrong kind, or a corrupt archive."""
+
+
+def check_source(path: str | os.PathLike[str]) -> None:
+    """Raise `SourceError` unless `path` is a directory or a `.tar.gz`/`.tgz`/`.tar` file."""
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(f"{path}: not found; pass a tests/ directory or a .tar.gz archive")
+    if path.is_dir():
+        return
+    if not path.name.endswith(_ARCHIVE_SUFFIXES):
+        raise SourceError(f"{path}: not a tests directory or a .tar.gz, .tgz or .tar archive")
 
 
 def _split(relative: str) -> tuple[CaseKey, str] | None:
@@ -25,12 +43,16 @@ def _split(relative: str) -> tuple[CaseKey, str] | None:
 def iter_cases(path: str | os.PathLike[str], wanted: KeyFilter) -> Iterator[Case]:
     """Yield every case under `path` whose key passes `wanted`."""
     path = Path(path)
+    check_source(path)
     if path.is_dir():
         yield from _iter_directory(path, wanted)
-    elif path.name.endswith((".tar.gz", ".tgz", ".tar")):
+        return
+    try:
         yield from _iter_archive(path, wanted)
-    else:
-        raise FileNotFoundError(f"{path}: not a tests directory or a .tar.gz archive")
+    except (tarfile.TarError, EOFError, zlib.error) as error:
+        raise SourceError(
+            f"{path}: corrupt or truncated archive ({error}); download or pack it again"
+        ) from error
 
 
 def _iter_directory(root: Path, wanted: KeyFilter) -> Iterator[Case]:
@@ -73,7 +95,9 @@ def _iter_archive(archive: Path, wanted: KeyFilter) -> Iterator[Case]:
                     finished.add(_key(current))
                     yield current
                 if key in finished:
-                    raise ValueError(f"{archive}: files of case {'/'.join(key)} are not contiguous")
+                    raise SourceError(
+                        f"{archive}: files of case {'/'.join(key)} are not contiguous"
+                    )
                 current = Case(*key)
             extracted = tar.extractfile(member)
             assert extracted is not None
