@@ -501,6 +501,9 @@ class SentinelHost:
             return [encode_success(protocol, self.chain.metadata())]
         if protocol is p.BLOCKS_BY_RANGE:
             count = protocol.max_responses(self.spec, request)
+            if self._fork() >= Fork.DENEB:
+                # Deneb lowered the blocks-per-request limit.
+                count = min(count, int(self.spec.MAX_REQUEST_BLOCKS_DENEB))
             blocks = self.chain.blocks_by_range(int(request.start_slot), count)
             return self._block_chunks(protocol, blocks, count)
         if protocol is p.BLOCKS_BY_ROOT:

@@ -2,6 +2,7 @@ import pytest
 
 from sentinel import rlp
 from sentinel.enr import ENR, ENRError, ENRForkID, decode_bitvector, encode_bitvector
+from sentinel.host import enr_multiaddr
 
 EXAMPLE = (
     "enr:-IS4QHCYrYZbAKWCBRlAy5zzaDZXJBGkcnh4MHcBFZntXNFrdvJjX04jRzjzCBOonrkTfj499SZuOh8R33Ls8RRcy5w"
@@ -95,3 +96,18 @@ def test_rlp_rejects_noncanonical():
         rlp.decode(b"\xb8\x01\x00")
     with pytest.raises(rlp.RLPError):
         rlp.decode(b"\x82\x01")
+
+
+def test_lodestar_record_peer_id():
+    # Record and multiaddr printed by a Lodestar 1.5.1 dev node on 127.0.0.1:19700.
+    text = (
+        "enr:-LK4QCCqQvsaOwelgLq5iv7F28VWeYzQlIAU1D9HT3vV0DHNSFo-yX7R0BCprs03BIWu7HfX4K1br7d_"
+        "EdK1Pr6w8mEGh2F0dG5ldHOIAAAAAAAAAACEZXRoMpAwyBhKAQAAAQEAAAAAAAAAgmlkgnY0gmlwhH8AAAGJc2V"
+        "jcDI1NmsxoQLfqaH052AVIhDT7RUDh4PyDfhiJntpuPz6uIKpwCgbKoN0Y3CCTPSDdWRwgkz0"
+    )
+    record = ENR.from_text(text)
+    assert record.eth2 == ENRForkID(bytes.fromhex("30c8184a"), bytes.fromhex("01000001"), 1)
+    assert record.attnets == frozenset()
+    assert enr_multiaddr(record) == (
+        "/ip4/127.0.0.1/tcp/19700/p2p/16Uiu2HAmAUkvM4CiQpqqoVCqCaanBP6L4GpEVwECdkxNZDvCoYND"
+    )
