@@ -219,6 +219,8 @@ class Sentinel:
             await nursery.start(self.pubsub.run_service)
             for record in parse_bootnodes(self.config.bootnodes):
                 self.discovery.add_node(record)
+                # A PONG with a higher seq makes discovery fetch the bootnode's current record.
+                nursery.start_soon(self._ping_quietly, record)
             log.info(
                 "sentinel started enr=%s peer_id=%s",
                 self.discovery.record.to_text(),
@@ -226,6 +228,14 @@ class Sentinel:
             )
             task_status.started(self.discovery.record)
             await self._discover_forever(nursery)
+
+    async def _ping_quietly(self, record: ENR) -> None:
+        try:
+            await self.discovery.ping(record)
+        except DiscoveryError as error:
+            log.warning(
+                "bootnode not reachable node_id=%s error=%s", record.node_id.hex()[:16], error
+            )
 
     async def _discover_forever(self, nursery: trio.Nursery) -> None:
         while True:
@@ -242,7 +252,10 @@ class Sentinel:
             return 0
         started = 0
         connected = set(self.host.peers.connected)
-        for record in records:
+        for found in records:
+            # The routing table may hold a newer record than the lookup returned.
+            stored = self.discovery.table.get(found.node_id)
+            record = stored if stored is not None and stored.seq > found.seq else found
             address = enr_multiaddr(record)
             if address is None or record.node_id in self._dialing or not self._same_fork(record):
                 continue

@@ -231,7 +231,9 @@ class Discv5Service:
                 self.table.add(record)
                 for new in found:
                     if new.node_id != self.node_id and new.udp_endpoint() is not None:
-                        candidates.setdefault(new.node_id, new)
+                        known = candidates.get(new.node_id)
+                        if known is None or new.seq > known.seq:
+                            candidates[new.node_id] = new
                         self.table.add(new)
 
             async with trio.open_nursery() as nursery:

@@ -29,6 +29,7 @@ from sentinel.gossipsub import EthereumPubsub
 from sentinel.host import HostConfig, SentinelHost, enr_multiaddr
 from sentinel.memory_chain import MemoryChain
 from sentinel.reqresp.protocols import ForkContext
+from sentinel.service import Sentinel, SentinelConfig
 
 LODESTAR_DIR = os.environ.get("CAPLIN_LODESTAR_DIR", "")
 LODESTAR_SCRIPTS = os.environ.get("CAPLIN_LODESTAR_SCRIPTS", "")
@@ -157,4 +158,36 @@ async def test_lodestar_discovery_and_block_download(devnet):
             f"= {len(blocks) / download_seconds:.1f} blocks/s, "
             f"gossip block at slot {int(gossip_block.message.slot)}"
         )
+        nursery.cancel_scope.cancel()
+
+
+async def test_sentinel_joins_lodestar_from_bootnode(devnet):
+    spec = chain_spec()
+    genesis = rest("/eth/v1/beacon/genesis")
+    genesis_root = bytes.fromhex(genesis["genesis_validators_root"][2:])
+    forks = ForkContext(spec, genesis_root)
+    current_slot = (int(time.time()) - int(genesis["genesis_time"])) // int(spec.SECONDS_PER_SLOT)
+    status = spec.types(Fork.PHASE0).Status(fork_digest=forks.digest_at_slot(current_slot))
+    chain = MemoryChain(status, spec.types(Fork.ALTAIR).MetaData(seq_number=1))
+    config = SentinelConfig(
+        udp_port=0,
+        tcp_port=0,
+        bootnodes=[(devnet / "enr.txt").read_text().strip()],
+        target_peers=1,
+        muxers=("mplex",),
+    )
+    sentinel = Sentinel(spec, coincurve.PrivateKey().secret, genesis_root, chain, config)
+    lodestar_peer = (devnet / "multiaddr.txt").read_text().strip().rsplit("/", 1)[1]
+
+    async with trio.open_nursery() as nursery:
+        started = time.monotonic()
+        await nursery.start(sentinel.run)
+        blocks = await sentinel.subscribe("beacon_block")
+        with trio.fail_after(60):
+            while lodestar_peer not in sentinel.host.peers.connected:
+                await trio.sleep(0.05)
+            connected_seconds = time.monotonic() - started
+            message = await blocks.receive()
+        assert len(message.data) > 0
+        print(f"\nsentinel joined Lodestar from its bootnode ENR in {connected_seconds:.3f}s")
         nursery.cancel_scope.cancel()
