@@ -234,7 +234,7 @@ class Sentinel:
             await self.discovery.ping(record)
         except DiscoveryError as error:
             log.warning(
-                "bootnode not reachable node_id=%s error=%s", record.node_id.hex()[:16], error
+                "bootnode ping failed node_id=%s error=%s", record.node_id.hex()[:16], error
             )
 
     async def _discover_forever(self, nursery: trio.Nursery) -> None:
