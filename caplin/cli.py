@@ -25,6 +25,9 @@ from caplin.storage import ENGINES
 log = logging.getLogger("caplin")
 
 DEFAULT_DATADIR = Path.home() / ".local" / "share" / "caplin"
+# The dev chain runs 4-second slots instead of the minimal config's 6, so its first
+# finalized checkpoints arrive within a few minutes of starting (epoch 3 at slot 40).
+DEV_SLOT_DURATION_MS = 4000
 API_NAMESPACES = (
     "beacon",
     "builder",
@@ -288,6 +291,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _flag(
         dev,
+        "--dev.slot-duration",
+        dest="dev_slot_duration",
+        type=int,
+        default=DEV_SLOT_DURATION_MS,
+        metavar="MS",
+        help="slot length of the dev chain in milliseconds (a --dev.config SLOT_DURATION_MS wins)",
+    )
+    _flag(
+        dev,
         "--dev.genesis-delay",
         dest="dev_genesis_delay",
         type=int,
@@ -374,6 +386,12 @@ def node_config(args: argparse.Namespace) -> Any:
             ) from error
         if not isinstance(overrides, dict):
             raise CaplinError("dev chain config must be a mapping", path=args.dev_config)
+    if args.dev_slot_duration <= 0:
+        raise CaplinError(
+            "--dev.slot-duration must be a positive number of milliseconds",
+            value=args.dev_slot_duration,
+        )
+    overrides.setdefault("SLOT_DURATION_MS", args.dev_slot_duration)
     fee_recipient = args.dev_fee_recipient or dev_accounts(1)[0][0]
     parameters = DevParameters(
         validators=args.dev_validators,
