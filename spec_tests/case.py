@@ -46,8 +46,18 @@ class Case:
         return f"{name}.ssz_snappy" in self.files
 
     def ssz(self, name: str) -> bytes:
-        """Return the decompressed bytes of `<name>.ssz_snappy`."""
-        return bytes(cramjam.snappy.decompress_raw(self.read(f"{name}.ssz_snappy")))
+        """Return the decompressed bytes of `<name>.ssz_snappy`.
+
+        Raises:
+            FileNotFoundError: the case has no such file.
+            ValueError: the file is not snappy block-compressed data.
+        """
+        file_name = f"{name}.ssz_snappy"
+        try:
+            return bytes(cramjam.snappy.decompress_raw(self.read(file_name)))
+        except cramjam.DecompressionError as error:
+            message = f"case {self.path}: {file_name} is not valid snappy: {error}"
+            raise ValueError(message) from None
 
     def has_yaml(self, name: str) -> bool:
         return f"{name}.yaml" in self.files

@@ -199,6 +199,17 @@ def describe_no_match(args: argparse.Namespace, seen: dict[str, set[str]]) -> st
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line `argv`; return the exit status."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        # The reader of stdout went away (`| head`): stop quietly, as other tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _run(argv: list[str] | None) -> int:
     args = parse_args(argv)
     # Bad paths are reported before any case runs, not after the first archive.
     problems: list[str] = []

@@ -144,3 +144,23 @@ def test_interrupt_prints_partial_counts(archive: Path, capsys, monkeypatch) -> 
     assert status == 130
     assert "2 passed" in captured.out
     assert "interrupted after 2 cases" in captured.err
+
+
+def test_corrupt_snappy_names_file(tmp_path: Path, capsys) -> None:
+    case = tmp_path / CASE_DIR / "case_0"
+    case.mkdir(parents=True)
+    (case / "value.ssz_snappy").write_bytes(b"garbage")
+    status = cli.main([str(tmp_path / "tests"), "--failures"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "value.ssz_snappy is not valid snappy" in out
+
+
+def test_missing_case_file_named(tmp_path: Path, capsys) -> None:
+    case = tmp_path / CASE_DIR / "case_0"
+    case.mkdir(parents=True)
+    (case / "meta.yaml").write_text("bls_setting: 1\n")
+    status = cli.main([str(tmp_path / "tests"), "--failures"])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "has no file value.ssz_snappy" in out
