@@ -17,16 +17,19 @@ from caplin.types.ssz import hash_tree_root
 
 NAMED_IDS = ("head", "genesis", "finalized", "justified")
 MAX_UINT64 = 2**64 - 1
+MAX_UINT64_DIGITS = len(str(MAX_UINT64))
 
 
 def parse_uint(text: str, what: str) -> int:
     """Return `text` as a uint64, raising a 400 ApiError naming `what` otherwise."""
     if not text.isdigit() or not text.isascii():
-        raise ApiError(400, f"invalid {what} {text!r}: expected a decimal unsigned integer")
-    value = int(text)
-    if value > MAX_UINT64:
-        raise ApiError(400, f"invalid {what} {text!r}: larger than uint64")
-    return value
+        raise ApiError(400, f"invalid {what} {text[:80]!r}: expected a decimal unsigned integer")
+
+    # Checking the length first keeps int() away from strings of more than 4,300 digits,
+    # which it rejects with a ValueError.
+    if len(text.lstrip("0")) > MAX_UINT64_DIGITS or int(text) > MAX_UINT64:
+        raise ApiError(400, f"invalid {what} {text[:80]!r}: larger than uint64")
+    return int(text)
 
 
 def parse_root(text: str, what: str) -> bytes:

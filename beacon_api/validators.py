@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from beacon_api.ids import parse_uint
 from caplin.config.constants import FAR_FUTURE_EPOCH
 from caplin.errors import ApiError
 
@@ -189,11 +190,12 @@ class Registry:
             except ValueError:
                 pubkey = b""
             if len(pubkey) != 48:
-                raise ApiError(400, f"invalid validator id {text!r}: expected a 48-byte pubkey")
+                message = f"invalid validator id {text[:100]!r}: expected a 48-byte pubkey"
+                raise ApiError(400, message)
             return self.index_of(pubkey)
         if text.isdigit() and text.isascii():
-            return int(text)
-        raise ApiError(400, f"invalid validator id {text!r}: expected an index or 0x pubkey")
+            return parse_uint(text, "validator id")
+        raise ApiError(400, f"invalid validator id {text[:100]!r}: expected an index or 0x pubkey")
 
 
 def expand_statuses(statuses: Iterable[str]) -> set[str]:
