@@ -67,6 +67,16 @@ def _verbosity(value: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {value!r}; use 0..65535")
+    return port
+
+
 def _address(value: str) -> bytes:
     text = value.removeprefix("0x")
     try:
@@ -117,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated namespaces to serve (" + ", ".join(API_NAMESPACES) + ")",
     )
     _flag(api, "--beacon.api.addr", dest="api_addr", default="127.0.0.1", help="REST address")
-    _flag(api, "--beacon.api.port", dest="api_port", type=int, default=5555, help="REST port")
+    _flag(api, "--beacon.api.port", dest="api_port", type=_port, default=5555, help="REST port")
     _flag(
         api,
         "--beacon.api.cors.allow-origins",
@@ -145,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve the eth JSON-RPC of the embedded execution engine",
     )
     _flag(execution, "--http.addr", dest="http_addr", default="127.0.0.1", help="JSON-RPC address")
-    _flag(execution, "--http.port", dest="http_port", type=int, default=8545, help="JSON-RPC port")
+    _flag(
+        execution, "--http.port", dest="http_port", type=_port, default=8545, help="JSON-RPC port"
+    )
 
     caplin = parser.add_argument_group("consensus and networking")
     _flag(
@@ -175,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         caplin,
         "--caplin.discovery.port",
         dest="discovery_port",
-        type=int,
+        type=_port,
         default=4000,
         help="discv5 UDP port",
     )
@@ -183,9 +195,18 @@ def build_parser() -> argparse.ArgumentParser:
         caplin,
         "--caplin.discovery.tcpport",
         dest="discovery_tcpport",
-        type=int,
+        type=_port,
         default=4001,
         help="libp2p TCP port",
+    )
+    _flag(
+        caplin,
+        "--sentinel.enable",
+        dest="sentinel_enabled",
+        type=parse_bool,
+        default=False,
+        help="run the Sentinel (discv5, libp2p, gossip, range sync); bootnodes or static "
+        "peers turn it on too",
     )
     _flag(caplin, "--sentinel.bootnodes", dest="bootnodes", type=_csv, default=[], help="ENRs")
     _flag(
@@ -253,7 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
         metrics, "--metrics.addr", dest="metrics_addr", default="127.0.0.1", help="metrics address"
     )
     _flag(
-        metrics, "--metrics.port", dest="metrics_port", type=int, default=6061, help="metrics port"
+        metrics,
+        "--metrics.port",
+        dest="metrics_port",
+        type=_port,
+        default=6061,
+        help="metrics port",
     )
 
     dev = parser.add_argument_group("dev chain (--chain=dev)")
@@ -314,6 +340,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="execution address receiving priority fees (default: dev account 0)",
     )
+    _flag(
+        dev,
+        "--dev.run-validators",
+        dest="dev_run_validators",
+        type=parse_bool,
+        default=True,
+        help="run the interop validators in the node; false makes a node that only follows",
+    )
+    _flag(
+        dev,
+        "--dev.genesis-time",
+        dest="dev_genesis_time",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="Unix genesis time of a new dev chain (give a second node the first node's)",
+    )
     return parser
 
 
@@ -348,13 +391,30 @@ def apply_config_file(parser: argparse.ArgumentParser, path: str) -> None:
             raise CaplinError("unknown key in the config file", path=path, key=key)
         if isinstance(value, list):
             value = ",".join(str(item) for item in value)
-        if action.type is not None and isinstance(value, str | int | bool):
+        # TOML booleans are ints to Python, so `true` would pass int() as 1.
+        if isinstance(value, bool) and action.type is not parse_bool:
+            raise CaplinError(
+                "invalid value in the config file: expected a number or string, not a boolean",
+                path=path,
+                key=key,
+            )
+        if action.type is not None and isinstance(value, str | int | float):
             try:
                 value = action.type(value if isinstance(value, str | bool) else str(value))
             except (argparse.ArgumentTypeError, ValueError) as error:
                 raise CaplinError(
                     "invalid value in the config file", path=path, key=key, error=error
                 ) from error
+
+        # argparse checks choices only on the command line, never on defaults.
+        if action.choices is not None and value not in action.choices:
+            raise CaplinError(
+                "invalid value in the config file",
+                path=path,
+                key=key,
+                value=value,
+                choices=",".join(str(choice) for choice in action.choices),
+            )
         defaults[action.dest] = value
     parser.set_defaults(**defaults)
 
@@ -402,6 +462,18 @@ def node_config(args: argparse.Namespace) -> Any:
     unknown = [n for n in args.api_namespaces if n not in API_NAMESPACES]
     if unknown:
         raise CaplinError("unknown Beacon API namespace", namespaces=",".join(unknown))
+    network = None
+    if args.sentinel_enabled or args.bootnodes or args.staticpeers:
+        from caplin.node.network import NetworkConfig
+
+        network = NetworkConfig(
+            listen_host=args.discovery_addr,
+            udp_port=args.discovery_port,
+            tcp_port=args.discovery_tcpport,
+            bootnodes=list(args.bootnodes),
+            static_peers=list(args.staticpeers),
+            max_peers=args.max_peers,
+        )
     return NodeConfig(
         datadir=Path(args.datadir).expanduser(),
         dev=parameters,
@@ -419,6 +491,9 @@ def node_config(args: argparse.Namespace) -> Any:
         metrics_addr=args.metrics_addr,
         metrics_port=args.metrics_port,
         fee_recipient=fee_recipient,
+        network=network,
+        genesis_time=args.dev_genesis_time,
+        run_validators=args.dev_run_validators,
     )
 
 

@@ -52,6 +52,11 @@ class NodeConfig:
     metrics_port: int = 6061
     fee_recipient: bytes = b"\x00" * 20
     status_interval: float = STATUS_INTERVAL_SECONDS
+    # A `caplin.node.network.NetworkConfig` turns on networking; None runs no Sentinel.
+    network: Any = None
+    # The genesis time of a new dev chain (seconds); None starts it `genesis_delay` from now.
+    genesis_time: int | None = None
+    run_validators: bool = True
 
 
 class Node:
@@ -65,7 +70,7 @@ class Node:
         self.metrics = NodeMetrics()
         self.validators = ValidatorClient(
             dev.chain,
-            dev.keys,
+            dev.keys if config.run_validators else [],
             engine=dev.engine,
             txpool=dev.txpool,
             fee_recipient=config.fee_recipient,
@@ -73,6 +78,7 @@ class Node:
         self.missed_slots = 0
         self.late_duties = 0
         self.reader: Any = None
+        self.network: Any = None
         self.started = trio.Event()
 
     # --- time ----------------------------------------------------------------------------
@@ -105,9 +111,11 @@ class Node:
             start_ms = self.slot_start_ms(slot)
             await self.sleep_until_ms(start_ms)
             await self._run_duty("tick", self.chain.on_tick, start_ms, slot=slot)
-            await self._run_duty(
+            block = await self._run_duty(
                 "propose", self._propose, slot, slot=slot, deadline_bps=attestation_bps
             )
+            if block is not None and self.network is not None:
+                await self.network.publish_block(block)
             await self.sleep_until_ms(start_ms + spec.SLOT_DURATION_MS * attestation_bps // 10000)
             await self._run_duty("update_head", self.chain.update_head, slot=slot)
             await self._run_duty(
@@ -174,12 +182,13 @@ class Node:
     def log_status(self) -> None:
         snapshot = self.chain.snapshot
         log.info(
-            "status head_slot=%d head=0x%s justified_epoch=%d finalized_epoch=%d peers=0 "
+            "status head_slot=%d head=0x%s justified_epoch=%d finalized_epoch=%d peers=%d "
             "validators=%d missed_slots=%d",
             snapshot.head_slot,
             snapshot.head_root.hex()[:16],
             snapshot.justified.epoch,
             snapshot.finalized.epoch,
+            len(self.network.connected_peers()) if self.network is not None else 0,
             len(self.validators),
             self.missed_slots,
         )
@@ -199,6 +208,7 @@ async def run_node(
             config.dev,
             db_engine=config.db_engine,
             genesis_delay=config.genesis_delay,
+            genesis_time=config.genesis_time,
         )
     )
     try:
@@ -222,6 +232,11 @@ async def run_node(
                 )
             if config.rpc_enabled:
                 await nursery.start(_serve_rpc, node, shutdown)
+            if config.network is not None:
+                from caplin.node.network import NodeNetwork
+
+                node.network = NodeNetwork(node, config.network)
+                await nursery.start(node.network.run)
             if config.api_enabled:
                 await _start_api(nursery, node, shutdown)
             nursery.start_soon(node.run_slots)

@@ -212,7 +212,15 @@ class NodeChainReader:
         return NodeIdentity()
 
     def peers(self) -> list[PeerInfo]:
-        return []
+        network = self._node.network
+        if network is None:
+            return []
+        # NOTE: the host does not record directions or addresses yet, so every peer is
+        # reported as outbound without an address.
+        return [
+            PeerInfo(peer_id, None, "", "connected", "outbound")
+            for peer_id in network.connected_peers()
+        ]
 
     def sync_status(self) -> SyncStatus:
         snapshot = self._chain.snapshot
@@ -220,7 +228,7 @@ class NodeChainReader:
         return SyncStatus(
             head_slot=snapshot.head_slot,
             sync_distance=max(0, current - snapshot.head_slot),
-            is_syncing=False,
+            is_syncing=self._node.network is not None and self._node.network.sync.is_syncing,
             is_optimistic=snapshot.optimistic,
         )
 

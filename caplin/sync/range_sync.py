@@ -1,0 +1,191 @@
+"""Range sync: download the blocks between our head and a peer's head, and import them.
+
+Each round refreshes the Status of the connected peers and picks the one with the highest
+head. While that head is ahead of ours, batches of BeaconBlocksByRange go to that peer and
+the blocks are imported in slot order through `BeaconChain.import_block`. A failed request
+moves to the next peer. A peer that sends an invalid block loses score, and enough of those
+disconnect it. At the head, new blocks arrive by gossip and range sync only waits.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from caplin.errors import CaplinError
+from caplin.transition.helpers import compute_start_slot_at_epoch
+from forkchoice.errors import BlockNotReadyError, InvalidBlockError
+
+log = logging.getLogger("caplin.sync")
+
+BATCH_SLOTS = 64
+IDLE_SECONDS = 2.0
+REQUEST_TIMEOUT_SECONDS = 20.0
+# Score lost for a batch with an invalid block; four of them reach the disconnect threshold.
+PENALTY_INVALID_BLOCK = 10.0
+PENALTY_FAILED_REQUEST = 2.0
+PROGRESS_LOG_SECONDS = 10.0
+
+
+class RangeSync:
+    """Catch-up of one chain from its peers.
+
+    Args:
+        spec: the chain's `ChainSpec`.
+        chain: the node's `BeaconChain`.
+        host: the `SentinelHost` that sends the requests.
+        current_slot: returns the wall-clock slot.
+    """
+
+    def __init__(self, spec: Any, chain: Any, host: Any, current_slot: Callable[[], int]) -> None:
+        self.spec = spec
+        self.chain = chain
+        self.host = host
+        self.current_slot = current_slot
+        self.is_syncing = False
+        self.target_slot = 0
+        self.imported = 0
+        self._cursor = 0
+        self._wake = trio.Event()
+        self._progress_at = 0.0
+        self._progress_slot = 0
+
+    def wake(self) -> None:
+        """Start the next round now (a gossip block had an unknown parent, say)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Run sync rounds until cancelled."""
+        while True:
+            progressed = await self.sync_round()
+            if not progressed:
+                with trio.move_on_after(IDLE_SECONDS):
+                    await self._wake.wait()
+                self._wake = trio.Event()
+
+    async def sync_round(self) -> bool:
+        """Run one batch against the best peer; return True when the head moved or the
+        cursor advanced, so the next batch should follow at once."""
+        peers = await self._peers_by_head()
+        head_slot = self.chain.snapshot.head_slot
+        ahead = [(slot, peer) for slot, peer in peers if slot > head_slot]
+        if not ahead:
+            self._finish(head_slot)
+            return False
+        if not self.is_syncing:
+            self.is_syncing = True
+            self._cursor = head_slot + 1
+            self._progress_at, self._progress_slot = time.monotonic(), head_slot
+            log.info("range sync started head_slot=%d target_slot=%d", head_slot, ahead[0][0])
+        self.target_slot = ahead[0][0]
+        self._cursor = max(self._cursor, head_slot + 1)
+        for peer_slot, peer in ahead:
+            if self._cursor > peer_slot:
+                continue
+            count = min(BATCH_SLOTS, peer_slot - self._cursor + 1)
+            outcome = await self._sync_batch(peer, self._cursor, count)
+            if outcome is not None:
+                self._log_progress()
+                return outcome
+        return False
+
+    def _finish(self, head_slot: int) -> None:
+        if self.is_syncing:
+            log.info(
+                "range sync reached the head head_slot=%d imported=%d", head_slot, self.imported
+            )
+        self.is_syncing = False
+        self.target_slot = head_slot
+
+    async def _peers_by_head(self) -> list[tuple[int, str]]:
+        """Refresh the Status of every connected peer; return (head_slot, peer), highest first."""
+        found = []
+        for peer in list(self.host.peers.connected):
+            try:
+                with trio.fail_after(REQUEST_TIMEOUT_SECONDS):
+                    status = await self.host.status(peer)
+            except Exception as error:  # py-libp2p raises several types on a closing link
+                log.debug("status request failed peer=%s error=%r", peer, error)
+                continue
+            found.append((int(status.head_slot), peer))
+        return sorted(found, reverse=True)
+
+    async def _sync_batch(self, peer: str, start_slot: int, count: int) -> bool | None:
+        """Download and import one batch; return None when the peer failed, so the caller
+        tries the next one."""
+        try:
+            with trio.fail_after(REQUEST_TIMEOUT_SECONDS):
+                blocks = await self.host.blocks_by_range(peer, start_slot, count)
+        except Exception as error:  # codec errors, timeouts and py-libp2p stream errors
+            log.info(
+                "blocks by range failed peer=%s start_slot=%d count=%d error=%r",
+                peer,
+                start_slot,
+                count,
+                error,
+            )
+            self.host.penalize(peer, PENALTY_FAILED_REQUEST, "blocks by range failed")
+            return None
+        blocks = sorted(blocks, key=lambda block: int(block.message.slot))
+        if any(not start_slot <= int(b.message.slot) < start_slot + count for b in blocks):
+            self.host.penalize(peer, PENALTY_INVALID_BLOCK, "block outside the requested range")
+            return None
+        if blocks and not self.chain.is_known(bytes(blocks[0].message.parent_root)):
+            # Our head is on another branch: start again from the finalized checkpoint.
+            self._restart_from_finalized(peer, start_slot)
+            return True
+        try:
+            await trio.to_thread.run_sync(self._import_batch, blocks)
+        except BlockNotReadyError as error:
+            log.info("batch not importable yet peer=%s error=%s", peer, error)
+            self._restart_from_finalized(peer, start_slot)
+            return None
+        except (InvalidBlockError, CaplinError) as error:
+            log.warning("invalid block from peer peer=%s error=%s", peer, error)
+            self.host.penalize(peer, PENALTY_INVALID_BLOCK, "range sync: invalid block")
+            return None
+        # Empty slots at the end of the range still count as covered.
+        self._cursor = start_slot + count
+        return True
+
+    def _import_batch(self, blocks: list[Any]) -> None:
+        # TODO(sync): hand the batch's execution payloads to the engine as one batch once
+        # BeaconChain has a batch import; each block executes its own payload for now.
+        for signed_block in blocks:
+            self.chain.import_block(signed_block)
+            self.imported += 1
+        self.chain.flush()
+
+    def _restart_from_finalized(self, peer: str, start_slot: int) -> None:
+        finalized = self.chain.snapshot.finalized.epoch
+        restart = compute_start_slot_at_epoch(self.spec, finalized) + 1
+        if restart >= start_slot:
+            # Nothing earlier to retry: the peer's chain does not connect to ours.
+            self.host.penalize(peer, PENALTY_INVALID_BLOCK, "range sync: unknown parent")
+            self._cursor = start_slot + 1
+            return
+        log.info("range sync restarting from finalized slot=%d peer=%s", restart, peer)
+        self._cursor = restart
+
+    def _log_progress(self) -> None:
+        now = time.monotonic()
+        if now - self._progress_at < PROGRESS_LOG_SECONDS:
+            return
+        head_slot = self.chain.snapshot.head_slot
+        rate = (head_slot - self._progress_slot) / (now - self._progress_at)
+        remaining = max(0, self.target_slot - head_slot)
+        eta = remaining / rate if rate > 0 else float("inf")
+        log.info(
+            "range sync progress head_slot=%d target_slot=%d slots_per_second=%.1f eta_seconds=%s",
+            head_slot,
+            self.target_slot,
+            rate,
+            "unknown" if eta == float("inf") else f"{eta:.0f}",
+        )
+        self._progress_at, self._progress_slot = now, head_slot
+
+    def distance(self) -> int:
+        """Slots between our head and the wall clock."""
+        return max(0, self.current_slot() - self.chain.snapshot.head_slot)
