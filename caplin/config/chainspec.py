@@ -1,5 +1,6 @@
 """`ChainSpec`: one preset plus one network config, as a single typed object."""
 
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -193,7 +194,15 @@ class ChainSpec:
         config. Unknown keys are kept as attributes; invalid values of known
         keys raise ConfigError naming the key.
         """
-        raw = load_yaml(source) if isinstance(source, (str, Path)) else dict(source)
+        if isinstance(source, (str, Path)):
+            raw = load_yaml(source)
+        elif isinstance(source, Mapping):
+            raw = dict(source)
+        else:
+            raise ConfigError(
+                "config must be a mapping of KEY: value or a path to a config.yaml",
+                given=type(source).__name__,
+            )
         if preset is None:
             preset = raw.get("PRESET_BASE", "mainnet")
             if not isinstance(preset, str):

@@ -1,10 +1,14 @@
 """Loading and checking of preset and config values from YAML files or dicts.
 
-Config files follow the consensus-specs `configs/*.yaml` format. A YAML loader
-reads unquoted `0x...` values as integers, so byte-valued keys accept either an
-int or a `0x` hex string and are converted to `bytes` of the key's length.
+Config files follow the consensus-specs `configs/*.yaml` format. Files are read
+with a loader that keeps unquoted `0x...` values as hex strings, so a byte
+value of the wrong length (`ALTAIR_FORK_VERSION: 0x01`) is an error rather than
+a silently padded integer. Mappings passed in directly may still hold ints for
+byte-valued keys (plain YAML loaders produce those); they are converted to
+`bytes` of the key's length.
 """
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +36,27 @@ BYTES_KEYS = {
 FORK_VERSION_LENGTH = 4
 
 
+class _HexKeepingLoader(yaml.SafeLoader):
+    """A safe loader that resolves unquoted `0x...` scalars to strings, not integers."""
+
+
+_HexKeepingLoader.yaml_implicit_resolvers = {
+    first: list(resolvers) for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_HexKeepingLoader.yaml_implicit_resolvers["0"].insert(
+    0, ("tag:yaml.org,2002:str", re.compile(r"^0[xX][0-9a-fA-F_]*$"))
+)
+
+
 def load_yaml(path: Path | str) -> dict[str, Any]:
     """Read a YAML mapping from `path`, raising ConfigError if it is missing or not a mapping."""
     try:
         with open(path, encoding="utf-8") as stream:
-            data = yaml.safe_load(stream)
+            data = yaml.load(stream, Loader=_HexKeepingLoader)  # noqa: S506 - a SafeLoader
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            "config file is not UTF-8 text; save it as UTF-8 YAML", path=str(path), error=error
+        ) from error
     except OSError as error:
         raise ConfigError("cannot read config file", path=str(path), error=error) from error
     except yaml.YAMLError as error:
