@@ -14,7 +14,7 @@ from caplin.transition.engine import ExecutionEngine
 from caplin.transition.helpers import is_execution_enabled
 from caplin.transition.signatures import SignatureBatch
 
-from .attestation import process_attestation
+from .attestation import ParticipationFlags, process_attestation, process_attestations
 from .attester_slashing import process_attester_slashing
 from .bls_to_execution_change import process_bls_to_execution_change
 from .consolidation_request import (
@@ -40,6 +40,7 @@ from .withdrawals import (
 
 __all__ = [
     "ExpectedWithdrawals",
+    "ParticipationFlags",
     "Withdrawal",
     "apply_deposit",
     "get_expected_withdrawals",
@@ -47,6 +48,7 @@ __all__ = [
     "is_valid_deposit_signature",
     "is_valid_switch_to_compounding_request",
     "process_attestation",
+    "process_attestations",
     "process_attester_slashing",
     "process_block",
     "process_block_header",
@@ -116,8 +118,7 @@ def process_operations(spec: Any, state: Any, body: Any, sigs: SignatureBatch) -
         process_proposer_slashing(spec, state, proposer_slashing, sigs)
     for attester_slashing in body.attester_slashings:
         process_attester_slashing(spec, state, attester_slashing, sigs)
-    for attestation in body.attestations:
-        process_attestation(spec, state, attestation, sigs)
+    process_attestations(spec, state, body.attestations, sigs)
     for deposit in body.deposits:
         process_deposit(spec, state, deposit, sigs)
     for voluntary_exit in body.voluntary_exits:

@@ -1,7 +1,7 @@
 """Checks shared by the block operations: uint64 range, validator indices, pubkey lookup."""
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -52,28 +52,37 @@ _indexed_registry_root: bytes | None = None
 
 def find_validator_index(state: Any, pubkey: bytes) -> int | None:
     """Return the index of the validator with `pubkey` in `state`, or None if there is none."""
+    return find_validator_indices(state, [pubkey])[0]
+
+
+def find_validator_indices(state: Any, pubkeys: Sequence[bytes]) -> list[int | None]:
+    """Return `find_validator_index` of each of `pubkeys`, reading the registry table once."""
     global _indexed_registry_root
-    pubkey = bytes(pubkey)
-    validators = state.validators
-    index = _pubkey_indices.get(pubkey)
-    if index is not None and index < len(validators):
-        if bytes(validators[index].pubkey) == pubkey:
-            return index
+    table = validator_table(state)
+    found: list[int | None] = []
+    for pubkey in pubkeys:
+        pubkey = bytes(pubkey)
+        index = _confirmed_index(table, pubkey)
+        if index is None:
+            # A miss indexes every pubkey of the registry's column table, once per registry
+            # root.
+            registry_root = validators_key(state)
+            if registry_root != _indexed_registry_root:
+                packed = table.records["pubkey"].tobytes()
+                # Iterate backwards so that the first of two equal pubkeys wins, as list.index
+                # would.
+                for position in range(len(table) - 1, -1, -1):
+                    _pubkey_indices[packed[position * 48 : position * 48 + 48]] = position
+                _indexed_registry_root = registry_root
+                index = _confirmed_index(table, pubkey)
+        found.append(index)
+    return found
 
-    # A miss indexes every pubkey of the registry's column table, once per registry root.
-    registry_root = validators_key(state)
-    if registry_root != _indexed_registry_root:
-        table = validator_table(state)
-        pubkeys = table.records["pubkey"].tobytes()
-        # Iterate backwards so that the first of two equal pubkeys wins, as list.index would.
-        for position in range(len(table) - 1, -1, -1):
-            _pubkey_indices[pubkeys[position * 48 : position * 48 + 48]] = position
-        _indexed_registry_root = registry_root
 
+def _confirmed_index(table: Any, pubkey: bytes) -> int | None:
     index = _pubkey_indices.get(pubkey)
-    if index is not None and index < len(validators):
-        if bytes(validators[index].pubkey) == pubkey:
-            return index
+    if index is not None and index < len(table) and table.pubkey(index) == pubkey:
+        return index
     return None
 
 

@@ -1,6 +1,7 @@
 """process_attestation: phase0 pending attestations, altair participation flags, electra
 attestations spanning several committees (EIP-7549)."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -8,6 +9,7 @@ import numpy as np
 from caplin.config.constants import PARTICIPATION_FLAG_WEIGHTS, PROPOSER_WEIGHT, WEIGHT_DENOMINATOR
 from caplin.config.forks import Fork
 from caplin.errors import require
+from caplin.transition.epoch.tree_arrays import patch_basic_list, read_basic_list
 from caplin.transition.helpers import (
     compute_epoch_at_slot,
     get_attestation_participation_flag_indices,
@@ -18,24 +20,86 @@ from caplin.transition.helpers import (
     get_beacon_proposer_index,
     get_committee_count_per_slot,
     get_current_epoch,
-    get_indexed_attestation,
     get_previous_epoch,
     increase_balance,
-    is_valid_indexed_attestation,
+    queue_attestation_signature,
+    read_bits,
     validator_table,
 )
 from caplin.transition.signatures import SignatureBatch
-from caplin.types.ssz import decode
 
-from ._common import read_packed_range, uint64_checked
+from ._common import uint64_checked
+
+
+class ParticipationFlags:
+    """Numpy copies of a state's participation lists, stored back in the state by `write()`.
+
+    Attestations of one block update the copies in order, so each list is read and written
+    once per block instead of once per attestation. Until `write()`, the state's lists keep
+    their old values.
+    """
+
+    def __init__(self, state: Any) -> None:
+        self._state = state
+        self._old: dict[str, np.ndarray] = {}
+        self._new: dict[str, np.ndarray] = {}
+
+    def flags(self, field: str) -> np.ndarray:
+        """Return the writable flags of the participation list `field`."""
+        flags = self._new.get(field)
+        if flags is None:
+            old = read_basic_list(getattr(self._state, field), np.dtype("u1"))
+            self._old[field] = old
+            flags = self._new[field] = old.copy()
+        return flags
+
+    def write(self) -> None:
+        """Store every changed list in the state, sharing its unchanged chunks."""
+        for field, new in self._new.items():
+            old_view = getattr(self._state, field)
+            setattr(self._state, field, patch_basic_list(old_view, self._old[field], new))
+        self._old.clear()
+        self._new.clear()
+
+
+def process_attestations(
+    spec: Any, state: Any, attestations: Sequence[Any], sigs: SignatureBatch
+) -> None:
+    """Apply `attestations` in order, as `process_attestation` on each does.
+
+    When the attestations cover about a slot's share of the registry or more (electra
+    aggregates span every committee of their slot), the participation flags are updated on
+    numpy copies and written to the state once at the end.
+    """
+    bit_total = sum(len(attestation.aggregation_bits) for attestation in attestations)
+    batched = spec.fork_of(state) >= Fork.ALTAIR and bit_total * spec.SLOTS_PER_EPOCH >= len(
+        state.validators
+    )
+    if not batched:
+        for attestation in attestations:
+            process_attestation(spec, state, attestation, sigs)
+        return
+
+    flags = ParticipationFlags(state)
+    for attestation in attestations:
+        process_attestation(spec, state, attestation, sigs, flags)
+    flags.write()
 
 
 @uint64_checked("attestation")
-def process_attestation(spec: Any, state: Any, attestation: Any, sigs: SignatureBatch) -> None:
+def process_attestation(
+    spec: Any,
+    state: Any,
+    attestation: Any,
+    sigs: SignatureBatch,
+    flags: ParticipationFlags | None = None,
+) -> None:
     """Check `attestation`, add its aggregate signature to `sigs` and record it in the state.
 
     Phase0 appends a pending attestation. Altair and later forks set participation flags and
-    pay the proposer. Raises `BlockProcessingError` naming the rule that failed.
+    pay the proposer. With `flags`, the participation flags change only in `flags`, and the
+    caller stores them with `flags.write()`. Raises `BlockProcessingError` naming the rule
+    that failed.
     """
     fork = spec.fork_of(state)
     _check_timing(spec, state, attestation.data, fork)
@@ -47,7 +111,7 @@ def process_attestation(spec: Any, state: Any, attestation: Any, sigs: Signature
     if fork == Fork.PHASE0:
         _record_pending_attestation(spec, state, attestation, sigs)
     else:
-        _record_participation(spec, state, attestation, sigs)
+        _record_participation(spec, state, attestation, sigs, flags)
 
 
 def _check_timing(spec: Any, state: Any, data: Any, fork: Fork) -> None:
@@ -125,7 +189,7 @@ def _check_committees_electra(spec: Any, state: Any, attestation: Any) -> None:
         index=int(data.index),
     )
 
-    bits = attestation.aggregation_bits
+    bits = read_bits(attestation.aggregation_bits)
     bit_count = len(bits)
     count = get_committee_count_per_slot(spec, state, int(data.target.epoch))
     offset = 0
@@ -150,7 +214,7 @@ def _check_committees_electra(spec: Any, state: Any, attestation: Any) -> None:
             bits=bit_count,
         )
         require(
-            any(bits[offset + position] for position in range(len(committee))),
+            any(bits[offset : offset + len(committee)]),
             "attestation.empty_committee",
             "no member of a committee in committee_bits attested",
             slot=int(data.slot),
@@ -168,10 +232,19 @@ def _check_committees_electra(spec: Any, state: Any, attestation: Any) -> None:
     )
 
 
-def _verify_signature(spec: Any, state: Any, attestation: Any, sigs: SignatureBatch) -> None:
-    indexed = get_indexed_attestation(spec, state, attestation)
+def _verify_signature(
+    spec: Any, state: Any, attestation: Any, sigs: SignatureBatch, attesting: list[int]
+) -> None:
+    """Queue the aggregate signature of `attestation`, whose sorted attesters are `attesting`.
+
+    This is `is_valid_indexed_attestation(get_indexed_attestation(attestation))` without the
+    SSZ `IndexedAttestation`, whose index list costs more to build than the check itself.
+    """
+    valid = queue_attestation_signature(
+        spec, state, attesting, attestation.data, bytes(attestation.signature), sigs
+    )
     require(
-        is_valid_indexed_attestation(spec, state, indexed, sigs),
+        valid,
         "attestation.indexed_attestation",
         "indexed attestation is invalid",
         slot=int(attestation.data.slot),
@@ -205,27 +278,38 @@ def _record_pending_attestation(
     )
     pending_list.append(pending)
 
-    _verify_signature(spec, state, attestation, sigs)
+    attesting = sorted(get_attesting_indices(spec, state, attestation))
+    _verify_signature(spec, state, attestation, sigs, attesting)
 
 
-def _record_participation(spec: Any, state: Any, attestation: Any, sigs: SignatureBatch) -> None:
+def _record_participation(
+    spec: Any,
+    state: Any,
+    attestation: Any,
+    sigs: SignatureBatch,
+    flags: ParticipationFlags | None,
+) -> None:
     data = attestation.data
     # The flag helper rejects an attestation whose source is not the justified checkpoint.
     flag_indices = get_attestation_participation_flag_indices(
         spec, state, data, int(state.slot) - int(data.slot)
     )
 
-    _verify_signature(spec, state, attestation, sigs)
+    attesting = sorted(get_attesting_indices(spec, state, attestation))
+    _verify_signature(spec, state, attestation, sigs, attesting)
 
     if int(data.target.epoch) == get_current_epoch(spec, state):
         field = "current_epoch_participation"
     else:
         field = "previous_epoch_participation"
 
-    attesting = sorted(get_attesting_indices(spec, state, attestation))
     # An aggregate covering about a slot's share of the registry or more (electra aggregates
     # span every committee of their slot) is cheaper to apply to the whole list at once.
-    if len(attesting) * spec.SLOTS_PER_EPOCH >= len(state.validators):
+    if flags is not None:
+        reward_numerator = _add_flags_to_array(
+            spec, state, flags.flags(field), attesting, flag_indices
+        )
+    elif len(attesting) * spec.SLOTS_PER_EPOCH >= len(state.validators):
         reward_numerator = _add_flags_to_list(spec, state, field, attesting, flag_indices)
     else:
         reward_numerator = _add_flags_one_by_one(spec, state, field, attesting, flag_indices)
@@ -260,13 +344,21 @@ def _add_flags_one_by_one(
 def _add_flags_to_list(
     spec: Any, state: Any, field: str, attesting: list[int], flag_indices: list[int]
 ) -> int:
-    """Do what `_add_flags_one_by_one` does, on numpy copies of the flags and balances.
+    """Do what `_add_flags_one_by_one` does, with one read and one write of the whole list."""
+    flags = ParticipationFlags(state)
+    reward_numerator = _add_flags_to_array(spec, state, flags.flags(field), attesting, flag_indices)
+    flags.write()
+    return reward_numerator
+
+
+def _add_flags_to_array(
+    spec: Any, state: Any, flags: np.ndarray, attesting: list[int], flag_indices: list[int]
+) -> int:
+    """Do what `_add_flags_one_by_one` does, on `flags`, a numpy copy of the list's flags.
 
     The sum of `get_base_reward(index) * weight` equals the base reward per increment times
     the sum of `increments * weight`, which is computed here.
     """
-    participation = getattr(state, field)
-    flags = read_packed_range(participation, 0, len(participation), np.dtype("u1")).copy()
     indices = np.asarray(attesting, dtype=np.int64)
     old = flags[indices]
     new = old | np.uint8(sum(1 << flag_index for flag_index in flag_indices))
@@ -279,11 +371,9 @@ def _add_flags_to_list(
         return 0
 
     effective = validator_table(state).effective_balance[indices[changed]]
-    increments = (effective // np.uint64(spec.EFFECTIVE_BALANCE_INCREMENT)).tolist()
-    weighted_increments = sum(
-        increment * weight
-        for increment, weight in zip(increments, weights[changed].tolist(), strict=True)
-    )
+    increments = effective // np.uint64(spec.EFFECTIVE_BALANCE_INCREMENT)
+    # Each product is below 2**17 (at most 2048 increments times a weight sum of 54), so an
+    # int64 sum of up to 2**46 of them cannot overflow.
+    weighted_increments = int(np.dot(increments.astype(np.int64), weights[changed]))
     flags[indices] = new
-    setattr(state, field, decode(type(participation), flags.tobytes()))
     return weighted_increments * get_base_reward_per_increment(spec, state)

@@ -12,6 +12,7 @@ from caplin.config.constants import (
 from caplin.crypto import bls
 from caplin.errors import require
 from caplin.transition.helpers import (
+    BalanceChanges,
     compute_epoch_at_slot,
     compute_signing_root,
     get_base_reward_per_increment,
@@ -19,10 +20,12 @@ from caplin.transition.helpers import (
     get_block_root_at_slot,
     get_domain,
     get_total_active_balance,
+    read_bits,
 )
 from caplin.transition.signatures import SignatureBatch
+from caplin.types.tree import bytes_from_backing
 
-from ._common import UINT64_MAX, find_validator_index, uint64_checked
+from ._common import UINT64_MAX, find_validator_indices, uint64_checked
 
 
 @uint64_checked("sync_aggregate")
@@ -35,8 +38,9 @@ def process_sync_aggregate(
     all, the signature must be the G2 point at infinity.
     """
     committee = state.current_sync_committee
-    committee_pubkeys = [bytes(pubkey) for pubkey in committee.pubkeys]
-    bits = [bool(bit) for bit in sync_aggregate.sync_committee_bits]
+    packed = bytes_from_backing(type(committee.pubkeys), committee.pubkeys.get_backing())
+    committee_pubkeys = [packed[start : start + 48] for start in range(0, len(packed), 48)]
+    bits = read_bits(sync_aggregate.sync_committee_bits)
     _add_signature(spec, state, sync_aggregate, committee, committee_pubkeys, bits, sigs)
 
     total_increments = get_total_active_balance(spec, state) // spec.EFFECTIVE_BALANCE_INCREMENT
@@ -48,22 +52,21 @@ def process_sync_aggregate(
     proposer_reward = participant_reward * PROPOSER_WEIGHT // (WEIGHT_DENOMINATOR - PROPOSER_WEIGHT)
 
     proposer_index = get_beacon_proposer_index(spec, state)
-    member_indices = []
-    for pubkey in committee_pubkeys:
-        member_index = find_validator_index(state, pubkey)
+    member_indices = find_validator_indices(state, committee_pubkeys)
+    for pubkey, member_index in zip(committee_pubkeys, member_indices, strict=True):
         require(
             member_index is not None,
             "sync_aggregate.committee",
             "sync committee member is not a validator",
             pubkey=pubkey,
         )
-        member_indices.append(member_index)
 
     # The spec applies up to 2 * SYNC_COMMITTEE_SIZE balance changes one by one. They are
     # replayed here in the same order on plain ints, so saturation at zero and overflow
-    # behave the same, and each balance is then written once.
+    # behave the same, and `BalanceChanges` then writes every changed balance in one pass.
+    changes = BalanceChanges(spec, state)
     touched = set(member_indices) | {proposer_index}
-    balances = {index: int(state.balances[index]) for index in touched}
+    balances = dict(zip(touched, changes.balances(list(touched)), strict=True))
     original = dict(balances)
     for member_index, participated in zip(member_indices, bits, strict=True):
         if participated:
@@ -74,7 +77,8 @@ def process_sync_aggregate(
             balances[member_index] = max(balances[member_index] - participant_reward, 0)
     for index, balance in balances.items():
         if balance != original[index]:
-            state.balances[index] = balance
+            changes.set(index, balance)
+    changes.write()
 
 
 def _require_uint64(balances: dict[int, int], *indices: int) -> None:

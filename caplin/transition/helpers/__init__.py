@@ -24,6 +24,7 @@ from caplin.transition.helpers.accessors import (
     get_total_balance,
     get_unslashed_participating_indices,
     is_in_inactivity_leak,
+    read_bits,
 )
 from caplin.transition.helpers.balances import BalanceChanges
 from caplin.transition.helpers.churn import (
@@ -112,6 +113,7 @@ from caplin.transition.helpers.predicates import (
     is_slashable_attestation_data,
     is_slashable_validator,
     is_valid_indexed_attestation,
+    queue_attestation_signature,
 )
 from caplin.transition.helpers.proposers import (
     compute_proposer_index,
@@ -222,6 +224,7 @@ __all__ = [
     "is_execution_enabled",
     "is_fully_withdrawable_validator",
     "is_in_inactivity_leak",
+    "read_bits",
     "is_merge_transition_complete",
     "is_partially_withdrawable_validator",
     "is_proposer",
@@ -229,6 +232,7 @@ __all__ = [
     "is_slashable_validator",
     "is_valid_deposit_signature",
     "is_valid_indexed_attestation",
+    "queue_attestation_signature",
     "is_valid_merkle_branch",
     "is_within_weak_subjectivity_period",
     "kzg_commitment_to_versioned_hash",

@@ -8,6 +8,7 @@ writes every changed chunk in a single pass over the tree.
 """
 
 import bisect
+from collections.abc import Sequence
 from typing import Any
 
 from remerkleable.tree import Node, PairNode, RootNode, zero_node
@@ -54,9 +55,33 @@ class BalanceChanges:
         offset = (index % _PER_CHUNK) * 8
         return int.from_bytes(chunk[offset : offset + 8], "little")
 
+    def balances(self, indices: Sequence[int]) -> list[int]:
+        """Return `balance(index)` of each of `indices`, reading the tree in one pass.
+
+        Raises:
+            IndexError: no validator has one of `indices`.
+        """
+        indices = [int(index) for index in indices]
+        for index in indices:
+            if not 0 <= index < self._count:
+                raise IndexError(f"validator index {index} out of range for {self._count} balances")
+        positions = sorted({index // _PER_CHUNK for index in indices if index not in self._values})
+        chunks = dict(
+            zip(positions, _leaves_at(self._contents, self._depth, positions), strict=True)
+        )
+        values = []
+        for index in indices:
+            value = self._values.get(index)
+            if value is None:
+                offset = (index % _PER_CHUNK) * 8
+                value = int.from_bytes(chunks[index // _PER_CHUNK][offset : offset + 8], "little")
+            values.append(value)
+        return values
+
     def set(self, index: int, value: int) -> None:
         index = int(index)
-        self.balance(index)  # Rejects an unknown index.
+        if not 0 <= index < self._count:
+            raise IndexError(f"validator index {index} out of range for {self._count} balances")
         self._values[index] = int(value)
 
     def increase(self, index: int, delta: int) -> None:
@@ -83,12 +108,15 @@ class BalanceChanges:
         backing = self._balances.get_backing()
         depth, contents = self._depth, self._contents
 
-        chunks: dict[int, bytearray] = {}
+        positions = sorted({index // _PER_CHUNK for index in self._values})
+        chunks = {
+            position: bytearray(root)
+            for position, root in zip(
+                positions, _leaves_at(contents, depth, positions), strict=True
+            )
+        }
         for index, value in self._values.items():
-            chunk_index = index // _PER_CHUNK
-            chunk = chunks.get(chunk_index)
-            if chunk is None:
-                chunk = chunks[chunk_index] = bytearray(_leaf(contents, depth, chunk_index).root)
+            chunk = chunks[index // _PER_CHUNK]
             offset = (index % _PER_CHUNK) * 8
             chunk[offset : offset + 8] = value.to_bytes(8, "little")
         updates = sorted((position, RootNode(bytes(chunk))) for position, chunk in chunks.items())
@@ -110,6 +138,27 @@ def _leaf(node: Node, depth: int, position: int) -> Node:
     for height in range(depth, 0, -1):
         node = _children(node, height)[(position >> (height - 1)) & 1]
     return node
+
+
+def _leaves_at(node: Node, depth: int, positions: list[int]) -> list[bytes]:
+    """Return the roots of the leaves at the sorted `positions`, visiting shared paths once."""
+    roots: list[bytes] = []
+
+    def collect(subtree: Node, height: int, base: int, low: int, high: int) -> None:
+        if height == 0:
+            roots.extend([bytes(subtree.root)] * (high - low))
+            return
+        left, right = _children(subtree, height)
+        middle = base + (1 << (height - 1))
+        split = bisect.bisect_left(positions, middle, low, high)
+        if low < split:
+            collect(left, height - 1, base, low, split)
+        if split < high:
+            collect(right, height - 1, middle, split, high)
+
+    if positions:
+        collect(node, depth, 0, 0, len(positions))
+    return roots
 
 
 def _patch(node: Node, depth: int, updates: list[tuple[int, Node]]) -> Node:

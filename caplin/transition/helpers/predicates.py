@@ -6,6 +6,8 @@ keyword-only argument `fork` (pass `spec.fork_of(state)`).
 
 from typing import Any
 
+import numpy as np
+
 from caplin.config.constants import (
     COMPOUNDING_WITHDRAWAL_PREFIX,
     DOMAIN_BEACON_ATTESTER,
@@ -158,20 +160,37 @@ def is_valid_indexed_attestation(
     Returns False when the indices are empty, unsorted, repeated or unknown. Otherwise the
     aggregate signature is added to the `SignatureBatch` `sigs`, which the caller verifies.
     """
-    indices = [int(index) for index in indexed_attestation.attesting_indices]
+    return queue_attestation_signature(
+        spec,
+        state,
+        [int(index) for index in indexed_attestation.attesting_indices],
+        indexed_attestation.data,
+        bytes(indexed_attestation.signature),
+        sigs,
+    )
+
+
+def queue_attestation_signature(
+    spec: Any, state: Any, indices: list[int], data: Any, signature: bytes, sigs: Any
+) -> bool:
+    """Do what `is_valid_indexed_attestation` does, on attesting indices as a list of ints.
+
+    Block processing calls this directly, which saves building and reading back an SSZ list
+    of up to MAX_VALIDATORS_PER_COMMITTEE * MAX_COMMITTEES_PER_SLOT indices.
+    """
     if not indices or indices != sorted(set(indices)):
         return False
     if indices[-1] >= len(state.validators):
         return False
 
-    table = validator_table(state)
-    pubkeys = [table.pubkey(index) for index in indices]
-    data = indexed_attestation.data
+    # One gather from the pubkey column, then 48-byte slices of its bytes.
+    packed = validator_table(state).records["pubkey"][np.asarray(indices)].tobytes()
+    pubkeys = [packed[start : start + 48] for start in range(0, len(packed), 48)]
     domain = get_domain(spec, state, DOMAIN_BEACON_ATTESTER, int(data.target.epoch))
     sigs.add(
         pubkeys,
         compute_signing_root(spec, data, domain),
-        bytes(indexed_attestation.signature),
+        signature,
         "attestation",
         slot=int(data.slot),
         target_epoch=int(data.target.epoch),
