@@ -16,8 +16,13 @@ import coincurve
 import trio
 
 from caplin.errors import CaplinError
+from caplin.node.pools import committee_attestation
 from caplin.sync.range_sync import RangeSync
-from caplin.transition.helpers import compute_epoch_at_slot, compute_start_slot_at_epoch
+from caplin.transition.helpers import (
+    compute_epoch_at_slot,
+    compute_start_slot_at_epoch,
+    get_beacon_committee,
+)
 from sentinel.gossip import ForkChoiceView, GossipValidator
 from sentinel.gossip.topics import decompress_payload, parse_topic
 from sentinel.service import Sentinel, SentinelConfig
@@ -71,6 +76,7 @@ class NodeNetwork:
         self.sync = RangeSync(self.spec, self.chain, self.sentinel.host, node.current_slot)
         self.record: Any = None
         self.gossip_blocks = 0
+        self.gossip_aggregates = 0
 
     # --- ChainProvider -----------------------------------------------------------------
 
@@ -129,12 +135,16 @@ class NodeNetwork:
             self.record = await nursery.start(self.sentinel.run)
             blocks = await self.sentinel.subscribe("beacon_block", validator=self.validator)
             nursery.start_soon(self._import_gossip_blocks, blocks)
+            aggregates = await self.sentinel.subscribe(
+                "beacon_aggregate_and_proof", validator=self.validator
+            )
+            nursery.start_soon(self._apply_gossip_aggregates, aggregates)
             nursery.start_soon(self.sync.run)
             nursery.start_soon(self._prune_seen_caches)
             task_status.started(self.record)
 
     async def publish_block(self, signed_block: Any) -> None:
-        """Publish one of our blocks on `beacon_block`; a failure is logged, not raised."""
+        """Publish one of our blocks on `beacon_block`. A failure is logged, not raised."""
         try:
             await self.sentinel.publish("beacon_block", signed_block.encode_bytes())
         except Exception as error:  # py-libp2p raises its own types on closed streams
@@ -142,10 +152,59 @@ class NodeNetwork:
                 "block publish failed slot=%d error=%r", int(signed_block.message.slot), error
             )
 
+    async def publish_aggregates(self, slot: int) -> int:
+        """Sign and publish our aggregates of `slot` on `beacon_aggregate_and_proof`.
+
+        Call it after the aggregate duty. Returns how many were published.
+        """
+        encoded = await trio.to_thread.run_sync(self._signed_aggregates, slot)
+        published = 0
+        for ssz in encoded:
+            try:
+                await self.sentinel.publish("beacon_aggregate_and_proof", ssz)
+            except Exception as error:  # py-libp2p raises its own types on closed streams
+                log.warning("aggregate publish failed slot=%d error=%r", slot, error)
+                break
+            published += 1
+        return published
+
+    def _signed_aggregates(self, slot: int) -> list[bytes]:
+        validators = self.node.validators
+        if not len(validators):
+            return []
+        _, state = validators.head_state_at(slot)
+        fork = self.spec.fork_of(state)
+        encoded = []
+        for aggregate in validators.attestations.aggregates_at(slot):
+            committee = get_beacon_committee(self.spec, state, slot, aggregate.committee_index)
+            attestation = committee_attestation(self.spec, fork, aggregate)
+            # TODO(shared): use a public ValidatorClient method once it returns its signed
+            # aggregates; the aggregate duty signs them and drops them today.
+            signed = validators._sign_aggregate(state, slot, list(committee), attestation)
+            if signed is not None:
+                encoded.append(signed.encode_bytes())
+        return encoded
+
+    async def _apply_gossip_aggregates(self, queue: trio.MemoryReceiveChannel) -> None:
+        async for message in queue:
+            try:
+                signed = self._decode(message, "SignedAggregateAndProof")
+            except (ValueError, KeyError) as error:
+                log.debug("gossip aggregate not decoded error=%s", error)
+                continue
+            try:
+                await trio.to_thread.run_sync(self.chain.on_attestation, signed.message.aggregate)
+            except CaplinError as error:
+                log.debug("gossip aggregate not applied error=%s", error)
+                continue
+            # TODO(pools): add received aggregates to the attestation pool too, so a
+            # proposer without the votes can include them; the pool takes single votes.
+            self.gossip_aggregates += 1
+
     async def _import_gossip_blocks(self, queue: trio.MemoryReceiveChannel) -> None:
         async for message in queue:
             try:
-                signed_block = self._decode_block(message)
+                signed_block = self._decode(message, "SignedBeaconBlock")
             except (ValueError, KeyError) as error:
                 log.debug("gossip block not decoded error=%s", error)
                 continue
@@ -160,11 +219,12 @@ class NodeNetwork:
             self.gossip_blocks += 1
             log.debug("gossip block imported slot=%d", slot)
 
-    def _decode_block(self, message: Any) -> Any:
+    def _decode(self, message: Any, type_name: str) -> Any:
+        """Decode an accepted gossip message as `type_name` of its topic's fork."""
         topic = parse_topic(list(message.topicIDs)[0])
         fork = self.sentinel.forks.fork_of_digest(topic.fork_digest)
         data = decompress_payload(self.spec, bytes(message.data))
-        return self.spec.types(fork).SignedBeaconBlock.decode_bytes(data)
+        return getattr(self.spec.types(fork), type_name).decode_bytes(data)
 
     async def _prune_seen_caches(self) -> None:
         slot_seconds = self.spec.SLOT_DURATION_MS / 1000
@@ -177,7 +237,7 @@ class NodeNetwork:
     # --- Beacon API views --------------------------------------------------------------
 
     def connected_peers(self) -> list[str]:
-        """Ids of the connected peers."""
+        """Return the peer ids of the connected peers."""
         return list(self.sentinel.host.peers.connected)
 
 

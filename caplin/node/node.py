@@ -123,6 +123,8 @@ class Node:
             )
             await self.sleep_until_ms(start_ms + spec.SLOT_DURATION_MS * aggregate_bps // 10000)
             await self._run_duty("aggregate", self.validators.aggregate, slot, slot=slot)
+            if self.network is not None:
+                await self.network.publish_aggregates(slot)
             await self._run_duty("update_head", self.chain.update_head, slot=slot)
             await self._run_duty("prepare", self.validators.prepare, slot + 1, slot=slot)
             self.metrics.update(self.chain, self._active_validator_count())

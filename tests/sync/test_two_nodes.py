@@ -76,6 +76,7 @@ async def test_second_node_syncs_and_follows(tmp_path):
         )
         await wait_for(same_head, 10, "the second node to follow the first's head by gossip")
         assert second.network.gossip_blocks >= slots_per_epoch
+        assert second.network.gossip_aggregates > 0
         assert reader.sync_status().is_syncing is False
         assert reader.sync_status().head_slot == first.chain.snapshot.head_slot
 
