@@ -14,7 +14,9 @@ Tables (every integer key is 8 bytes big-endian, so keys sort by slot):
 leaves the database at the previous block or at this one, never in between.
 """
 
+import fcntl
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,20 +73,61 @@ class BlockWrite:
     pruned_slot: int | None = None
 
 
+LOCK_FILE = "caplin.lock"
+
+
+def _lock_directory(path: Path) -> int:
+    """Take an exclusive flock on `path/caplin.lock` and return its file descriptor.
+
+    LMDB lets several processes open one environment, so without this lock a second node on
+    the same datadir would import and propose blocks next to the first one.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise StorageError(
+            "database is in use by another process; stop that node or use another --datadir",
+            path=str(path),
+            pid=holder,
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
 class BeaconDB:
     """Typed access to a beacon database; `spec` must be set before blocks or states are read."""
 
     def __init__(self, store: KVStore, spec: Any = None) -> None:
         self.kv = store
         self.spec = spec
+        self._lock_fd: int | None = None
 
     @classmethod
     def open(cls, path: str | Path, engine: str = "lmdb") -> "BeaconDB":
-        """Open or create the database under `path` with the `lmdb` or `leveldb` engine."""
-        return cls(open_store(path, TABLES, engine))
+        """Open or create the database under `path` with the `lmdb` or `leveldb` engine.
+
+        Raises:
+            StorageError: another process (or another open `BeaconDB`) has the database open.
+        """
+        lock_fd = _lock_directory(Path(path))
+        try:
+            db = cls(open_store(path, TABLES, engine))
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        db._lock_fd = lock_fd
+        return db
 
     def close(self) -> None:
         self.kv.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     # --- chain identity ----------------------------------------------------------------
 

@@ -85,7 +85,27 @@ class LmdbStore:
                 path=self.path,
                 error=error,
             ) from error
+        try:
+            self._check_file_size()
+        except StorageError:
+            self._env.close()
+            raise
         self._tables = {name: self._env.open_db(name.encode()) for name in tables}
+
+    def _check_file_size(self) -> None:
+        # LMDB trusts its meta page: reading a page past the end of a truncated data.mdb kills
+        # the process with SIGBUS instead of raising, so compare sizes before the first read.
+        page_size = self._env.stat()["psize"]
+        expected = (self._env.info()["last_pgno"] + 1) * page_size
+        actual = (self.path / "data.mdb").stat().st_size
+        if actual < expected:
+            raise StorageError(
+                "LMDB database file is truncated; restore the datadir from a copy or move it "
+                "aside and start again",
+                path=self.path,
+                size=actual,
+                expected_size=expected,
+            )
 
     @contextmanager
     def read(self) -> Iterator[_Txn]:

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-# Python refuses int() on strings of more than 4,300 digits (CVE-2020-10735), so an unchecked
+# Python rejects int() on strings of more than 4,300 digits (CVE-2020-10735), so an unchecked
 # conversion of such an id turned into a 500.
 HUGE_NUMBER = "9" * 5000
 
