@@ -15,6 +15,7 @@ from typing import Any
 import coincurve
 import trio
 
+from beacon_api.chain import NodeIdentity
 from caplin.errors import CaplinError
 from caplin.node.pools import committee_attestation
 from caplin.sync.range_sync import RangeSync
@@ -28,6 +29,8 @@ from sentinel.gossip.topics import decompress_payload, parse_topic
 from sentinel.service import Sentinel, SentinelConfig
 
 log = logging.getLogger("caplin.node.network")
+
+ZERO_ROOT = b"\x00" * 32
 
 
 @dataclass
@@ -89,9 +92,11 @@ class NodeNetwork:
         snapshot = self.chain.snapshot
         epoch = compute_epoch_at_slot(self.spec, self.node.current_slot())
         fork = self.spec.fork_at_epoch(epoch)
+        # The genesis checkpoint has a zero root, as in the genesis state.
+        finalized_root = snapshot.finalized.root if snapshot.finalized.epoch > 0 else ZERO_ROOT
         fields = {
             "fork_digest": self._fork_digest(),
-            "finalized_root": snapshot.finalized.root,
+            "finalized_root": finalized_root,
             "finalized_epoch": snapshot.finalized.epoch,
             "head_root": snapshot.head_root,
             "head_slot": snapshot.head_slot,
@@ -235,6 +240,27 @@ class NodeNetwork:
             self.view.forget_unimported_before(compute_start_slot_at_epoch(self.spec, finalized))
 
     # --- Beacon API views --------------------------------------------------------------
+
+    def identity(self) -> NodeIdentity:
+        """Return our peer id, ENR and addresses for `/eth/v1/node/identity`."""
+        record = self.sentinel.discovery.record
+        peer_id = self.sentinel.host.peer_id
+        p2p_addresses = [
+            f"{address}/p2p/{peer_id}" for address in self.sentinel.host.libp2p.get_addrs()
+        ]
+        discovery = []
+        if record.ip is not None and record.udp:
+            discovery.append(f"/ip4/{record.ip}/udp/{record.udp}/p2p/{peer_id}")
+        metadata = self.metadata()
+        return NodeIdentity(
+            peer_id=peer_id,
+            enr=record.to_text(),
+            p2p_addresses=p2p_addresses,
+            discovery_addresses=discovery,
+            seq_number=int(metadata.seq_number),
+            attnets=metadata.attnets.encode_bytes(),
+            syncnets=metadata.syncnets.encode_bytes(),
+        )
 
     def connected_peers(self) -> list[str]:
         """Return the peer ids of the connected peers."""

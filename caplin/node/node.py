@@ -128,6 +128,8 @@ class Node:
             await self._run_duty("update_head", self.chain.update_head, slot=slot)
             await self._run_duty("prepare", self.validators.prepare, slot + 1, slot=slot)
             self.metrics.update(self.chain, self._active_validator_count())
+            if self.network is not None:
+                self.metrics.peers.set(len(self.network.connected_peers()))
             next_slot = max(slot + 1, self.current_slot())
             if next_slot > slot + 1:
                 skipped = next_slot - slot - 1

@@ -209,7 +209,8 @@ class NodeChainReader:
     # --- node and network --------------------------------------------------------------
 
     def identity(self) -> NodeIdentity:
-        return NodeIdentity()
+        network = self._node.network
+        return NodeIdentity() if network is None else network.identity()
 
     def peers(self) -> list[PeerInfo]:
         network = self._node.network

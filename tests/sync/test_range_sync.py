@@ -33,6 +33,7 @@ async def test_range_sync_reaches_peer_head(tmp_path):
         status = first.network.status()
         assert int(status.head_slot) == SLOTS
         assert bytes(status.head_root) == first_dev.chain.snapshot.head_root
+        assert bytes(status.finalized_root) == b"\x00" * 32
 
         async with trio.open_nursery() as nursery:
             record = await nursery.start(first.network.run)
@@ -41,12 +42,18 @@ async def test_range_sync_reaches_peer_head(tmp_path):
             with trio.fail_after(60):
                 while second_dev.chain.snapshot.head_root != first_dev.chain.snapshot.head_root:
                     await trio.sleep(0.1)
-            assert second.network.sync.imported == SLOTS
             assert second_dev.chain.snapshot.head_slot == SLOTS
+            # The round that finds no peer ahead ends syncing, after the batch has returned.
             with trio.fail_after(10):
                 while second.network.sync.is_syncing:
                     await trio.sleep(0.1)
+            assert second.network.sync.imported == SLOTS
             assert second.network.connected_peers() == [first.network.sentinel.host.peer_id]
+            identity = first.network.identity()
+            assert identity.peer_id == first.network.sentinel.host.peer_id
+            assert identity.enr == record.to_text()
+            assert identity.p2p_addresses[0].startswith("/ip4/127.0.0.1/tcp/")
+            assert len(identity.discovery_addresses) == 1
             nursery.cancel_scope.cancel()
     finally:
         first_dev.close()
