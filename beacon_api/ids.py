@@ -27,9 +27,10 @@ def parse_uint(text: str, what: str) -> int:
 
     # Checking the length first keeps int() away from strings of more than 4,300 digits,
     # which it rejects with a ValueError.
-    if len(text.lstrip("0")) > MAX_UINT64_DIGITS or int(text) > MAX_UINT64:
+    digits = text.lstrip("0") or "0"
+    if len(digits) > MAX_UINT64_DIGITS or int(digits) > MAX_UINT64:
         raise ApiError(400, f"invalid {what} {text[:80]!r}: larger than uint64")
-    return int(text)
+    return int(digits)
 
 
 def parse_root(text: str, what: str) -> bytes:

@@ -39,3 +39,19 @@ def test_huge_number_in_post_body_rejected(client: httpx.Client, route: str) -> 
     assert response.status_code == 400, response.text[:200]
     assert response.json()["code"] == 400
     assert "uint64" in response.json()["message"]
+
+
+def test_leading_zeros_id_accepted(client: httpx.Client) -> None:
+    response = client.get("/eth/v1/beacon/states/head/validators/" + "0" * 5000)
+    assert response.status_code == 200, response.text[:200]
+    assert response.json()["data"]["index"] == "0"
+
+
+def test_leading_zeros_in_post_body_accepted(client: httpx.Client) -> None:
+    response = client.post(
+        "/eth/v1/beacon/states/head/validator_balances",
+        content='["' + "0" * 5000 + '1"]',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 200, response.text[:200]
+    assert [item["index"] for item in response.json()["data"]] == ["1"]
