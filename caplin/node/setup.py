@@ -20,6 +20,7 @@ from caplin.node.chain import BeaconChain
 from caplin.node.devchain import build_genesis_state, dev_chain_spec, genesis_block
 from caplin.node.execution import NodeExecution
 from caplin.storage.beacon_db import BeaconDB
+from caplin.storage.lmdb_store import check_lmdb_file
 from caplin.validator.keys import ValidatorKey, interop_keys
 from execution import EmbeddedEngine, TransactionPool, dev_genesis
 from execution.payload import payload_to_ssz
@@ -103,6 +104,7 @@ def open_dev_chain(
                 genesis_time = int(time.time()) + genesis_delay
         keys = interop_keys(parameters.validators)
         execution_genesis = dev_genesis(timestamp=genesis_time)
+        check_lmdb_file(datadir / "execution")
         engine = EmbeddedEngine.open_lmdb(str(datadir / "execution"), execution_genesis)
     except BaseException:
         db.close()

@@ -65,6 +65,41 @@ class _Txn:
         self._txn.delete(key, db=self._db(table))
 
 
+def _check_file_size(env: lmdb.Environment, path: Path) -> None:
+    # LMDB trusts its meta page: reading a page past the end of a truncated data.mdb kills
+    # the process with SIGBUS instead of raising, so compare sizes before the first read.
+    page_size = env.stat()["psize"]
+    expected = (env.info()["last_pgno"] + 1) * page_size
+    actual = (path / "data.mdb").stat().st_size
+    if actual < expected:
+        raise StorageError(
+            "LMDB database file is truncated; restore the datadir from a copy or move it "
+            "aside and start again",
+            path=path,
+            size=actual,
+            expected_size=expected,
+        )
+
+
+def check_lmdb_file(path: str | Path) -> None:
+    """Raise StorageError when the LMDB environment in directory `path` has a truncated file.
+
+    For environments that other code opens (the execution database), so they fail with a
+    message instead of SIGBUS. A directory without `data.mdb` passes.
+    """
+    path = Path(path)
+    if not (path / "data.mdb").exists():
+        return
+    try:
+        env = lmdb.open(str(path), readonly=True, lock=False, max_dbs=0, subdir=True)
+    except lmdb.Error as error:
+        raise StorageError("cannot open LMDB database", path=path, error=error) from error
+    try:
+        _check_file_size(env, path)
+    finally:
+        env.close()
+
+
 class LmdbStore:
     engine = "lmdb"
 
@@ -86,26 +121,11 @@ class LmdbStore:
                 error=error,
             ) from error
         try:
-            self._check_file_size()
+            _check_file_size(self._env, self.path)
         except StorageError:
             self._env.close()
             raise
         self._tables = {name: self._env.open_db(name.encode()) for name in tables}
-
-    def _check_file_size(self) -> None:
-        # LMDB trusts its meta page: reading a page past the end of a truncated data.mdb kills
-        # the process with SIGBUS instead of raising, so compare sizes before the first read.
-        page_size = self._env.stat()["psize"]
-        expected = (self._env.info()["last_pgno"] + 1) * page_size
-        actual = (self.path / "data.mdb").stat().st_size
-        if actual < expected:
-            raise StorageError(
-                "LMDB database file is truncated; restore the datadir from a copy or move it "
-                "aside and start again",
-                path=self.path,
-                size=actual,
-                expected_size=expected,
-            )
 
     @contextmanager
     def read(self) -> Iterator[_Txn]:

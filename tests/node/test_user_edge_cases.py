@@ -132,3 +132,19 @@ def test_truncated_lmdb_file_rejected(tmp_path):
     with pytest.raises(StorageError) as raised:
         BeaconDB.open(path, "lmdb")
     assert "truncated" in str(raised.value)
+
+
+def test_truncated_execution_file_rejected(tmp_path):
+    parameters = DevParameters(validators=4)
+    open_dev_chain(tmp_path, parameters, genesis_delay=0).close()
+    data_file = tmp_path / "execution" / "data.mdb"
+    os.truncate(data_file, data_file.stat().st_size // 2)
+
+    with pytest.raises(StorageError) as raised:
+        open_dev_chain(tmp_path, parameters, genesis_delay=0)
+    message = str(raised.value)
+    assert "truncated" in message
+    assert str(tmp_path / "execution") in message
+
+    # The beacon database was closed again, so its lock is free.
+    BeaconDB.open(tmp_path / "beacon", "lmdb").close()
