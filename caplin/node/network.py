@@ -25,6 +25,7 @@ from caplin.transition.helpers import (
     get_beacon_committee,
 )
 from sentinel.gossip import ForkChoiceView, GossipValidator
+from sentinel.gossip.result import ValidationResult, Verdict
 from sentinel.gossip.topics import decompress_payload, parse_topic
 from sentinel.service import Sentinel, SentinelConfig
 
@@ -76,6 +77,7 @@ class NodeNetwork:
         )
         self.view = ForkChoiceView(self.chain.store)
         self.validator = GossipValidator(self.spec, self.view)
+        self.guarded_validator = _GuardedValidator(self.validator)
         self.sync = RangeSync(self.spec, self.chain, self.sentinel.host, node.current_slot)
         self.record: Any = None
         self.gossip_blocks = 0
@@ -138,10 +140,14 @@ class NodeNetwork:
         """Start the Sentinel, follow block gossip and range-sync until cancelled."""
         async with trio.open_nursery() as nursery:
             self.record = await nursery.start(self.sentinel.run)
-            blocks = await self.sentinel.subscribe("beacon_block", validator=self.validator)
+            blocks = await self.sentinel.subscribe(
+                "beacon_block",
+                validator=self.guarded_validator,  # type: ignore[arg-type]
+            )
             nursery.start_soon(self._import_gossip_blocks, blocks)
             aggregates = await self.sentinel.subscribe(
-                "beacon_aggregate_and_proof", validator=self.validator
+                "beacon_aggregate_and_proof",
+                validator=self.guarded_validator,  # type: ignore[arg-type]
             )
             nursery.start_soon(self._apply_gossip_aggregates, aggregates)
             nursery.start_soon(self.sync.run)
@@ -265,6 +271,24 @@ class NodeNetwork:
     def connected_peers(self) -> list[str]:
         """Return the peer ids of the connected peers."""
         return list(self.sentinel.host.peers.connected)
+
+
+class _GuardedValidator:
+    """A `GossipValidator` whose unexpected errors IGNORE the message instead of raising.
+
+    Validation runs on the trio loop while imports change fork choice in a worker thread,
+    so a lookup can meet a store in mid-update. Such a message is dropped and logged.
+    """
+
+    def __init__(self, validator: GossipValidator) -> None:
+        self.validator = validator
+
+    def validate_message(self, topic: str, data: bytes, now_ms: int) -> ValidationResult:
+        try:
+            return self.validator.validate_message(topic, data, now_ms)
+        except Exception as error:  # noqa: BLE001 - one message must not stop gossip
+            log.warning("gossip validation failed topic=%s error=%r", topic, error)
+            return ValidationResult(Verdict.IGNORE, f"validation failed: {error!r}")
 
 
 def _enr_ip(listen_host: str) -> str | None:
