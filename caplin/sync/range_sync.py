@@ -23,7 +23,8 @@ log = logging.getLogger("caplin.sync")
 BATCH_SLOTS = 64
 IDLE_SECONDS = 2.0
 REQUEST_TIMEOUT_SECONDS = 20.0
-# Score lost for a batch with an invalid block; four of them reach the disconnect threshold.
+# Score lost for a batch with an invalid block. Two in a row reach the peer manager's
+# disconnect threshold (-20) and five its ban threshold (-50).
 PENALTY_INVALID_BLOCK = 10.0
 PENALTY_FAILED_REQUEST = 2.0
 PROGRESS_LOG_SECONDS = 10.0
@@ -66,11 +67,16 @@ class RangeSync:
                 self._wake = trio.Event()
 
     async def sync_round(self) -> bool:
-        """Run one batch against the best peer; return True when the head moved or the
-        cursor advanced, so the next batch should follow at once."""
+        """Run one batch against the best peer that is ahead of us.
+
+        Returns True when the head or the cursor moved, so the next batch follows at once.
+        """
         peers = await self._peers_by_head()
         head_slot = self.chain.snapshot.head_slot
-        ahead = [(slot, peer) for slot, peer in peers if slot > head_slot]
+        # A head past the wall clock cannot be imported yet, so the target stops at the clock.
+        now_slot = self.current_slot()
+        ahead = [(min(slot, now_slot), peer) for slot, peer in peers if slot > head_slot]
+        ahead = [(slot, peer) for slot, peer in ahead if slot > head_slot]
         if not ahead:
             self._finish(head_slot)
             return False
@@ -100,7 +106,8 @@ class RangeSync:
         self.target_slot = head_slot
 
     async def _peers_by_head(self) -> list[tuple[int, str]]:
-        """Refresh the Status of every connected peer; return (head_slot, peer), highest first."""
+        """Refresh the Status of every connected peer and return (head_slot, peer) pairs,
+        highest head first."""
         found = []
         for peer in list(self.host.peers.connected):
             try:
@@ -113,8 +120,8 @@ class RangeSync:
         return sorted(found, reverse=True)
 
     async def _sync_batch(self, peer: str, start_slot: int, count: int) -> bool | None:
-        """Download and import one batch; return None when the peer failed, so the caller
-        tries the next one."""
+        """Download and import one batch. Returns None when the peer failed, so the caller
+        tries the next peer."""
         try:
             with trio.fail_after(REQUEST_TIMEOUT_SECONDS):
                 blocks = await self.host.blocks_by_range(peer, start_slot, count)
@@ -151,8 +158,8 @@ class RangeSync:
         return True
 
     def _import_batch(self, blocks: list[Any]) -> None:
-        # TODO(sync): hand the batch's execution payloads to the engine as one batch once
-        # BeaconChain has a batch import; each block executes its own payload for now.
+        # TODO(sync): execute the batch's payloads in one engine call once BeaconChain has a
+        # batch import. Each block executes its own payload for now.
         for signed_block in blocks:
             self.chain.import_block(signed_block)
             self.imported += 1
@@ -162,9 +169,8 @@ class RangeSync:
         finalized = self.chain.snapshot.finalized.epoch
         restart = compute_start_slot_at_epoch(self.spec, finalized) + 1
         if restart >= start_slot:
-            # Nothing earlier to retry: the peer's chain does not connect to ours.
+            # Nothing earlier to retry, so the peer's chain does not connect to ours.
             self.host.penalize(peer, PENALTY_INVALID_BLOCK, "range sync: unknown parent")
-            self._cursor = start_slot + 1
             return
         log.info("range sync restarting from finalized slot=%d peer=%s", restart, peer)
         self._cursor = restart
@@ -185,7 +191,3 @@ class RangeSync:
             "unknown" if eta == float("inf") else f"{eta:.0f}",
         )
         self._progress_at, self._progress_slot = now, head_slot
-
-    def distance(self) -> int:
-        """Slots between our head and the wall clock."""
-        return max(0, self.current_slot() - self.chain.snapshot.head_slot)
