@@ -2,6 +2,7 @@
 attestations spanning several committees (EIP-7549)."""
 
 from collections.abc import Sequence
+from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -104,14 +105,17 @@ def process_attestation(
     fork = spec.fork_of(state)
     _check_timing(spec, state, attestation.data, fork)
     if fork >= Fork.ELECTRA:
-        _check_committees_electra(spec, state, attestation)
+        attesting = _check_committees_electra(spec, state, attestation)
     else:
         _check_committee(spec, state, attestation)
+        attesting = None
 
     if fork == Fork.PHASE0:
         _record_pending_attestation(spec, state, attestation, sigs)
     else:
-        _record_participation(spec, state, attestation, sigs, flags)
+        if attesting is None:
+            attesting = sorted(get_attesting_indices(spec, state, attestation))
+        _record_participation(spec, state, attestation, sigs, flags, attesting)
 
 
 def _check_timing(spec: Any, state: Any, data: Any, fork: Fork) -> None:
@@ -179,7 +183,12 @@ def _check_committee(spec: Any, state: Any, attestation: Any) -> None:
     )
 
 
-def _check_committees_electra(spec: Any, state: Any, attestation: Any) -> None:
+def _check_committees_electra(spec: Any, state: Any, attestation: Any) -> list[int]:
+    """Check the committees and bits of an electra attestation; return its sorted attesters.
+
+    The attesters are `get_attesting_indices` of the attestation, collected from the
+    committees read here so that each committee is computed once.
+    """
     # Electra (EIP-7549) moves the committee index out of the signed data into committee_bits.
     data = attestation.data
     require(
@@ -193,6 +202,7 @@ def _check_committees_electra(spec: Any, state: Any, attestation: Any) -> None:
     bit_count = len(bits)
     count = get_committee_count_per_slot(spec, state, int(data.target.epoch))
     offset = 0
+    attesters: set[int] = set()
     for committee_index, bit in enumerate(attestation.committee_bits):
         if not bit:
             continue
@@ -213,13 +223,15 @@ def _check_committees_electra(spec: Any, state: Any, attestation: Any) -> None:
             index=committee_index,
             bits=bit_count,
         )
+        committee_bits = bits[offset : offset + len(committee)]
         require(
-            any(bits[offset : offset + len(committee)]),
+            any(committee_bits),
             "attestation.empty_committee",
             "no member of a committee in committee_bits attested",
             slot=int(data.slot),
             index=committee_index,
         )
+        attesters.update(compress(committee, committee_bits))
         offset += len(committee)
 
     require(
@@ -230,6 +242,7 @@ def _check_committees_electra(spec: Any, state: Any, attestation: Any) -> None:
         expected=offset,
         actual=bit_count,
     )
+    return sorted(attesters)
 
 
 def _verify_signature(
@@ -288,14 +301,15 @@ def _record_participation(
     attestation: Any,
     sigs: SignatureBatch,
     flags: ParticipationFlags | None,
+    attesting: list[int],
 ) -> None:
+    """Queue the signature, set the earned flags of the sorted `attesting` and pay the proposer."""
     data = attestation.data
     # The flag helper rejects an attestation whose source is not the justified checkpoint.
     flag_indices = get_attestation_participation_flag_indices(
         spec, state, data, int(state.slot) - int(data.slot)
     )
 
-    attesting = sorted(get_attesting_indices(spec, state, attestation))
     _verify_signature(spec, state, attestation, sigs, attesting)
 
     if int(data.target.epoch) == get_current_epoch(spec, state):
