@@ -19,7 +19,7 @@ from caplin.transition.block import process_block
 from caplin.transition.engine import TrustingEngine
 from caplin.transition.helpers import compute_epoch_at_slot, compute_start_slot_at_epoch
 from caplin.transition.signatures import SignatureBatch
-from caplin.transition.state_transition import add_block_signature
+from caplin.transition.state_transition import add_block_signature, verify_state_root
 from forkchoice.errors import BlockNotReadyError, InvalidBlockError
 from forkchoice.store import Checkpoint, Store
 
@@ -83,15 +83,7 @@ def _check_produced(spec: Any, produced: tuple[Any, SignatureBatch], signed_bloc
     block = signed_block.message
     add_block_signature(spec, post_state, signed_block, sigs)
     sigs.verify()
-    state_root = bytes(post_state.hash_tree_root())
-    require(
-        bytes(block.state_root) == state_root,
-        "state_root",
-        "block state root does not match the post-state",
-        slot=int(block.slot),
-        block_state_root=bytes(block.state_root),
-        post_state_root=state_root,
-    )
+    verify_state_root(block, post_state)
     return post_state
 
 
@@ -116,15 +108,7 @@ def apply_block(
     add_block_signature(spec, state, signed_block, sigs)
     process_block(spec, state, block, sigs, engine or TrustingEngine())
     sigs.verify()
-    state_root = bytes(state.hash_tree_root())
-    require(
-        bytes(block.state_root) == state_root,
-        "state_root",
-        "block state root does not match the post-state",
-        slot=int(block.slot),
-        block_state_root=bytes(block.state_root),
-        post_state_root=state_root,
-    )
+    verify_state_root(block, state)
     return state
 
 

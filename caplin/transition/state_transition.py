@@ -60,16 +60,21 @@ def state_transition(
         batch.verify()
 
     if validate_result:
-        state_root = bytes(state.hash_tree_root())
-        require(
-            bytes(block.state_root) == state_root,
-            "state_root",
-            "block state root does not match the post-state",
-            slot=int(block.slot),
-            block_state_root=bytes(block.state_root),
-            post_state_root=state_root,
-        )
+        verify_state_root(block, state)
     return state
+
+
+def verify_state_root(block: Any, post_state: Any) -> None:
+    """Raise BlockProcessingError("state_root") unless `block.state_root` is the post-state root."""
+    state_root = bytes(post_state.hash_tree_root())
+    require(
+        bytes(block.state_root) == state_root,
+        "state_root",
+        "block state root does not match the post-state",
+        slot=int(block.slot),
+        block_state_root=bytes(block.state_root),
+        post_state_root=state_root,
+    )
 
 
 def add_block_signature(spec: Any, state: Any, signed_block: Any, sigs: SignatureBatch) -> None:
