@@ -31,7 +31,8 @@ def run_case(case: Case) -> Outcome:
     if function is None and not has_runner(case.runner):
         status, reason = SKIPPED, f"no implementation for runner {case.runner}"
     elif function is None:
-        status, reason = SKIPPED, f"no implementation for runner {case.runner} handler {case.handler}"
+        status = SKIPPED
+        reason = f"no implementation for runner {case.runner} handler {case.handler}"
     else:
         try:
             function(case)

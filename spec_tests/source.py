@@ -85,7 +85,7 @@ def _iter_archive(archive: Path, wanted: KeyFilter) -> Iterator[Case]:
             if split is None:
                 continue
             key, file_name = split
-            # The filter sees each case once, however many files the case has.
+            # The filter is called once per case, however many files the case has.
             if key not in decisions:
                 decisions[key] = wanted(key)
             if not decisions[key]:

@@ -11,7 +11,7 @@ ENGINES = ("lmdb", "leveldb")
 def open_store(path: str | Path, tables: list[str], engine: str = "lmdb") -> KVStore:
     """Open (creating if needed) the database at `path` with the given tables.
 
-    Raises StorageError when `engine` is unknown, when `path` holds a database
+    Raises StorageError when `engine` is unknown, when `path` contains a database
     of the other engine, or when the engine cannot open it.
     """
     path = Path(path)
@@ -21,7 +21,7 @@ def open_store(path: str | Path, tables: list[str], engine: str = "lmdb") -> KVS
     other = _detect_engine(path)
     if other is not None and other != engine:
         raise StorageError(
-            f"datadir holds a {other} database; start with --db.engine={other} or use another "
+            f"datadir contains a {other} database; start with --db.engine={other} or use another "
             "datadir",
             path=path,
             requested=engine,

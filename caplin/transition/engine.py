@@ -1,6 +1,6 @@
 """The interface between the state transition and an execution engine.
 
-The state transition asks the engine whether an execution payload is valid
+The state transition queries the engine whether an execution payload is valid
 and never looks inside the execution state itself. caplin's embedded py-evm
 engine implements this interface; so do the spec-test engine, which answers
 as a case's `execution.yaml` says, and `TrustingEngine`, which accepts every
@@ -39,7 +39,7 @@ class TrustingEngine:
 
 
 class FixedAnswerEngine:
-    """An engine that returns one fixed verdict, as spec tests' `execution.yaml` asks."""
+    """An engine that returns one fixed verdict, as a spec test's `execution.yaml` sets."""
 
     def __init__(self, valid: bool) -> None:
         self.valid = valid

@@ -3,8 +3,8 @@
 remerkleable 0.1.28 rebuilds `Container.fields()` (a walk over the class and
 its bases) on every call, and every field read goes through it twice: once in
 `item_elem_cls` and once in `tree_depth`. A container's fields never change
-after the class is created, so caching them per class is safe; it was the top
-entry in profiles of the state transition.
+after the class is created, so caching them per class is safe. The rebuild was
+the top entry in profiles of the state transition.
 """
 
 from typing import Any
