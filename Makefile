@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SPEC_TESTS ?= ../shared/spec-tests
 JOBS ?= 2
 
-.PHONY: venv test test-slow spec-tests lint bench run clean
+.PHONY: venv test test-slow interop spec-tests lint bench run clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,10 @@ test: $(STAMP)
 # Long node runs: restart loops (clean stop and kill -9) and a chain crossing every fork.
 test-slow: $(STAMP)
 	$(PY) -m pytest tests -m slow
+
+# Live tests against Lodestar 1.5.1 on loopback; installs it first (node 18+ and npm needed).
+interop: $(STAMP)
+	scripts/interop-lodestar.sh
 
 spec-tests: $(STAMP)
 	$(VENV)/bin/caplin-spec-tests $(SPEC_TESTS)/*.tar.gz --jobs $(JOBS)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # interop-lodestar.sh [INSTALL_DIR]
 # Installs Lodestar 1.5.1 into INSTALL_DIR (default /tmp/caplin-lodestar) unless it
-# is there already, then runs the sentinel interop test. The test starts a Lodestar
-# dev chain on 127.0.0.1 (ports CAPLIN_LODESTAR_PORT_BASE, default 19700, and +596
-# for REST) and finds it over discv5. It connects over noise + mplex, exchanges
-# Status/Ping/MetaData, downloads blocks with BeaconBlocksByRange, receives a
-# gossip block, and stops the chain.
+# is there already, then runs every test marked `interop`. The tests start Lodestar
+# dev chains on 127.0.0.1 only (each test file has its own port range) and stop
+# them by PID: the sentinel finds Lodestar over discv5, exchanges Status, Ping and
+# MetaData, downloads blocks and receives gossip; a caplin node follows a Lodestar
+# chain, and a Lodestar node syncs the chain from caplin.
 # CAPLIN_LODESTAR_SCRIPTS is the folder with Lodestar's install.sh, devnet.sh and stop.sh
 # (default: ../shared/interop/lodestar next to the repository).
 set -euo pipefail
@@ -22,5 +22,4 @@ fi
 export CAPLIN_LODESTAR_DIR=$INSTALL_DIR
 
 cd "$ROOT"
-exec timeout 600 .venv/bin/python -m pytest tests/sentinel/test_interop_lodestar.py \
-  -m interop -s -p no:cacheprovider
+exec timeout 2700 .venv/bin/python -m pytest tests -m interop -s -p no:cacheprovider
