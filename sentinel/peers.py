@@ -1,9 +1,15 @@
 """Peer bookkeeping: a target and maximum peer count, scores, bans and Goodbye reasons.
 
 Scores start at 0 and drop with each `report`. A peer at or below
-`BAN_THRESHOLD` is banned for `ban_seconds`. A peer at or below
-`DISCONNECT_THRESHOLD` should be disconnected with Goodbye reason 250 (bad score).
-Scores recover towards 0 by `DECAY_PER_SECOND` points per second.
+`DISCONNECT_THRESHOLD` is disconnected with Goodbye reason 250 (bad score). A
+peer at or below `BAN_THRESHOLD` is also banned for `ban_seconds`: it gets
+Goodbye 251 (banned), and `accept` rejects its connections until the ban ends.
+Scores recover towards 0 by `DECAY_PER_SECOND` points per second, so a score
+of -50 takes 300 seconds to climb back above the disconnect threshold.
+
+`Penalty` sizes each fault by how often an honest peer could cause it, like
+Lighthouse's tolerance classes: with the thresholds above, two LOW_TOLERANCE
+faults close together disconnect a peer and five ban it.
 """
 
 import logging
@@ -19,6 +25,57 @@ DISCONNECT_THRESHOLD = -20.0
 BAN_THRESHOLD = -50.0
 DECAY_PER_SECOND = 0.1
 MIN_SCORE = -100.0
+# At most this many info lines about bans and rejected connections per LOG_WINDOW_SECONDS.
+LOG_LINES_PER_WINDOW = 10
+LOG_WINDOW_SECONDS = 60.0
+# Disconnected peers whose records are kept for their scores, beyond the connected ones.
+MAX_DISCONNECTED_RECORDS = 1024
+
+
+class Penalty:
+    """Score penalties per fault, from never honest to occasionally honest."""
+
+    # Never sent by an honest peer: banned at once.
+    FATAL = 100.0
+    # A declared payload length beyond the type's bound or MAX_PAYLOAD_SIZE.
+    OVERSIZED = 20.0
+    # A Status on another fork digest (Goodbye 2, irrelevant network): a third one bans.
+    IRRELEVANT_NETWORK = 20.0
+    # Undecodable frames, invalid responses, gossip REJECT.
+    LOW_TOLERANCE = 10.0
+    # A well-formed request that breaks a rule (count 0, step other than 1).
+    MID_TOLERANCE = 5.0
+    # A stream over the concurrency caps (reset), or a request not sent in time.
+    FLOOD = 2.0
+    HIGH_TOLERANCE = 1.0
+
+
+class _LogLimiter:
+    """Allows `lines` log lines per `seconds` and counts the ones suppressed."""
+
+    def __init__(self, lines: int, seconds: float, clock: Callable[[], float]) -> None:
+        self.lines = lines
+        self.seconds = seconds
+        self._clock = clock
+        self._window_start = float("-inf")
+        self._used = 0
+        self.suppressed = 0
+
+    def allow(self) -> bool:
+        """Return True if a line may be logged now; otherwise count it as suppressed."""
+        now = self._clock()
+        if now - self._window_start >= self.seconds:
+            self._window_start, self._used = now, 0
+        if self._used >= self.lines:
+            self.suppressed += 1
+            return False
+        self._used += 1
+        return True
+
+    def take_suppressed(self) -> int:
+        """Return and reset the count of suppressed lines."""
+        count, self.suppressed = self.suppressed, 0
+        return count
 
 
 @dataclass
@@ -50,6 +107,7 @@ class PeerManager:
         self._clock = clock
         self._peers: dict[str, PeerRecord] = {}
         self._bans: dict[str, float] = {}
+        self._info_log = _LogLimiter(LOG_LINES_PER_WINDOW, LOG_WINDOW_SECONDS, clock)
 
     def peer(self, peer_id: str) -> PeerRecord:
         """Return the record of `peer_id`, creating it on first sight."""
@@ -86,16 +144,49 @@ class PeerManager:
         return None
 
     def on_connected(self, peer_id: str) -> None:
-        """Mark a peer connected."""
-        self.peer(peer_id).connected = True
+        """Mark a peer connected, clearing the Goodbye reason of its last connection."""
+        record = self.peer(peer_id)
+        record.connected = True
+        record.goodbye_reason = None
         log.debug("peer connected peer=%s peers=%d", peer_id, len(self.connected))
 
     def on_disconnected(self, peer_id: str, reason: int | None = None) -> None:
-        """Mark a peer disconnected; `reason` is the Goodbye code it sent, if any."""
+        """Mark a peer disconnected; `reason` is the Goodbye code it sent, if any.
+
+        Without a reason, the one its Goodbye recorded earlier is kept.
+        """
         record = self.peer(peer_id)
         record.connected = False
-        record.goodbye_reason = reason
+        if reason is not None:
+            record.goodbye_reason = reason
         log.debug("peer disconnected peer=%s reason=%s", peer_id, reason)
+        self._forget_disconnected()
+
+    def _forget_disconnected(self) -> None:
+        # Keep the records of the worst-scored disconnected peers, so a reconnect
+        # resumes their score, and drop the rest once there are too many.
+        disconnected = [p for p in self._peers.values() if not p.connected]
+        excess = len(disconnected) - MAX_DISCONNECTED_RECORDS
+        if excess <= 0:
+            return
+        disconnected.sort(key=lambda record: self.score(record.peer_id), reverse=True)
+        for record in disconnected[:excess]:
+            del self._peers[record.peer_id]
+
+    def on_status(self, peer_id: str, status: object, fork_digest: bytes) -> int | None:
+        """Record a peer's Status; return the Goodbye reason if it is on another network.
+
+        A Status whose `fork_digest` differs from ours costs IRRELEVANT_NETWORK and
+        returns Goodbye 2 (irrelevant network), or 251 once the penalty bans the peer.
+        """
+        self.peer(peer_id).status = status
+        theirs = bytes(status.fork_digest)  # type: ignore[attr-defined]
+        if theirs == bytes(fork_digest):
+            return None
+        reason = f"status fork digest {theirs.hex()}, expected {bytes(fork_digest).hex()}"
+        if self.report(peer_id, Penalty.IRRELEVANT_NETWORK, reason) == GoodbyeReason.BANNED:
+            return GoodbyeReason.BANNED
+        return GoodbyeReason.IRRELEVANT_NETWORK
 
     def score(self, peer_id: str) -> float:
         """Return the current score, after decay towards 0."""
@@ -118,16 +209,37 @@ class PeerManager:
             score,
         )
         if score <= BAN_THRESHOLD:
-            self.ban(peer_id, reason)
+            if not self.is_banned(peer_id):
+                self.ban(peer_id, reason)
             return GoodbyeReason.BANNED
         if score <= DISCONNECT_THRESHOLD:
             return GoodbyeReason.BAD_SCORE
         return None
 
     def ban(self, peer_id: str, reason: str) -> None:
-        """Ban a peer for `ban_seconds`."""
+        """Ban a peer for `ban_seconds`; logs one info line per ban (rate-limited)."""
         self._bans[peer_id] = self._clock() + self.ban_seconds
-        log.info("peer banned peer=%s reason=%s seconds=%d", peer_id, reason, self.ban_seconds)
+        if self._info_log.allow():
+            log.info(
+                "peer banned peer=%s reason=%s seconds=%d score=%.1f suppressed_lines=%d",
+                peer_id,
+                reason,
+                self.ban_seconds,
+                self.peer(peer_id).score,
+                self._info_log.take_suppressed(),
+            )
+
+    def log_rejected(self, peer_id: str, reason: int) -> None:
+        """Log a rejected connection: at info (rate-limited), and at debug past the limit."""
+        if self._info_log.allow():
+            log.info(
+                "rejecting peer peer=%s reason=%d suppressed_lines=%d",
+                peer_id,
+                reason,
+                self._info_log.take_suppressed(),
+            )
+        else:
+            log.debug("rejecting peer peer=%s reason=%d", peer_id, reason)
 
     def excess_peers(self) -> list[str]:
         """Return the lowest-scored connected peers beyond `max_peers`."""

@@ -1,18 +1,38 @@
-"""Encode and read whole requests and responses of a `Protocol` over a byte stream."""
+"""Encode, read and check whole requests and responses of a `Protocol` over a byte stream.
+
+The serving side reads a request with `read_request`, checks it with
+`validate_request`, and sizes the penalty of a request it could not read with
+`request_penalty`: a declared length over the bound (`OversizedPayload`) costs
+more than other malformed frames, and a request that never arrived costs least.
+"""
 
 from typing import Any
 
+import trio
+
 from caplin.config.forks import Fork
+from sentinel.peers import Penalty
+from sentinel.reqresp import protocols as p
 from sentinel.reqresp.codec import (
     CodecError,
     ResponseCode,
     StreamReader,
     encode_payload,
     encode_response_chunk,
-    read_payload,
+    read_framed,
     read_response_chunk,
+    read_varint,
 )
 from sentinel.reqresp.protocols import ForkContext, Protocol, ssz_bounds
+
+UINT64_MAX = 2**64 - 1
+
+
+class OversizedPayload(CodecError):
+    """A length prefix above the SSZ type's maximum size or MAX_PAYLOAD_SIZE.
+
+    It is raised before any payload byte is read or decompressed.
+    """
 
 
 def encode_request(protocol: Protocol, request: Any) -> bytes:
@@ -28,8 +48,60 @@ async def read_request(reader: StreamReader, protocol: Protocol, spec: Any, fork
     if request_type is None:
         return None
     min_size, max_size = ssz_bounds(request_type, spec)
-    data = await read_payload(reader, min_size, max_size)
-    return _decode(request_type, data)
+    length = await read_varint(reader)
+    if not min_size <= length <= max_size:
+        error = OversizedPayload if length > max_size else CodecError
+        raise error(f"declared length {length} is outside {min_size}..{max_size}")
+    return _decode(request_type, await read_framed(reader, length))
+
+
+def request_penalty(error: Exception) -> float:
+    """Return the score penalty for a request that could not be read (see `Penalty`)."""
+    if isinstance(error, OversizedPayload):
+        return Penalty.OVERSIZED
+    if isinstance(error, trio.TooSlowError):
+        return Penalty.FLOOD
+    return Penalty.LOW_TOLERANCE
+
+
+def validate_request(spec: Any, protocol: Protocol, request: Any) -> str | None:
+    """Return why a decoded request is invalid (for an InvalidRequest response), or None.
+
+    Checked: range requests need a count above 0 whose range fits in a uint64 slot,
+    BeaconBlocksByRange needs step 1 (the only value the spec allows), and column
+    requests need distinct column indices below NUMBER_OF_COLUMNS. A count above
+    the protocol's limit is valid: the response holds at most the limit.
+    """
+    if protocol is p.BLOCKS_BY_RANGE and int(request.step) != 1:
+        return f"step is {int(request.step)}, must be 1"
+    if protocol in (p.BLOCKS_BY_RANGE, p.BLOBS_BY_RANGE, p.COLUMNS_BY_RANGE):
+        start, count = int(request.start_slot), int(request.count)
+        if count == 0:
+            return "count is 0"
+        if start + count - 1 > UINT64_MAX:
+            return f"start_slot {start} + count {count} exceeds the uint64 range"
+    if protocol is p.LIGHT_CLIENT_UPDATES_BY_RANGE and int(request.count) == 0:
+        return "count is 0"
+    if protocol is p.COLUMNS_BY_RANGE:
+        return _check_columns(spec, request.columns)
+    if protocol is p.COLUMNS_BY_ROOT:
+        for identifier in request:
+            problem = _check_columns(spec, identifier.columns)
+            if problem is not None:
+                return problem
+    return None
+
+
+def _check_columns(spec: Any, columns: Any) -> str | None:
+    indices = [int(column) for column in columns]
+    if not indices:
+        return "no columns requested"
+    if len(set(indices)) != len(indices):
+        return "duplicate column indices"
+    limit = int(spec.NUMBER_OF_COLUMNS)
+    if max(indices) >= limit:
+        return f"column index {max(indices)} is not below NUMBER_OF_COLUMNS {limit}"
+    return None
 
 
 def _decode(ssz_type: type, data: bytes) -> Any:
