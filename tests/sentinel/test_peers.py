@@ -9,8 +9,8 @@ from sentinel.peers import (
     DECAY_PER_SECOND,
     LOG_LINES_PER_WINDOW,
     MIN_SCORE,
-    Penalty,
     PeerManager,
+    Penalty,
 )
 from sentinel.reqresp.protocols import PROTOCOLS
 from sentinel.reqresp.ratelimit import (
