@@ -30,6 +30,7 @@ from forkchoice.store import Checkpoint
 __all__ = [
     "BlockImportResult",
     "BlockImportStatus",
+    "BlockProposal",
     "ChainReader",
     "Checkpoint",
     "ForkChoiceNode",
@@ -148,6 +149,23 @@ class BlockImportResult:
     status: BlockImportStatus
     block_root: bytes
     message: str = ""
+
+
+@dataclass(frozen=True)
+class BlockProposal:
+    """An unsigned block built by the node for an external validator (`produce_block`).
+
+    `block` is a `BeaconBlock` of the fork of its slot, with its state root filled in.
+    `blobs` and `kzg_proofs` go with it from deneb on (empty when the payload has no blob
+    transactions). `execution_payload_value` is the fee recipient's payment in Wei (priority
+    fees) and `consensus_block_value` the proposer's consensus reward in Gwei.
+    """
+
+    block: Any
+    execution_payload_value: int = 0
+    consensus_block_value: int = 0
+    blobs: Sequence[bytes] = ()
+    kzg_proofs: Sequence[bytes] = ()
 
 
 BroadcastValidation = Literal["gossip", "consensus", "consensus_and_equivocation"]
@@ -327,4 +345,43 @@ class ChainReader(Protocol):
         is the level of checks that must pass before broadcasting. Invalid blocks are reported
         through the returned status, not raised.
         """
+        ...
+
+    # Validator duties. Duties themselves are computed by the API from `head_state_at`.
+
+    async def head_state_at(self, slot: int) -> tuple[bytes, Any]:
+        """Return `(head block root, head post-state advanced to slot)`.
+
+        `slot` is at least the head slot. The state is the one the node's own validators use
+        for duties and attestation data at `slot`.
+        """
+        ...
+
+    async def produce_block(
+        self, slot: int, randao_reveal: bytes, graffiti: bytes, fee_recipient: bytes | None
+    ) -> BlockProposal:
+        """Build an unsigned block at `slot` on the current head, as the node's own proposer
+        would, with the given randao reveal and graffiti.
+
+        `fee_recipient` is the address the validator registered with prepare_beacon_proposer,
+        or None for the node's default. The randao reveal is checked by the API before.
+
+        Raises:
+            CaplinError: the block cannot be built (no payload, the head is too old).
+        """
+        ...
+
+    def sync_committee_contribution(
+        self, slot: int, subcommittee_index: int, block_root: bytes
+    ) -> Any | None:
+        """Return the best pooled `SyncCommitteeContribution` for the arguments, or None."""
+        ...
+
+    async def submit_aggregate_and_proof(self, signed_aggregate: Any) -> None:
+        """Validate a `SignedAggregateAndProof` (selection proof, aggregator signature and the
+        aggregate's signature), then pool, apply to fork choice and broadcast it."""
+        ...
+
+    async def submit_contribution_and_proof(self, signed_contribution: Any) -> None:
+        """Validate a `SignedContributionAndProof` as gossip validation would, then pool it."""
         ...

@@ -10,6 +10,7 @@ The node calls `serve(chain, ...)` in its nursery, for example::
 cancelled.
 """
 
+import errno
 import logging
 from collections.abc import Iterable
 
@@ -20,13 +21,25 @@ from hypercorn.trio import serve as hypercorn_serve
 from starlette.middleware.cors import CORSMiddleware
 
 from beacon_api.chain import ChainReader
+from beacon_api.limits import BodyLimitMiddleware
 from beacon_api.responses import EXCEPTION_HANDLERS
-from beacon_api.routes import blocks, config, debug, events, node, pool, states
+from beacon_api.routes import (
+    blocks,
+    config,
+    debug,
+    events,
+    node,
+    pool,
+    production,
+    states,
+    validator,
+)
+from caplin.errors import NetworkError
 
 log = logging.getLogger("beacon_api")
 
 # Every namespace the `--beacon.api` flag accepts. Namespaces without routes here (builder,
-# validator, lighthouse) are accepted so that a flag naming them is not an error.
+# lighthouse) are accepted so that a flag naming them is not an error.
 NAMESPACES = ("beacon", "builder", "config", "debug", "events", "node", "validator", "lighthouse")
 DEFAULT_NAMESPACES = tuple(name for name in NAMESPACES if name != "builder")
 
@@ -36,6 +49,7 @@ ROUTERS: dict[str, tuple[APIRouter, ...]] = {
     "debug": (debug.router,),
     "events": (events.router,),
     "node": (node.router,),
+    "validator": (validator.router, production.router),
 }
 
 
@@ -89,8 +103,15 @@ def create_app(
             allow_origins=origins,
             allow_methods=["GET", "POST"],
             allow_headers=["*"],
-            expose_headers=["Eth-Consensus-Version"],
+            expose_headers=[
+                "Eth-Consensus-Version",
+                "Eth-Execution-Payload-Blinded",
+                "Eth-Execution-Payload-Value",
+                "Eth-Consensus-Block-Value",
+            ],
         )
+    # Outermost, so that an oversized body is rejected before CORS or routing reads it.
+    app.add_middleware(BodyLimitMiddleware)
     return app
 
 
@@ -110,7 +131,8 @@ async def serve(
 
     Raises:
         ValueError: an unknown namespace.
-        OSError: the address cannot be bound.
+        NetworkError: the port is already in use; the message names the port and the flag.
+        OSError: the address cannot be bound for another reason.
     """
     app = create_app(chain, namespaces, cors_origins)
     config = Config()
@@ -125,5 +147,13 @@ async def serve(
     )
     try:
         await hypercorn_serve(app, config, task_status=task_status)  # type: ignore[arg-type]
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise NetworkError(
+            f"Beacon API port {port} on {host} is already in use: stop the other process or "
+            "choose another port with --beacon.api.port",
+            port=port,
+        ) from None
     finally:
         log.info("stopped Beacon API addr=%s:%d", host, port)

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from remerkleable.complex import Container, List
 
+from beacon_api.ids import parse_uint
 from beacon_api.responses import JSON, SSZ
 from caplin.config import ChainSpec
 from caplin.config.forks import Fork
@@ -120,3 +121,78 @@ def decode_json_list(cls: Any, body: bytes, what: str) -> list[Any]:
         except SSZError as error:
             raise ApiError(400, f"invalid {what} at index {index}: {error}") from None
     return values
+
+
+@cache
+def block_contents_type(spec: ChainSpec, fork: Fork) -> Any:
+    """Return the SSZ `BlockContents` container (unsigned block, proofs, blobs) of deneb on."""
+    types = spec.types(fork)
+    fields = signed_block_contents_type(spec, fork).fields()
+    proofs_type, blobs_type = fields["kzg_proofs"], fields["blobs"]
+
+    class BlockContents(Container):
+        block: types.BeaconBlock
+        kzg_proofs: proofs_type
+        blobs: blobs_type
+
+    return BlockContents
+
+
+# A documented cap on the validator indices or ids of one request (duties, liveness, the
+# POST validator queries). The Beacon API sets none for POST bodies; 2**16 ids cover the
+# largest single operators and keep one request to a few megabytes of JSON.
+MAX_REQUEST_IDS = 2**16
+
+
+def require_media(content_type: str, accepted: tuple[str, ...] = (JSON,)) -> str:
+    """Return the media type of a POST body, JSON when the header is missing.
+
+    Raises:
+        ApiError: 415 when the Content-Type is none of `accepted`.
+    """
+    media = media_type_of(content_type)
+    if media not in accepted:
+        raise ApiError(
+            415, f"unsupported Content-Type {content_type!r}; use {' or '.join(accepted)}"
+        )
+    return media
+
+
+def json_body(content_type: str, body: bytes) -> Any:
+    """Return the parsed JSON of a POST body whose schema marks it required.
+
+    Raises:
+        ApiError: 415 for a Content-Type other than JSON, 400 for an empty or invalid body.
+    """
+    require_media(content_type)
+    if not body.strip():
+        raise ApiError(400, "missing request body: expected JSON")
+    return parse_json_body(body)
+
+
+def check_id_count(count: int, what: str) -> None:
+    """Raise a 400 ApiError when a request names more than `MAX_REQUEST_IDS` ids."""
+    if count > MAX_REQUEST_IDS:
+        raise ApiError(400, f"too many {what} ({count} > {MAX_REQUEST_IDS}); split the request")
+
+
+def parse_index_list(data: Any, what: str = "validator indices") -> list[int]:
+    """Return a non-empty JSON array of uint64 decimal strings as ints.
+
+    Raises:
+        ApiError: 400 naming the first bad item, or when the array is empty or too long.
+    """
+    if not isinstance(data, list):
+        raise ApiError(400, f"invalid body: expected a JSON array of {what}")
+    if not data:
+        raise ApiError(400, f"invalid body: expected at least one of the {what}")
+    check_id_count(len(data), what)
+    indices = []
+    for position, item in enumerate(data):
+        text = str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+        if not isinstance(text, str) or not text.isdigit() or not text.isascii():
+            raise ApiError(
+                400, f"invalid {what} at index {position}: {str(item)[:80]!r} is not a uint64"
+            )
+        indices.append(parse_uint(text, f"{what} at index {position}"))
+    return indices

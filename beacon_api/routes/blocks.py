@@ -222,7 +222,6 @@ async def get_blinded_block(request: Request, block_id: str) -> Response:
 
 @router.post("/eth/v2/beacon/blocks")
 async def post_block(request: Request) -> Response:
-    chain = chain_of(request)
     validation = request.query_params.get("broadcast_validation", "gossip")
     if validation not in BROADCAST_VALIDATIONS:
         raise ApiError(
@@ -231,11 +230,31 @@ async def post_block(request: Request) -> Response:
     version = request.headers.get(VERSION_HEADER)
     if version is None:
         raise ApiError(400, f"missing {VERSION_HEADER} header")
+    return await _publish(request, _fork_of_header(version), validation)
+
+
+@router.post("/eth/v1/beacon/blocks")
+async def post_block_v1(request: Request) -> Response:
+    # Removed from the v4 specification; kept for validator clients built before it. The
+    # consensus version header is optional here: without it the head's fork is assumed.
+    chain = chain_of(request)
+    version = request.headers.get(VERSION_HEADER)
+    if version is None:
+        fork = chain.spec.fork_at_slot(chain.head()[1])
+    else:
+        fork = _fork_of_header(version)
+    return await _publish(request, fork, "gossip")
+
+
+def _fork_of_header(version: str) -> Fork:
     try:
-        fork = Fork.from_name(version)
+        return Fork.from_name(version)
     except ValueError:
         raise ApiError(400, f"invalid {VERSION_HEADER} header {version!r}") from None
 
+
+async def _publish(request: Request, fork: Fork, validation: str) -> Response:
+    chain = chain_of(request)
     submission = decode_block_submission(
         chain.spec, fork, request.headers.get("content-type", ""), await request.body()
     )

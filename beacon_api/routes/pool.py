@@ -24,7 +24,7 @@ def _head_fork(request: Request) -> Fork:
     return chain.spec.fork_at_slot(chain.head()[1])
 
 
-def _version_header(request: Request) -> Fork:
+def version_header(request: Request) -> Fork:
     version = request.headers.get(VERSION_HEADER)
     if version is None:
         raise ApiError(400, f"missing {VERSION_HEADER} header")
@@ -40,7 +40,7 @@ def _require_json(request: Request) -> None:
         raise ApiError(415, f"unsupported Content-Type {content_type!r}; use application/json")
 
 
-async def _submit_each(
+async def submit_each(
     items: list[Any], submit: Callable[[Any], Awaitable[None]], what: str
 ) -> Response:
     """Submit every item, then return 200 or a 400 listing each rejected item by index."""
@@ -103,12 +103,12 @@ async def get_pool_attestations(request: Request) -> Response:
 @router.post("/eth/v2/beacon/pool/attestations")
 async def post_pool_attestations(request: Request) -> Response:
     chain = chain_of(request)
-    fork = _version_header(request)
+    fork = version_header(request)
     _require_json(request)
     types = chain.spec.types(fork)
     cls = types.SingleAttestation if fork >= Fork.ELECTRA else types.Attestation
     items = decode_json_list(cls, await request.body(), "attestations")
-    return await _submit_each(items, chain.submit_attestation, "attestations")
+    return await submit_each(items, chain.submit_attestation, "attestations")
 
 
 # Slashings, exits and BLS changes.
@@ -123,7 +123,7 @@ async def get_pool_attester_slashings(request: Request) -> Response:
 @router.post("/eth/v2/beacon/pool/attester_slashings")
 async def post_pool_attester_slashing(request: Request) -> Response:
     chain = chain_of(request)
-    fork = _version_header(request)
+    fork = version_header(request)
     cls = chain.spec.types(fork).AttesterSlashing
     return await _submit_one(request, cls, chain.submit_attester_slashing, "attester slashing")
 
@@ -167,4 +167,4 @@ async def post_pool_bls_changes(request: Request) -> Response:
     fork = max(_head_fork(request), Fork.CAPELLA)
     cls = chain.spec.types(fork).SignedBLSToExecutionChange
     items = decode_json_list(cls, await request.body(), "bls_to_execution_changes")
-    return await _submit_each(items, chain.submit_bls_to_execution_change, "BLS changes")
+    return await submit_each(items, chain.submit_bls_to_execution_change, "BLS changes")

@@ -15,6 +15,7 @@ from remerkleable.basic import uint64
 from beacon_api.chain import (
     BlockImportResult,
     BlockImportStatus,
+    BlockProposal,
     ForkChoiceNode,
     NodeIdentity,
     PeerInfo,
@@ -135,6 +136,10 @@ class DevChain:
         self.pools = Pools()
         self._events = EventBus()
         self.syncing = False
+        # Validator-route state: fee recipients passed to produce_block, pooled sync
+        # contributions by (slot, subcommittee, block root).
+        self.fee_recipients: list[bytes | None] = []
+        self.contributions: dict[tuple[int, int, bytes], Any] = {}
         self._head = self.genesis_root
 
     # Block production.
@@ -180,8 +185,30 @@ class DevChain:
             attestations.append(types.Attestation(**fields))
         return attestations
 
-    def produce_block(
-        self, slot: int, parent_root: bytes | None = None, attest: bool = True
+    def randao_reveal(self, slot: int) -> bytes:
+        """Return the randao reveal of the proposer of `slot` on the head."""
+        state = process_slots(self._spec, self.post_states[self._head].copy(), slot)
+        proposer = h.get_beacon_proposer_index(self._spec, state)
+        epoch = h.compute_epoch_at_slot(self._spec, slot)
+        return self._sign(state, constants.DOMAIN_RANDAO, epoch, uint64(epoch), proposer)
+
+    def sign_block(self, block: Any) -> Any:
+        """Return `block` signed by its proposer."""
+        state = self.post_states[bytes(block.parent_root)]
+        epoch = h.compute_epoch_at_slot(self._spec, int(block.slot))
+        signature = self._sign(
+            state, constants.DOMAIN_BEACON_PROPOSER, epoch, block, int(block.proposer_index)
+        )
+        return self.types.SignedBeaconBlock(message=block, signature=signature)
+
+    def make_block(
+        self,
+        slot: int,
+        parent_root: bytes | None = None,
+        attest: bool = True,
+        *,
+        randao_reveal: bytes | None = None,
+        graffiti: bytes = b"caplin-api-test".ljust(32, b"\x00"),
     ) -> Any:
         """Return a signed block at `slot` on `parent_root` (the head by default)."""
         spec, types = self._spec, self.types
@@ -191,12 +218,14 @@ class DevChain:
         proposer = h.get_beacon_proposer_index(spec, state)
         epoch = h.compute_epoch_at_slot(spec, slot)
 
-        body: dict[str, Any] = {
-            "randao_reveal": self._sign(
+        if randao_reveal is None:
+            randao_reveal = self._sign(
                 state, constants.DOMAIN_RANDAO, epoch, uint64(epoch), proposer
-            ),
+            )
+        body: dict[str, Any] = {
+            "randao_reveal": randao_reveal,
             "eth1_data": state.eth1_data,
-            "graffiti": b"caplin-api-test".ljust(32, b"\x00"),
+            "graffiti": graffiti,
         }
         parent_slot = int(self.signed_blocks[parent_root].message.slot)
         if attest and parent_slot + 1 == slot and slot > 0:
@@ -289,7 +318,7 @@ class DevChain:
         start = int(self.signed_blocks[self._head].message.slot) + 1
         for slot in range(start, start + slots):
             if slot not in skip:
-                self.import_block(self.produce_block(slot))
+                self.import_block(self.make_block(slot))
 
     # ChainReader: identity.
 
@@ -520,3 +549,51 @@ class DevChain:
         except CaplinError as error:
             return BlockImportResult(BlockImportStatus.INVALID, root, str(error))
         return BlockImportResult(BlockImportStatus.IMPORTED, root)
+
+    # ChainReader: validator duties.
+
+    async def head_state_at(self, slot: int) -> tuple[bytes, Any]:
+        state = self.post_states[self._head].copy()
+        if int(state.slot) < slot:
+            state = process_slots(self._spec, state, slot)
+        return self._head, state
+
+    async def produce_block(
+        self, slot: int, randao_reveal: bytes, graffiti: bytes, fee_recipient: bytes | None
+    ) -> BlockProposal:
+        signed = self.make_block(slot, randao_reveal=randao_reveal, graffiti=graffiti)
+        self.fee_recipients.append(fee_recipient)
+        return BlockProposal(signed.message, execution_payload_value=7, consensus_block_value=3)
+
+    def sync_committee_contribution(
+        self, slot: int, subcommittee_index: int, block_root: bytes
+    ) -> Any | None:
+        return self.contributions.get((slot, subcommittee_index, block_root))
+
+    def _check_aggregate(self, attestation: Any) -> None:
+        """Verify an aggregate's signature over its attesters on the head state."""
+        spec = self._spec
+        state = self.post_states[self._head]
+        indexed = self.types.IndexedAttestation(
+            attesting_indices=sorted(h.get_attesting_indices(spec, state, attestation)),
+            data=attestation.data,
+            signature=attestation.signature,
+        )
+        sigs = SignatureBatch()
+        if not h.is_valid_indexed_attestation(spec, state, indexed, sigs):
+            raise BlockProcessingError("aggregate", "invalid indexed attestation")
+        sigs.verify()
+
+    async def submit_aggregate_and_proof(self, signed_aggregate: Any) -> None:
+        message = signed_aggregate.message
+        self._check_aggregate(message.aggregate)
+        self.pools.attestations.append(message.aggregate)
+
+    async def submit_contribution_and_proof(self, signed_contribution: Any) -> None:
+        contribution = signed_contribution.message.contribution
+        key = (
+            int(contribution.slot),
+            int(contribution.subcommittee_index),
+            bytes(contribution.beacon_block_root),
+        )
+        self.contributions[key] = contribution

@@ -41,7 +41,7 @@ def test_stream_sends_block_and_head() -> None:
             lines = response.iter_lines()
             assert next(lines) == ": subscribed"
 
-            block = chain.produce_block(2)
+            block = chain.make_block(2)
             root = chain.import_block(block)
             events = read_events(lines, 2)
 

@@ -173,7 +173,7 @@ def test_health_while_syncing(client: httpx.Client, chain: DevChain) -> None:
 
 
 def _next_block(chain: DevChain) -> object:
-    return chain.produce_block(chain.head()[1] + 1)
+    return chain.make_block(chain.head()[1] + 1)
 
 
 def test_publish_block_json(writable: tuple[DevChain, httpx.Client]) -> None:
