@@ -1,5 +1,6 @@
 """Attestation duties: committee votes, aggregator selection and signed aggregates."""
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,9 @@ from caplin.transition.helpers import (
 )
 from caplin.validator.keys import ValidatorKey
 from caplin.validator.proposer import uint64_root
+from caplin.validator.slashing_protection import AttestationRequest, SlashingProtection
+
+log = logging.getLogger("caplin.validator")
 
 
 @dataclass(frozen=True)
@@ -57,22 +61,68 @@ def attestation_data(spec: Any, state: Any, head_root: bytes, slot: int, index: 
 
 
 def produce_votes(
-    spec: Any, state: Any, head_root: bytes, slot: int, keys: dict[int, ValidatorKey]
+    spec: Any,
+    state: Any,
+    head_root: bytes,
+    slot: int,
+    keys: dict[int, ValidatorKey],
+    protection: SlashingProtection | None = None,
 ) -> list[CommitteeVotes]:
-    """Sign the attestations of every validator in `keys` that is in a committee at `slot`."""
+    """Sign the attestations of every validator in `keys` that is in a committee at `slot`.
+
+    Every vote is recorded in `protection` (one transaction for the slot) before it is
+    signed. A vote that `protection` rejects is logged and left out, so a committee can end
+    up without votes. Without `protection` the votes are signed unchecked.
+    """
     epoch = compute_epoch_at_slot(spec, slot)
-    results = []
+    domain = get_domain(spec, state, DOMAIN_BEACON_ATTESTER, epoch)
+    planned = []
     for index in range(get_committee_count_per_slot(spec, state, epoch)):
         committee = get_beacon_committee(spec, state, slot, index)
         members = [(position, v) for position, v in enumerate(committee) if v in keys]
         if not members:
             continue
         data = attestation_data(spec, state, head_root, slot, index)
-        domain = get_domain(spec, state, DOMAIN_BEACON_ATTESTER, epoch)
-        signing_root = compute_signing_root(spec, data, domain)
-        votes = [(position, keys[v].sign(signing_root)) for position, v in members]
-        results.append(CommitteeVotes(index, committee, data, votes))
+        planned.append((index, committee, data, compute_signing_root(spec, data, domain), members))
+    allowed = _record_votes(planned, keys, protection)
+    results = []
+    for index, committee, data, signing_root, members in planned:
+        votes = [(p, keys[v].sign(signing_root)) for p, v in members if v in allowed]
+        if votes:
+            results.append(CommitteeVotes(index, committee, data, votes))
     return results
+
+
+def _record_votes(
+    planned: list[tuple[int, list[int], Any, bytes, list[tuple[int, int]]]],
+    keys: dict[int, ValidatorKey],
+    protection: SlashingProtection | None,
+) -> set[int]:
+    """Record the planned votes in `protection`; return the validators that may sign."""
+    voters = [(v, data, root) for _, _, data, root, members in planned for _, v in members]
+    if protection is None:
+        return {v for v, _, _ in voters}
+    requests = [
+        AttestationRequest(
+            keys[v].pubkey, int(data.source.epoch), int(data.target.epoch), signing_root
+        )
+        for v, data, signing_root in voters
+    ]
+    allowed = set()
+    for (validator_index, data, _), error in zip(
+        voters, protection.check_and_record_attestations(requests), strict=True
+    ):
+        if error is None:
+            allowed.add(validator_index)
+        else:
+            log.warning(
+                "attestation not signed: slashing protection rejected it slot=%d "
+                "validator_index=%d error=%s",
+                int(data.slot),
+                validator_index,
+                error,
+            )
+    return allowed
 
 
 def selection_proof(spec: Any, state: Any, slot: int, key: ValidatorKey) -> bytes:

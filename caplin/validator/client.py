@@ -5,10 +5,14 @@ votes and sync committee messages). It calls `aggregate` at the aggregation dead
 (aggregates and sync contributions), then `prepare`, which advances the head state to the
 next slot so that the next proposal does not wait for epoch processing. Every method does CPU
 work and runs in a worker thread.
+
+Every block and attestation is recorded in the slashing protection database before it is
+signed. When the database rejects a message, the client logs a warning and skips that duty.
 """
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from caplin.config.forks import Fork
@@ -19,6 +23,11 @@ from caplin.transition.slot import process_slots
 from caplin.validator import attester, sync_committee
 from caplin.validator.keys import ValidatorKey
 from caplin.validator.proposer import produce_block
+from caplin.validator.slashing_protection import (
+    SlashableSigningError,
+    SlashingProtection,
+    protection_path,
+)
 
 log = logging.getLogger("caplin.validator")
 
@@ -27,7 +36,10 @@ class ValidatorClient:
     """Duties of `keys` (validator index -> key) on `chain` (a `BeaconChain`).
 
     `engine` and `txpool` are the embedded execution engine and its transaction pool, used
-    to build payloads; `fee_recipient` receives the priority fees.
+    to build payloads; `fee_recipient` receives the priority fees. The slashing protection
+    database is `<datadir>/validator/slashing_protection`; without a datadir it is a
+    temporary database deleted on `close`. Raises SlashingProtectionError
+    when the database belongs to another chain or another process has it open.
     """
 
     def __init__(
@@ -38,6 +50,7 @@ class ValidatorClient:
         engine: Any = None,
         txpool: Any = None,
         fee_recipient: bytes = b"\x00" * 20,
+        datadir: str | Path | None = None,
     ) -> None:
         self.chain = chain
         self.spec = chain.spec
@@ -52,12 +65,17 @@ class ValidatorClient:
         index_of = {bytes(v.pubkey): i for i, v in enumerate(state.validators.readonly_iter())}
         self.index_of = index_of
         self.keys = {index_of[k.pubkey]: k for k in keys if k.pubkey in index_of}
+        self.protection = _open_protection(state, datadir)
         self._advanced: tuple[bytes, int, Any] | None = None
         self._votes: dict[int, tuple[Any, bytes, list[attester.CommitteeVotes]]] = {}
         self._sync_messages: dict[int, tuple[Any, bytes, list[int], dict[int, bytes]]] = {}
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    def close(self) -> None:
+        """Close the slashing protection database; no duty may run afterwards."""
+        self.protection.close()
 
     # --- states ------------------------------------------------------------------------
 
@@ -106,18 +124,16 @@ class ValidatorClient:
             sync_aggregate = self.sync_contributions.sync_aggregate(
                 self.spec, types, slot - 1, head
             )
-        produced = produce_block(
-            self.spec,
-            state,
-            head,
-            proposer_index,
-            key,
-            attestations=attestations,
-            sync_aggregate=sync_aggregate,
-            engine=self.engine,
-            txpool=self.txpool,
-            fee_recipient=self.fee_recipient,
-        )
+        try:
+            produced = self._produce(state, head, proposer_index, key, attestations, sync_aggregate)
+        except SlashableSigningError as error:
+            log.warning(
+                "block not signed: slashing protection rejected it slot=%d proposer=%d error=%s",
+                slot,
+                proposer_index,
+                error,
+            )
+            return None
         signed_block = produced.signed_block
         root = bytes(signed_block.message.hash_tree_root())
         self.chain.offer_produced(root, produced.post_state, produced.sigs)
@@ -135,6 +151,29 @@ class ValidatorClient:
             self._drop_included_transactions()
         return signed_block
 
+    def _produce(
+        self,
+        state: Any,
+        head: bytes,
+        proposer_index: int,
+        key: ValidatorKey,
+        attestations: list[Any],
+        sync_aggregate: Any,
+    ) -> Any:
+        return produce_block(
+            self.spec,
+            state,
+            head,
+            proposer_index,
+            key,
+            attestations=attestations,
+            sync_aggregate=sync_aggregate,
+            engine=self.engine,
+            txpool=self.txpool,
+            fee_recipient=self.fee_recipient,
+            protection=self.protection,
+        )
+
     def _drop_included_transactions(self) -> None:
         try:
             state = self.engine.state_at(self.engine.head())
@@ -147,7 +186,7 @@ class ValidatorClient:
     def attest(self, slot: int) -> int:
         """Sign head votes and sync committee messages of `slot`; return the vote count."""
         head, state = self.head_state_at(slot)
-        votes = attester.produce_votes(self.spec, state, head, slot, self.keys)
+        votes = attester.produce_votes(self.spec, state, head, slot, self.keys, self.protection)
         self._votes[slot] = (state, head, votes)
         count = sum(len(v.votes) for v in votes)
         if self.spec.fork_of(state) >= Fork.ALTAIR:
@@ -205,6 +244,13 @@ class ValidatorClient:
             self.chain.on_attestation(attestation)
         except CaplinError as error:
             log.debug("own aggregate not applied to fork choice error=%s", error)
+
+
+def _open_protection(state: Any, datadir: str | Path | None) -> SlashingProtection:
+    root = bytes(state.genesis_validators_root)
+    if datadir is None:
+        return SlashingProtection.temporary(root)
+    return SlashingProtection.open(protection_path(datadir), root)
 
 
 def timed(function: Any, *args: Any) -> tuple[Any, float]:

@@ -6,9 +6,9 @@ chain's `genesis_validators_root`) and `data`, one entry per validator key with 
 `target_epoch`, optional `signing_root`). Numbers are decimal strings and byte strings are
 0x-prefixed hex.
 
-The complete form lists every record the database keeps; the minimal form lists only each
-key's newest block and attestation watermarks, which are enough to keep the EIP-3076
-conditions.
+The complete form lists every record the database keeps. The minimal form lists only each
+key's newest block and attestation watermarks, because those are enough to enforce the
+EIP-3076 conditions.
 """
 
 import json
@@ -58,7 +58,9 @@ def parse_interchange(document: Any) -> tuple[bytes, Records]:
         for position, block in enumerate(_field(entry, "signed_blocks", list, where)):
             blocks.append(_parse_block(block, f"{where}.signed_blocks[{position}]"))
         for position, item in enumerate(_field(entry, "signed_attestations", list, where)):
-            attestations.append(_parse_attestation(item, f"{where}.signed_attestations[{position}]"))
+            attestations.append(
+                _parse_attestation(item, f"{where}.signed_attestations[{position}]")
+            )
     return root, records
 
 
@@ -92,7 +94,9 @@ def _field(mapping: dict, name: str, kind: type, where: str) -> Any:
 def _uint64(mapping: dict, name: str, where: str) -> int:
     text = _field(mapping, name, str, where)
     if not text.isdecimal() or not text.isascii():
-        raise InterchangeError("interchange number must be a decimal string", field=name, value=text)
+        raise InterchangeError(
+            "interchange number must be a decimal string", field=name, value=text
+        )
     value = int(text)
     if value > UINT64_MAX:
         raise InterchangeError("interchange number exceeds uint64", field=name, value=text)
@@ -158,9 +162,11 @@ def export_interchange(
     for pubkey in protection.pubkeys() if pubkeys is None else pubkeys:
         marks = protection.watermarks(pubkey)
         if minimal:
-            blocks = [] if marks.block_slot is None else [
-                SignedBlockRecord(marks.block_slot, marks.block_root)
-            ]
+            blocks = (
+                []
+                if marks.block_slot is None
+                else [SignedBlockRecord(marks.block_slot, marks.block_root)]
+            )
             attestations = []
         else:
             blocks = protection.signed_blocks(pubkey)
@@ -214,7 +220,9 @@ def read_interchange_file(path: str | Path) -> Any:
     except OSError as error:
         raise InterchangeError("cannot read interchange file", path=path, error=error) from error
     except ValueError as error:
-        raise InterchangeError("interchange file is not valid JSON", path=path, error=error) from None
+        raise InterchangeError(
+            "interchange file is not valid JSON", path=path, error=error
+        ) from None
 
 
 def write_interchange_file(path: str | Path, document: dict[str, Any]) -> None:

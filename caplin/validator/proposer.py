@@ -24,6 +24,7 @@ from caplin.transition.helpers import (
 )
 from caplin.transition.signatures import SignatureBatch
 from caplin.validator.keys import ValidatorKey
+from caplin.validator.slashing_protection import SlashingProtection
 from execution import build_payload
 from execution.payload import Withdrawal, execution_requests_to_ssz, payload_to_ssz
 
@@ -63,14 +64,18 @@ def produce_block(
     engine: Any = None,
     txpool: Any = None,
     fee_recipient: bytes = b"\x00" * 20,
+    protection: SlashingProtection | None = None,
 ) -> Any:
     """Build and sign a block for `pre_state.slot` on `parent_root`; return it as a
     `ProducedBlock`.
 
     `pre_state` is the parent's post-state advanced to the block's slot. `engine` (an
     `EmbeddedEngine`) builds the payload from bellatrix on; `sync_aggregate` is needed from
-    altair. Raises ExecutionError when the payload cannot be built, and BlockProcessingError
-    when the block would be invalid (a bug in what the pools provided).
+    altair. The block is recorded in `protection` before it is signed; without one it is
+    signed unchecked, which only tests that build competing blocks on purpose should do.
+    Raises ExecutionError when the payload cannot be built, BlockProcessingError when the
+    block would be invalid (a bug in what the pools provided), and SlashableSigningError
+    when `protection` rejects the block.
     """
     slot = int(pre_state.slot)
     fork = spec.fork_of(pre_state)
@@ -107,7 +112,10 @@ def produce_block(
     process_block(spec, post_state, block, sigs, TrustingEngine())
     block.state_root = post_state.hash_tree_root()
     domain = get_domain(spec, pre_state, DOMAIN_BEACON_PROPOSER)
-    signature = key.sign(compute_signing_root(spec, block, domain))
+    signing_root = compute_signing_root(spec, block, domain)
+    if protection is not None:
+        protection.check_and_record_block(key.pubkey, slot, signing_root)
+    signature = key.sign(signing_root)
     return ProducedBlock(
         types.SignedBeaconBlock(message=block, signature=signature), post_state, sigs
     )

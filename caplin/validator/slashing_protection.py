@@ -11,8 +11,9 @@ each key needs only its newest messages as low watermarks:
 - a block is signed only at a slot above the newest signed block's slot, or again at that
   slot with the identical signing root (a repeat signing);
 - an attestation is signed only when its target epoch is above the newest signed target and
-  its source epoch is not below the newest signed source, or again with the identical signing
-  root at an already signed target; a source epoch above the target epoch is rejected.
+  its source epoch is not below the newest signed source. A repeat with the identical signing
+  root at an already signed target is allowed too. A source epoch above the target epoch is
+  always rejected.
 
 These rules exclude double proposals, double votes and surround votes in both directions, at
 the cost of rejecting some late messages that would not be slashable. The recent history (see
@@ -41,8 +42,9 @@ from caplin.storage import open_store
 
 log = logging.getLogger("caplin.validator")
 
-# History kept per key for messages and exports. Older records are pruned, since the
-# watermarks alone already reject everything at or below them.
+# History kept per key for messages and exports: the records of the newest block's last
+# BLOCK_HISTORY_SLOTS slots and the newest attestation's last ATTESTATION_HISTORY_EPOCHS target
+# epochs. Older records are pruned, since the watermarks alone reject everything below them.
 BLOCK_HISTORY_SLOTS = 8192
 ATTESTATION_HISTORY_EPOCHS = 256
 
@@ -59,7 +61,7 @@ _ZERO = b"\x00" * 32
 
 
 class SlashingProtectionError(CaplinError):
-    """The slashing protection database is unusable: locked, of another chain, or invalid."""
+    """An unusable slashing protection database: locked, of another chain, or invalid."""
 
 
 class SlashableSigningError(SlashingProtectionError):
@@ -257,8 +259,8 @@ class SlashingProtection:
         """Check and record many attestations in one transaction (one disk sync).
 
         Returns, per request, None when it was recorded (the caller may sign it) or the
-        SlashableSigningError that rejected it. Requests are checked in order, so a request
-        sees the records of the requests before it.
+        SlashableSigningError that rejected it. Requests are checked in order, so each request
+        is checked against the records of the requests before it.
         """
         results: list[SlashableSigningError | None] = []
         with self._store.write() as txn:
@@ -294,7 +296,7 @@ class SlashingProtection:
                 newest_slot=marks.block_slot,
             )
         txn.put("blocks", _key(pubkey, slot), signing_root)
-        _delete_below(txn, "blocks", pubkey, slot - BLOCK_HISTORY_SLOTS)
+        _delete_below(txn, "blocks", pubkey, slot - BLOCK_HISTORY_SLOTS + 1)
         txn.put("latest", pubkey, replace(marks, block_slot=slot, block_root=signing_root).encode())
 
     def _check_attestation(self, txn: Any, request: AttestationRequest) -> None:
@@ -312,12 +314,14 @@ class SlashingProtection:
             signed = _decode_attestation(target, stored)
             if _same_root(signed.signing_root, request.signing_root):
                 return
-            raise _conflict("double_vote", "a different attestation has this target", request, signed)
+            raise _conflict(
+                "double_vote", "a different attestation has this target", request, signed
+            )
         marks = self._watermarks(txn, pubkey)
         if marks.target_epoch is not None:
             self._check_watermarks(txn, request, marks)
         txn.put("attestations", _key(pubkey, target), _encode_attestation(request))
-        _delete_below(txn, "attestations", pubkey, target - ATTESTATION_HISTORY_EPOCHS)
+        _delete_below(txn, "attestations", pubkey, target - ATTESTATION_HISTORY_EPOCHS + 1)
         marks = replace(
             marks, source_epoch=source, target_epoch=target, attestation_root=request.signing_root
         )
@@ -333,19 +337,13 @@ class SlashingProtection:
                 raise _conflict("surrounding_vote", "it surrounds an earlier vote", request, signed)
             if signed.source_epoch < source and target < signed.target_epoch:
                 raise _conflict("surrounded_vote", "an earlier vote surrounds it", request, signed)
-        if source < marks.source_epoch:
-            raise SlashableSigningError(
-                "source_below_newest",
-                "the source epoch is below the newest signed source epoch",
-                pubkey=request.pubkey,
-                source_epoch=source,
-                target_epoch=target,
-                newest_source_epoch=marks.source_epoch,
-                newest_target_epoch=marks.target_epoch,
-            )
+        if target <= marks.target_epoch:
+            rule, message = "target_not_above_newest", "the target epoch is not above the newest"
+        else:
+            rule, message = "source_below_newest", "the source epoch is below the newest"
         raise SlashableSigningError(
-            "target_not_above_newest",
-            "the target epoch is not above the newest signed target epoch",
+            rule,
+            message + " signed attestation's",
             pubkey=request.pubkey,
             source_epoch=source,
             target_epoch=target,
@@ -432,7 +430,7 @@ def _merge_blocks(
         elif block.slot == marks.block_slot and marks.block_root != root:
             marks = replace(marks, block_root=None)
     if marks.block_slot is not None:
-        _delete_below(txn, "blocks", pubkey, marks.block_slot - BLOCK_HISTORY_SLOTS)
+        _delete_below(txn, "blocks", pubkey, marks.block_slot - BLOCK_HISTORY_SLOTS + 1)
     return marks
 
 
@@ -453,7 +451,9 @@ def _merge_attestations(
         txn.put("attestations", key, _encode_attestation(record))
         marks = _raise_attestation_marks(marks, attestation)
     if marks.target_epoch is not None:
-        _delete_below(txn, "attestations", pubkey, marks.target_epoch - ATTESTATION_HISTORY_EPOCHS)
+        _delete_below(
+            txn, "attestations", pubkey, marks.target_epoch - ATTESTATION_HISTORY_EPOCHS + 1
+        )
     return marks
 
 

@@ -5,7 +5,7 @@ eth-clients/slashing-protection-interchange-tests repository, release v5.3.0 (co
 bb7900688eecd287d8723154faac6addb5e63336), unchanged. Each case starts from an empty
 database, then imports each step's interchange and tries its blocks and attestations. The
 database uses the minimal strategy, so the runner checks the `should_succeed` outcomes, with
-one difference: it also signs a repeat of a message it holds with the same signing root (the
+one difference: it also signs a repeat of a message it contains with the same signing root (the
 same slot, or the same source and target), which the complete strategy allows as well. Such
 an attempt expects `should_succeed_complete`.
 """
