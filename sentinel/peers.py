@@ -1,11 +1,13 @@
 """Peer bookkeeping: a target and maximum peer count, scores, bans and Goodbye reasons.
 
 Scores start at 0 and drop with each `report`. A peer at or below
-`DISCONNECT_THRESHOLD` is disconnected with Goodbye reason 250 (bad score). A
+`DISCONNECT_THRESHOLD` is disconnected with Goodbye reason 250 (bad score), and
+`accept` rejects it with the same reason until its score has decayed above. A
 peer at or below `BAN_THRESHOLD` is also banned for `ban_seconds`: it gets
 Goodbye 251 (banned), and `accept` rejects its connections until the ban ends.
 Scores recover towards 0 by `DECAY_PER_SECOND` points per second, so a score
-of -50 takes 300 seconds to climb back above the disconnect threshold.
+of -50 takes 300 seconds to climb back above the disconnect threshold. The
+thresholds compare the score rounded to a whole point.
 
 `Penalty` sizes each fault by how often an honest peer could cause it, like
 Lighthouse's tolerance classes: with the thresholds above, two LOW_TOLERANCE
@@ -139,6 +141,9 @@ class PeerManager:
         """Return None to accept a new connection, or the Goodbye reason to reject it with."""
         if self.is_banned(peer_id):
             return GoodbyeReason.BANNED
+        # A disconnected peer may come back only once its score has decayed above the line.
+        if peer_id in self._peers and round(self.score(peer_id)) <= DISCONNECT_THRESHOLD:
+            return GoodbyeReason.BAD_SCORE
         if peer_id not in self.connected and len(self.connected) >= self.max_peers:
             return GoodbyeReason.TOO_MANY_PEERS
         return None
@@ -208,11 +213,12 @@ class PeerManager:
             reason,
             score,
         )
-        if score <= BAN_THRESHOLD:
+        # Rounded to a whole point, so faults a few seconds apart still add up.
+        if round(score) <= BAN_THRESHOLD:
             if not self.is_banned(peer_id):
                 self.ban(peer_id, reason)
             return GoodbyeReason.BANNED
-        if score <= DISCONNECT_THRESHOLD:
+        if round(score) <= DISCONNECT_THRESHOLD:
             return GoodbyeReason.BAD_SCORE
         return None
 
