@@ -12,6 +12,7 @@ from caplin.config.forks import Fork
 from caplin.crypto.hash import sha256
 from caplin.errors import ApiError
 from caplin.transition.helpers import (
+    compute_epoch_at_slot,
     compute_proposer_index,
     compute_start_slot_at_epoch,
     compute_sync_committee_period,
@@ -159,3 +160,32 @@ def block_root_at(
     if slot >= int(state.slot):
         return latest_root
     return bytes(get_block_root_at_slot(spec, state, slot))
+
+
+def attestation_data(spec: Any, state: Any, block_root: bytes, slot: int, index: int) -> Any:
+    """Return the `AttestationData` of `slot` voting for `block_root`.
+
+    `state` is the post-state of `block_root` advanced to `slot`, the honest validator's
+    head state. Target is the block at the epoch's first slot, source the state's current
+    justified checkpoint. From electra (EIP-7549) the committee index is 0 in the data.
+    """
+    fork = spec.fork_of(state)
+    epoch = compute_epoch_at_slot(spec, slot)
+    start_slot = compute_start_slot_at_epoch(spec, epoch)
+    if start_slot == int(state.slot):
+        target_root = block_root
+    else:
+        target_root = bytes(get_block_root_at_slot(spec, state, start_slot))
+    types = spec.types(fork)
+    return types.AttestationData(
+        slot=slot,
+        index=0 if fork >= Fork.ELECTRA else index,
+        beacon_block_root=block_root,
+        source=state.current_justified_checkpoint,
+        target=types.Checkpoint(epoch=epoch, root=target_root),
+    )
+
+
+def uint64_root(value: int) -> bytes:
+    """Return the hash tree root of a uint64: its 8 little-endian bytes, zero padded."""
+    return int(value).to_bytes(8, "little") + b"\x00" * 24

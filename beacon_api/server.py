@@ -147,8 +147,9 @@ async def serve(
     )
     try:
         await hypercorn_serve(app, config, task_status=task_status)  # type: ignore[arg-type]
-    except OSError as error:
-        if error.errno != errno.EADDRINUSE:
+    except (OSError, BaseExceptionGroup) as error:
+        # hypercorn binds inside its own nursery, so the OSError may come in a group.
+        if not _address_in_use(error):
             raise
         raise NetworkError(
             f"Beacon API port {port} on {host} is already in use: stop the other process or "
@@ -157,3 +158,10 @@ async def serve(
         ) from None
     finally:
         log.info("stopped Beacon API addr=%s:%d", host, port)
+
+
+def _address_in_use(error: BaseException) -> bool:
+    """Return True when `error`, or every exception inside a group, is EADDRINUSE."""
+    if isinstance(error, BaseExceptionGroup):
+        return all(_address_in_use(inner) for inner in error.exceptions)
+    return isinstance(error, OSError) and error.errno == errno.EADDRINUSE

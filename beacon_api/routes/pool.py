@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from beacon_api.ids import parse_uint
 from beacon_api.responses import VERSION_HEADER, data_response, json_response
-from beacon_api.routes.common import chain_of
+from beacon_api.routes.common import chain_of, observe
 from beacon_api.submission import decode_json_list, media_type_of, parse_json_body
 from caplin.config.forks import Fork
 from caplin.errors import ApiError, CaplinError, SSZError
@@ -41,9 +41,15 @@ def _require_json(request: Request) -> None:
 
 
 async def submit_each(
-    items: list[Any], submit: Callable[[Any], Awaitable[None]], what: str
+    items: list[Any],
+    submit: Callable[[Any], Awaitable[None]],
+    what: str,
+    accepted: Callable[[Any], None] | None = None,
 ) -> Response:
-    """Submit every item, then return 200 or a 400 listing each rejected item by index."""
+    """Submit every item, then return 200 or a 400 listing each rejected item by index.
+
+    `accepted` is called with each item the node accepted.
+    """
     failures = []
     for index, item in enumerate(items):
         try:
@@ -51,6 +57,9 @@ async def submit_each(
         except CaplinError as error:
             log.info("rejected submitted %s index=%d error=%s", what, index, error)
             failures.append({"index": index, "message": str(error)})
+            continue
+        if accepted is not None:
+            accepted(item)
     if failures:
         return json_response(
             {"code": 400, "message": f"some {what} failed validation", "failures": failures},
@@ -108,7 +117,13 @@ async def post_pool_attestations(request: Request) -> Response:
     types = chain.spec.types(fork)
     cls = types.SingleAttestation if fork >= Fork.ELECTRA else types.Attestation
     items = decode_json_list(cls, await request.body(), "attestations")
-    return await submit_each(items, chain.submit_attestation, "attestations")
+
+    def accepted(item: Any) -> None:
+        # Only electra's single attestations name their attester without a committee lookup.
+        if fork >= Fork.ELECTRA:
+            observe(request, int(item.data.slot), [int(item.attester_index)])
+
+    return await submit_each(items, chain.submit_attestation, "attestations", accepted)
 
 
 # Slashings, exits and BLS changes.

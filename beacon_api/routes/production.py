@@ -9,6 +9,7 @@ import logging
 
 from fastapi import APIRouter, Request, Response
 
+from beacon_api.duties import uint64_root
 from beacon_api.ids import parse_hex, parse_uint
 from beacon_api.responses import (
     SSZ,
@@ -18,8 +19,8 @@ from beacon_api.responses import (
     json_response,
     wants_ssz,
 )
-from beacon_api.routes.common import chain_of
-from beacon_api.routes.validator import current_slot, require_synced, state_of
+from beacon_api.routes.common import chain_of, state_of
+from beacon_api.routes.validator import current_slot, require_synced
 from beacon_api.submission import block_contents_type
 from caplin.config.constants import DOMAIN_RANDAO, G2_POINT_AT_INFINITY
 from caplin.config.forks import Fork
@@ -31,7 +32,6 @@ from caplin.transition.helpers import (
     get_beacon_proposer_index,
     get_domain,
 )
-from caplin.validator.proposer import uint64_root
 
 log = logging.getLogger("beacon_api.validator")
 

@@ -14,7 +14,7 @@ from beacon_api.responses import (
     wants_ssz,
 )
 from beacon_api.routes.common import chain_of, query_list
-from beacon_api.submission import parse_json_body
+from beacon_api.submission import check_id_count, json_body, parse_json_body, require_media
 from beacon_api.validators import Registry, balances_json, identities_json, validators_json
 from caplin.config import constants
 from caplin.config.forks import Fork
@@ -117,18 +117,26 @@ def _string_list(value: Any, name: str) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ApiError(400, f"invalid {name}: expected an array of strings")
+    check_id_count(len(value), f"{name} items")
     return value
 
 
 @router.post(PREFIX + "/validators")
 async def post_validators(request: Request, state_id: str) -> Response:
-    body = await request.body()
-    data = parse_json_body(body) if body.strip() else {}
+    # The body is required: `{}` (or null lists) asks for every validator, no body is an error.
+    data = json_body(request.headers.get("content-type", ""), await request.body())
     if not isinstance(data, dict):
         raise ApiError(400, "invalid body: expected an object with ids and statuses")
     ids = _string_list(data.get("ids"), "ids")
     statuses = _string_list(data.get("statuses"), "statuses")
     return await _validators(request, state_id, ids, statuses)
+
+
+async def _optional_id_body(request: Request) -> list[str]:
+    """Return the ids of an optional JSON array body; no body means every validator."""
+    require_media(request.headers.get("content-type", ""))
+    body = await request.body()
+    return _string_list(parse_json_body(body), "body") if body.strip() else []
 
 
 @router.get(PREFIX + "/validators/{validator_id}")
@@ -156,15 +164,12 @@ async def get_validator_balances(request: Request, state_id: str) -> Response:
 
 @router.post(PREFIX + "/validator_balances")
 async def post_validator_balances(request: Request, state_id: str) -> Response:
-    body = await request.body()
-    ids = _string_list(parse_json_body(body), "body") if body.strip() else []
-    return await _balances(request, state_id, ids)
+    return await _balances(request, state_id, await _optional_id_body(request))
 
 
 @router.post(PREFIX + "/validator_identities")
 async def post_validator_identities(request: Request, state_id: str) -> Response:
-    body = await request.body()
-    ids = _string_list(parse_json_body(body), "body") if body.strip() else []
+    ids = await _optional_id_body(request)
     resolved = await resolve_state(chain_of(request), state_id)
     return await _threaded(resolved, identities_json, resolved.state, ids)
 

@@ -21,7 +21,7 @@ from beacon_api.responses import (
     ssz_or_json_response,
     versioned_response,
 )
-from beacon_api.routes.common import chain_of
+from beacon_api.routes.common import chain_of, observe, state_of
 from beacon_api.routes.pool import submit_each, version_header
 from beacon_api.submission import (
     check_id_count,
@@ -41,7 +41,6 @@ from caplin.transition.helpers import (
 )
 from caplin.types.basic import List
 from caplin.types.ssz import decode, hash_tree_root
-from caplin.validator.attester import attestation_data
 
 log = logging.getLogger("beacon_api.validator")
 
@@ -274,7 +273,7 @@ async def get_attestation_data(request: Request) -> Response:
             f"invalid committee_index {committee_index}: slot {slot} has {committees} committees",
         )
     _require_verified(chain, block_root, "attestation data")
-    data = attestation_data(spec, state, block_root, slot, committee_index)
+    data = duties.attestation_data(spec, state, block_root, slot, committee_index)
     return await ssz_or_json_response(request, data)
 
 
@@ -369,11 +368,14 @@ async def _post_aggregates(request: Request, fork: Fork) -> Response:
     limit = spec.MAX_COMMITTEES_PER_SLOT * TARGET_AGGREGATORS_PER_COMMITTEE
     items = _decode_list(request, await request.body(), cls, "aggregate_and_proofs", limit)
     check_id_count(len(items), "aggregate_and_proofs")
-    for item in items:
-        observe(
-            request, int(item.message.aggregate.data.slot), [int(item.message.aggregator_index)]
-        )
-    return await submit_each(items, chain.submit_aggregate_and_proof, "aggregate_and_proofs")
+
+    def accepted(item: Any) -> None:
+        message = item.message
+        observe(request, int(message.aggregate.data.slot), [int(message.aggregator_index)])
+
+    return await submit_each(
+        items, chain.submit_aggregate_and_proof, "aggregate_and_proofs", accepted
+    )
 
 
 @router.post("/eth/v2/validator/aggregate_and_proofs")
@@ -439,10 +441,14 @@ async def post_contribution_and_proofs(request: Request) -> Response:
         )
     items = decode_json_list(cls, body, "contribution_and_proofs")
     check_id_count(len(items), "contribution_and_proofs")
-    for item in items:
-        contribution = item.message.contribution
-        observe(request, int(contribution.slot), [int(item.message.aggregator_index)])
-    return await submit_each(items, chain.submit_contribution_and_proof, "contribution_and_proofs")
+
+    def accepted(item: Any) -> None:
+        message = item.message
+        observe(request, int(message.contribution.slot), [int(message.aggregator_index)])
+
+    return await submit_each(
+        items, chain.submit_contribution_and_proof, "contribution_and_proofs", accepted
+    )
 
 
 # Subscriptions and proposer preparation. The node subscribes to no attestation or sync
@@ -588,41 +594,3 @@ def _live_indices(spec: Any, state: Any, epoch: int, indices: list[int]) -> set[
         return set()
     count = len(flags)
     return {index for index in indices if index < count and int(flags[index]) != 0}
-
-
-# State the validator routes keep between requests.
-
-
-class ValidatorApiState:
-    """Proposer preparations, subscribed validators and validators seen through the API."""
-
-    # Epochs of API submissions kept for liveness.
-    OBSERVED_EPOCHS = 4
-
-    def __init__(self) -> None:
-        self.preparations: dict[int, tuple[bytes, int]] = {}
-        self.subscribed_validators: set[int] = set()
-        self.observed: dict[int, set[int]] = {}
-
-    def fee_recipient(self, validator_index: int, epoch: int) -> bytes | None:
-        entry = self.preparations.get(validator_index)
-        if entry is None or entry[1] < epoch:
-            return None
-        return entry[0]
-
-    def observe(self, epoch: int, indices: list[int]) -> None:
-        self.observed.setdefault(epoch, set()).update(indices)
-        for old in [e for e in self.observed if e + self.OBSERVED_EPOCHS < epoch]:
-            del self.observed[old]
-
-
-def state_of(request: Request) -> ValidatorApiState:
-    state = getattr(request.app.state, "validator_api", None)
-    if state is None:
-        state = request.app.state.validator_api = ValidatorApiState()
-    return state
-
-
-def observe(request: Request, slot: int, indices: list[int]) -> None:
-    """Record validators seen at `slot` through the API, for the liveness route."""
-    state_of(request).observe(compute_epoch_at_slot(chain_of(request).spec, slot), indices)
