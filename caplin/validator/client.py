@@ -11,6 +11,7 @@ signed. When the database rejects a message, the client logs a warning and skips
 """
 
 import logging
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from caplin.node.pools import AttestationPool, SyncCommitteePool, committee_atte
 from caplin.transition.helpers import get_beacon_proposer_index
 from caplin.transition.slot import process_slots
 from caplin.validator import attester, sync_committee
+from caplin.validator.keymanager import load_keystores
 from caplin.validator.keys import ValidatorKey
 from caplin.validator.proposer import produce_block
 from caplin.validator.slashing_protection import (
@@ -38,7 +40,8 @@ class ValidatorClient:
     `engine` and `txpool` are the embedded execution engine and its transaction pool, used
     to build payloads; `fee_recipient` receives the priority fees. The slashing protection
     database is `<datadir>/validator/slashing_protection`; without a datadir it is a
-    temporary database deleted on `close`. Raises SlashingProtectionError
+    temporary database deleted on `close`. Keystores imported through the Keymanager API
+    and stored in the datadir are decrypted and run too. Raises SlashingProtectionError
     when the database belongs to another chain or another process has it open.
     """
 
@@ -64,8 +67,14 @@ class ValidatorClient:
         state = chain.snapshot.head_state
         index_of = {bytes(v.pubkey): i for i, v in enumerate(state.validators.readonly_iter())}
         self.index_of = index_of
+        if datadir is not None:
+            keys = [*keys, *(stored.key for stored in load_keystores(datadir))]
+        # Every key held, also those not (yet) in the validator registry.
+        self.held = {k.pubkey: k for k in keys}
         self.keys = {index_of[k.pubkey]: k for k in keys if k.pubkey in index_of}
         self.protection = _open_protection(state, datadir)
+        # Held by every duty that signs, so a deleted key cannot sign once `remove_key` returns.
+        self.duty_lock = threading.RLock()
         self._advanced: tuple[bytes, int, Any] | None = None
         self._votes: dict[int, tuple[Any, bytes, list[attester.CommitteeVotes]]] = {}
         self._sync_messages: dict[int, tuple[Any, bytes, list[int], dict[int, bytes]]] = {}
@@ -76,6 +85,41 @@ class ValidatorClient:
     def close(self) -> None:
         """Close the slashing protection database; no duty may run afterwards."""
         self.protection.close()
+
+    # --- keys --------------------------------------------------------------------------
+
+    def pubkeys(self) -> list[bytes]:
+        """Return the pubkey of every key held, active or not."""
+        return list(self.held)
+
+    def add_key(self, key: ValidatorKey) -> bool:
+        """Hold `key`; return whether it is in the validator registry and so runs duties."""
+        with self.duty_lock:
+            self.held[key.pubkey] = key
+            index = self.index_of.get(key.pubkey)
+            if index is None:
+                state = self.chain.snapshot.head_state
+                validators = state.validators.readonly_iter()
+                self.index_of = {bytes(v.pubkey): i for i, v in enumerate(validators)}
+                index = self.index_of.get(key.pubkey)
+            if index is None:
+                # TODO(keymanager): a key deposited later stays inactive until a restart.
+                return False
+            self.keys[index] = key
+            return True
+
+    def remove_key(self, pubkey: bytes) -> bool:
+        """Stop using the key of `pubkey`; return whether it was held.
+
+        Waits for a running duty, so the key makes no signature after this returns.
+        """
+        with self.duty_lock:
+            if self.held.pop(pubkey, None) is None:
+                return False
+            index = self.index_of.get(pubkey)
+            if index is not None:
+                self.keys.pop(index, None)
+            return True
 
     # --- states ------------------------------------------------------------------------
 
@@ -106,6 +150,10 @@ class ValidatorClient:
 
         Raises CaplinError when the block cannot be built or imported.
         """
+        with self.duty_lock:
+            return self._propose(slot)
+
+    def _propose(self, slot: int) -> Any:
         head, state = self.head_state_at(slot)
         proposer_index = get_beacon_proposer_index(self.spec, state)
         key = self.keys.get(proposer_index)
@@ -185,6 +233,10 @@ class ValidatorClient:
 
     def attest(self, slot: int) -> int:
         """Sign head votes and sync committee messages of `slot`; return the vote count."""
+        with self.duty_lock:
+            return self._attest(slot)
+
+    def _attest(self, slot: int) -> int:
         head, state = self.head_state_at(slot)
         votes = attester.produce_votes(self.spec, state, head, slot, self.keys, self.protection)
         self._votes[slot] = (state, head, votes)
@@ -204,6 +256,10 @@ class ValidatorClient:
         The aggregates go to fork choice and the attestation pool, and the sync committee
         contributions to their pool. Returns the number of committee aggregates.
         """
+        with self.duty_lock:
+            return self._aggregate(slot)
+
+    def _aggregate(self, slot: int) -> int:
         entry = self._votes.pop(slot, None)
         aggregates = 0
         if entry is not None:

@@ -176,6 +176,7 @@ class SlashingProtection:
         self._lock_file = lock_file
         self.genesis_validators_root = genesis_validators_root
         self._cleanup: Any = None
+        self._closed = False
 
     # --- opening -------------------------------------------------------------------------
 
@@ -215,6 +216,10 @@ class SlashingProtection:
         return protection
 
     def close(self) -> None:
+        """Close the database; closing it again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         self._store.close()
         self._lock_file.close()
         if self._cleanup is not None:
