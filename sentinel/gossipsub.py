@@ -141,6 +141,14 @@ class EthereumPubsub(Pubsub):
         await self.subscribe(topic)
         return self.queues[topic][1]
 
+    async def unsubscribe_topic(self, topic: str) -> None:
+        """Leave `topic`, drop its validator and close its queue, so its reader's loop ends."""
+        await self.unsubscribe(topic)
+        self.remove_topic_validator(topic)
+        queue = self.queues.pop(topic, None)
+        if queue is not None:
+            queue[0].close()
+
     def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
         """Queue a validated message for each subscribed topic it was sent on."""
         for topic in publish_message.topicIDs:

@@ -176,6 +176,18 @@ class Sentinel:
             self.pubsub.use_validator(topic, validator, self._on_gossip_reject)
         return await self.pubsub.subscribe_topic(topic)
 
+    async def subscribe_topic(
+        self, topic: str, validator: GossipValidator | None = None
+    ) -> trio.MemoryReceiveChannel:
+        """Subscribe to a full topic string (any fork digest); otherwise as `subscribe`."""
+        if validator is not None:
+            self.pubsub.use_validator(topic, validator, self._on_gossip_reject)
+        return await self.pubsub.subscribe_topic(topic)
+
+    async def unsubscribe_topic(self, topic: str) -> None:
+        """Leave a topic; its message queue closes."""
+        await self.pubsub.unsubscribe_topic(topic)
+
     def _on_gossip_reject(self, peer_id: str, reason: str) -> None:
         self.host.penalize(peer_id, GOSSIP_REJECT_PENALTY, f"gossip REJECT: {reason}")
 

@@ -1,9 +1,12 @@
-"""The node's networking: the Sentinel serving our chain, block gossip and range sync.
+"""The node's networking: the Sentinel serving our chain, gossip and range sync.
 
 `NodeNetwork` is the `ChainProvider` the Sentinel reads to respond to peers (Status,
-MetaData, BeaconBlocksByRange and BeaconBlocksByRoot from the node's storage). It
-subscribes to `beacon_block`, validates each message with a `GossipValidator` over fork
-choice, imports the accepted blocks, and publishes the blocks our validators propose.
+MetaData, BeaconBlocksByRange and BeaconBlocksByRoot from the node's storage, and
+BlobSidecarsByRoot and DataColumnSidecarsByRoot from the sidecars seen on gossip). Its
+`NodeGossip` subscribes to every topic of the fork (see `caplin.node.gossip`), validates
+each message with a `GossipValidator` over fork choice and hands the accepted ones to
+block import, fork choice and the pools. It publishes the blocks and aggregates of our
+validators.
 """
 
 import logging
@@ -16,17 +19,20 @@ import coincurve
 import trio
 
 from beacon_api.chain import NodeIdentity
-from caplin.errors import CaplinError
-from caplin.node.pools import committee_attestation
+from caplin.config.constants import FAR_FUTURE_EPOCH
+from caplin.config.forks import Fork
+from caplin.node.gossip import NodeGossip
+from caplin.node.pools import OperationPool, SidecarPool, committee_attestation
+from caplin.peerdas import get_validators_custody_requirement
 from caplin.sync.range_sync import RangeSync
 from caplin.transition.helpers import (
     compute_epoch_at_slot,
     compute_start_slot_at_epoch,
     get_beacon_committee,
 )
+from sentinel.enr import ATTESTATION_SUBNET_COUNT, SYNC_COMMITTEE_SUBNET_COUNT
 from sentinel.gossip import ForkChoiceView, GossipValidator
 from sentinel.gossip.result import ValidationResult, Verdict
-from sentinel.gossip.topics import decompress_payload, parse_topic
 from sentinel.service import Sentinel, SentinelConfig
 
 log = logging.getLogger("caplin.node.network")
@@ -58,6 +64,7 @@ class NodeNetwork:
         self.config = config
         head_state = self.chain.snapshot.head_state
         self.genesis_validators_root = bytes(head_state.genesis_validators_root)
+        self.custody_group_count = _custody_group_count(self.spec, head_state, node.validators)
         sentinel_config = SentinelConfig(
             listen_host=config.listen_host,
             udp_port=config.udp_port,
@@ -67,6 +74,7 @@ class NodeNetwork:
             static_peers=list(config.static_peers),
             target_peers=min(50, config.max_peers),
             max_peers=config.max_peers,
+            custody_group_count=self.custody_group_count,
         )
         self.sentinel = Sentinel(
             self.spec,
@@ -80,8 +88,22 @@ class NodeNetwork:
         self.guarded_validator = _GuardedValidator(self.validator)
         self.sync = RangeSync(self.spec, self.chain, self.sentinel.host, node.current_slot)
         self.record: Any = None
-        self.gossip_blocks = 0
-        self.gossip_aggregates = 0
+        self.operations = OperationPool()
+        self.sidecars = SidecarPool()
+        self.metadata_seq = 1
+        self.attnets: frozenset[int] = frozenset()
+        self.syncnets: frozenset[int] = frozenset()
+        self.gossip = NodeGossip(self)
+
+    @property
+    def gossip_blocks(self) -> int:
+        """Blocks received on gossip and imported."""
+        return self.gossip.applied["beacon_block"]
+
+    @property
+    def gossip_aggregates(self) -> int:
+        """Aggregates received on gossip and applied to fork choice."""
+        return self.gossip.applied["beacon_aggregate_and_proof"]
 
     # --- ChainProvider -----------------------------------------------------------------
 
@@ -112,9 +134,34 @@ class NodeNetwork:
         return status_type(**fields)
 
     def metadata(self) -> Any:
-        """Return our MetaData: no attestation or sync committee subnets subscribed."""
+        """Return our MetaData: the advertised subnets, and from Fulu the custody group
+        count."""
         fork = self.spec.fork_at_epoch(compute_epoch_at_slot(self.spec, self.node.current_slot()))
-        return self.spec.types(max(fork, type(fork).ALTAIR)).MetaData(seq_number=1)
+        fields: dict[str, Any] = {
+            "seq_number": self.metadata_seq,
+            "attnets": [i in self.attnets for i in range(ATTESTATION_SUBNET_COUNT)],
+            "syncnets": [i in self.syncnets for i in range(SYNC_COMMITTEE_SUBNET_COUNT)],
+        }
+        if fork >= Fork.FULU:
+            fields["custody_group_count"] = self.custody_group_count or 0
+        return self.spec.types(max(fork, Fork.ALTAIR)).MetaData(**fields)
+
+    def advertise_subnets(self, attnets: frozenset[int], syncnets: frozenset[int]) -> None:
+        """Advertise new long-lived attestation and sync committee subnets: MetaData gets a
+        higher sequence number and the ENR is signed again. Unchanged subnets do nothing."""
+        if (attnets, syncnets) == (self.attnets, self.syncnets):
+            return
+        self.attnets, self.syncnets = attnets, syncnets
+        self.metadata_seq += 1
+        self.sentinel.config.attnets = attnets
+        self.sentinel.config.syncnets = syncnets
+        self.sentinel.refresh_record()
+        log.info(
+            "advertised subnets changed attnets=%s syncnets=%s seq=%d",
+            sorted(attnets),
+            sorted(syncnets),
+            self.metadata_seq,
+        )
 
     def blocks_by_range(self, start_slot: int, count: int) -> Iterable[Any]:
         """Yield the canonical blocks of [start_slot, start_slot + count) from storage."""
@@ -134,25 +181,41 @@ class NodeNetwork:
             if block is not None:
                 yield block
 
+    def blob_sidecars_by_root(self, identifiers: list[tuple[bytes, int]]) -> list[Any]:
+        """Return the pooled blob sidecars among (block root, index) `identifiers`."""
+        found = (self.sidecars.blob_sidecar(root, index) for root, index in identifiers)
+        return [sidecar for sidecar in found if sidecar is not None]
+
+    def data_column_sidecars_by_root(self, identifiers: list[tuple[bytes, list[int]]]) -> list[Any]:
+        """Return the pooled data column sidecars among (block root, columns) `identifiers`."""
+        found = (
+            self.sidecars.data_column_sidecar(root, column)
+            for root, columns in identifiers
+            for column in columns
+        )
+        return [sidecar for sidecar in found if sidecar is not None]
+
     # --- service -----------------------------------------------------------------------
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        """Start the Sentinel, follow block gossip and range-sync until cancelled."""
+        """Start the Sentinel, follow gossip and range-sync until cancelled."""
         async with trio.open_nursery() as nursery:
-            self.record = await nursery.start(self.sentinel.run)
-            blocks = await self.sentinel.subscribe(
-                "beacon_block",
-                validator=self.guarded_validator,  # type: ignore[arg-type]
-            )
-            nursery.start_soon(self._import_gossip_blocks, blocks)
-            aggregates = await self.sentinel.subscribe(
-                "beacon_aggregate_and_proof",
-                validator=self.guarded_validator,  # type: ignore[arg-type]
-            )
-            nursery.start_soon(self._apply_gossip_aggregates, aggregates)
+            await nursery.start(self.sentinel.run)
+            await nursery.start(self.gossip.run)
+            self.record = self.sentinel.discovery.record
             nursery.start_soon(self.sync.run)
             nursery.start_soon(self._prune_seen_caches)
             task_status.started(self.record)
+
+    async def publish(self, name: str, ssz: bytes, subnet_id: int | None = None) -> bool:
+        """Publish SSZ bytes on topic `name` at the current fork digest; return False (and
+        log) when gossipsub fails."""
+        try:
+            await self.sentinel.publish(name, ssz, subnet_id)
+        except Exception as error:  # py-libp2p raises its own types on closed streams
+            log.warning("gossip publish failed topic=%s error=%r", name, error)
+            return False
+        return True
 
     async def publish_block(self, signed_block: Any) -> None:
         """Publish one of our blocks on `beacon_block`. A failure is logged, not raised."""
@@ -196,54 +259,19 @@ class NodeNetwork:
                 encoded.append(signed.encode_bytes())
         return encoded
 
-    async def _apply_gossip_aggregates(self, queue: trio.MemoryReceiveChannel) -> None:
-        async for message in queue:
-            try:
-                signed = self._decode(message, "SignedAggregateAndProof")
-            except (ValueError, KeyError) as error:
-                log.debug("gossip aggregate not decoded error=%s", error)
-                continue
-            try:
-                await trio.to_thread.run_sync(self.chain.on_attestation, signed.message.aggregate)
-            except CaplinError as error:
-                log.debug("gossip aggregate not applied error=%s", error)
-                continue
-            # TODO(pools): add received aggregates to the attestation pool too, so a
-            # proposer without the votes can include them; the pool takes single votes.
-            self.gossip_aggregates += 1
-
-    async def _import_gossip_blocks(self, queue: trio.MemoryReceiveChannel) -> None:
-        async for message in queue:
-            try:
-                signed_block = self._decode(message, "SignedBeaconBlock")
-            except (ValueError, KeyError) as error:
-                log.debug("gossip block not decoded error=%s", error)
-                continue
-            slot = int(signed_block.message.slot)
-            try:
-                await trio.to_thread.run_sync(self.chain.import_block, signed_block)
-            except CaplinError as error:
-                # An unknown parent means we are behind: range sync fetches the gap.
-                log.info("gossip block not imported slot=%d error=%s", slot, error)
-                self.sync.wake()
-                continue
-            self.gossip_blocks += 1
-            log.debug("gossip block imported slot=%d", slot)
-
-    def _decode(self, message: Any, type_name: str) -> Any:
-        """Decode an accepted gossip message as `type_name` of its topic's fork."""
-        topic = parse_topic(list(message.topicIDs)[0])
-        fork = self.sentinel.forks.fork_of_digest(topic.fork_digest)
-        data = decompress_payload(self.spec, bytes(message.data))
-        return getattr(self.spec.types(fork), type_name).decode_bytes(data)
-
     async def _prune_seen_caches(self) -> None:
         slot_seconds = self.spec.SLOT_DURATION_MS / 1000
         while True:
             await trio.sleep(slot_seconds)
             self.validator.prune(int(time.time() * 1000))
-            finalized = self.chain.snapshot.finalized.epoch
-            self.view.forget_unimported_before(compute_start_slot_at_epoch(self.spec, finalized))
+            snapshot = self.chain.snapshot
+            finalized_slot = compute_start_slot_at_epoch(self.spec, snapshot.finalized.epoch)
+            self.view.forget_unimported_before(finalized_slot)
+            self.operations.prune(snapshot.head_state)
+            # NOTE: sidecars are kept for two epochs only, so BlobSidecarsByRoot and
+            # DataColumnSidecarsByRoot serve recent ones; the node has no sidecar storage.
+            recent = self.node.current_slot() - 2 * int(self.spec.SLOTS_PER_EPOCH)
+            self.sidecars.prune(max(finalized_slot, recent))
 
     # --- Beacon API views --------------------------------------------------------------
 
@@ -289,6 +317,19 @@ class _GuardedValidator:
         except Exception as error:  # noqa: BLE001 - one message must not stop gossip
             log.warning("gossip validation failed topic=%s error=%r", topic, error)
             return ValidationResult(Verdict.IGNORE, f"validation failed: {error!r}")
+
+
+def _custody_group_count(spec: Any, state: Any, validators: Any) -> int | None:
+    """Return the custody group count to advertise from Fulu, or None on a chain without
+    Fulu: the validators' requirement when the node runs any, else CUSTODY_REQUIREMENT."""
+    if int(getattr(spec, "FULU_FORK_EPOCH", FAR_FUTURE_EPOCH)) == FAR_FUTURE_EPOCH:
+        return None
+    indices = list(validators.keys) if validators is not None else []
+    if not indices:
+        return int(spec.CUSTODY_REQUIREMENT)
+    return max(
+        int(spec.CUSTODY_REQUIREMENT), get_validators_custody_requirement(spec, state, indices)
+    )
 
 
 def _enr_ip(listen_host: str) -> str | None:
