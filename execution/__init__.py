@@ -3,6 +3,8 @@
 py-evm has no Osaka yet, so fulu chains run Prague execution rules here.
 """
 
+# First, so py-evm hashes with the fastest Keccak backend from its first call.
+import execution.hashing  # noqa: F401, I001
 from execution.builder import BuiltPayload, build_payload
 from execution.engine import BatchResult, EmbeddedEngine
 from execution.errors import (

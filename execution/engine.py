@@ -50,7 +50,7 @@ from execution.payload import (
 from execution.pruning import Marker, sweep
 from execution.storage import KVBackend, LMDBBackend, MemoryBackend, Overlay
 from execution.validation import check_execution_results, check_header_fields, reject
-from execution.vm import CaplinPragueVM, vm_class_for
+from execution.vm import CachingAtomicDB, CaplinPragueVM, StateTrieCache, vm_class_for
 
 logger = logging.getLogger("caplin.execution")
 
@@ -227,13 +227,15 @@ class EmbeddedEngine:
             previous_head = ChainDB(AtomicDB(batch)).get_canonical_head().hash
             executed: list[bytes] = []
             failure: Exception | None = None
+            # Shared by the blocks of this batch only: its nodes are stored by the batch.
+            trie_cache = StateTrieCache()
             for new_payload in payloads:
                 if self._is_executed(batch, new_payload.payload.block_hash):
                     executed.append(new_payload.payload.block_hash)
                     continue
                 layer = Overlay(batch)
                 try:
-                    block_hash = self._execute_one(layer, new_payload)
+                    block_hash = self._execute_one(layer, new_payload, trie_cache)
                 except Exception as error:  # the blocks before it are still committed below
                     failure = error
                     break
@@ -313,9 +315,11 @@ class EmbeddedEngine:
     def notify_new_payload(self, new_payload_request: Any) -> bool:
         return self.verify_and_notify_new_payload(new_payload_request)
 
-    def _execute_one(self, layer: Overlay, request: NewPayload) -> bytes:
+    def _execute_one(
+        self, layer: Overlay, request: NewPayload, trie_cache: StateTrieCache
+    ) -> bytes:
         payload = request.payload
-        db = AtomicDB(layer)
+        db = CachingAtomicDB(layer, trie_cache)
         chaindb = ChainDB(db)
 
         parent = self._parent_header(chaindb, layer, payload.parent_hash, payload.block_number)
