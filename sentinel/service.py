@@ -21,7 +21,6 @@ from typing import Any
 import trio
 
 from caplin.config.constants import FAR_FUTURE_EPOCH
-from caplin.config.forks import Fork
 from sentinel.discv5.service import DiscoveryError, Discv5Service
 from sentinel.enr import (
     ATTESTATION_SUBNET_COUNT,
@@ -32,6 +31,7 @@ from sentinel.enr import (
     encode_bitvector,
 )
 from sentinel.gossip import GossipTopic, GossipValidator
+from sentinel.gossip.subscriptions import DigestPeriod, digest_schedule
 from sentinel.gossip.topics import compress_payload
 from sentinel.gossipsub import EthereumPubsub
 from sentinel.host import ChainProvider, HostConfig, SentinelHost, enr_multiaddr
@@ -120,6 +120,7 @@ class Sentinel:
         self.chain = chain
         self.config = config or SentinelConfig()
         self.forks = ForkContext(spec, genesis_validators_root)
+        self.periods = digest_schedule(spec, genesis_validators_root)
         self.static_peers = parse_static_peers(self.config.static_peers)
         host_config = HostConfig(
             listen_host=self.config.listen_host,
@@ -150,15 +151,28 @@ class Sentinel:
         return str(GossipTopic(self.fork_digest, name, subnet_id))
 
     def enr_fork_id(self) -> ENRForkID:
-        """Return the `eth2` ENR value: current digest and the next scheduled fork."""
+        """Return the `eth2` ENR value: current digest and the next scheduled fork.
+
+        From Fulu a blob schedule entry counts as a fork for `next_fork_epoch`, while
+        `next_fork_version` stays the current version for it. Without a next fork the
+        version is the current one and the epoch FAR_FUTURE_EPOCH.
+        """
         current = self.forks.fork_of_digest(self.fork_digest)
-        next_version, next_epoch = bytes(self.spec.fork_version(current)), FAR_FUTURE_EPOCH
-        for fork in Fork:
-            epoch = int(getattr(self.spec, f"{fork.name}_FORK_EPOCH", FAR_FUTURE_EPOCH))
-            if fork > current and epoch != FAR_FUTURE_EPOCH:
-                next_version, next_epoch = bytes(self.spec.fork_version(fork)), epoch
-                break
-        return ENRForkID(self.fork_digest, next_version, next_epoch)
+        following = self.next_digest_period()
+        if following is None:
+            return ENRForkID(
+                self.fork_digest, bytes(self.spec.fork_version(current)), FAR_FUTURE_EPOCH
+            )
+        version = bytes(self.spec.fork_version(following.fork))
+        return ENRForkID(self.fork_digest, version, following.start_epoch)
+
+    def next_digest_period(self) -> DigestPeriod | None:
+        """Return the digest period after the current fork digest's, or None for the last."""
+        for position, period in enumerate(self.periods):
+            if period.digest == self.fork_digest:
+                later = self.periods[position + 1 : position + 2]
+                return later[0] if later else None
+        return None
 
     async def subscribe(
         self,
@@ -179,13 +193,13 @@ class Sentinel:
     async def subscribe_topic(
         self, topic: str, validator: GossipValidator | None = None
     ) -> trio.MemoryReceiveChannel:
-        """Subscribe to a full topic string (any fork digest); otherwise as `subscribe`."""
+        """Subscribe to a full topic string of any fork digest, with `subscribe`'s validation."""
         if validator is not None:
             self.pubsub.use_validator(topic, validator, self._on_gossip_reject)
         return await self.pubsub.subscribe_topic(topic)
 
     async def unsubscribe_topic(self, topic: str) -> None:
-        """Leave a topic; its message queue closes."""
+        """Leave a topic and close its message queue."""
         await self.pubsub.unsubscribe_topic(topic)
 
     def _on_gossip_reject(self, peer_id: str, reason: str) -> None:
@@ -217,6 +231,11 @@ class Sentinel:
         }
         if self.config.custody_group_count is not None:
             values["cgc"] = self.config.custody_group_count
+        if int(getattr(self.spec, "FULU_FORK_EPOCH", FAR_FUTURE_EPOCH)) != FAR_FUTURE_EPOCH:
+            # Fulu: `nfd` is the next fork's digest (blob schedule entries included), or
+            # four zero bytes when none is scheduled.
+            following = self.next_digest_period()
+            values["nfd"] = following.digest if following is not None else b"\x00" * 4
         return values
 
     async def run(self, task_status: trio.TaskStatus = trio.TASK_STATUS_IGNORED) -> None:

@@ -3,6 +3,7 @@ import pytest
 import trio
 
 from caplin.config import ChainSpec
+from caplin.config.constants import FAR_FUTURE_EPOCH
 from caplin.config.forks import Fork
 from sentinel.enr import ENR
 from sentinel.gossip.topics import compress_payload
@@ -75,3 +76,35 @@ async def test_sentinel_gossip_and_record_refresh():
         assert refreshed.attnets == {5, 6}
         assert refreshed.tcp == record_a.tcp
         nursery.cancel_scope.cancel()
+
+
+def test_enr_fork_id_and_nfd_follow_schedule():
+    config = {"ALTAIR_FORK_EPOCH": 0, "BELLATRIX_FORK_EPOCH": 0, "CAPELLA_FORK_EPOCH": 0}
+    config.update({"DENEB_FORK_EPOCH": 0, "ELECTRA_FORK_EPOCH": 0, "FULU_FORK_EPOCH": 2})
+    config["BLOB_SCHEDULE"] = [{"EPOCH": 5, "MAX_BLOBS_PER_BLOCK": 12}]
+    spec = ChainSpec.from_config(config, preset="minimal")
+    forks = ForkContext(spec, GENESIS_ROOT)
+    electra, fulu = forks.digest_of_fork(Fork.ELECTRA), forks.digest_at_epoch(2)
+    status = spec.types(Fork.PHASE0).Status(fork_digest=electra)
+    chain = MemoryChain(status, spec.types(Fork.ALTAIR).MetaData())
+    sentinel = Sentinel(spec, coincurve.PrivateKey().secret, GENESIS_ROOT, chain, SentinelConfig())
+
+    fork_id = sentinel.enr_fork_id()
+    assert fork_id.fork_digest == electra
+    assert fork_id.next_fork_version == spec.fork_version(Fork.FULU)
+    assert fork_id.next_fork_epoch == 2
+    assert sentinel._record_values(9000, 9001)["nfd"] == fulu
+
+    # From Fulu a blob schedule entry is the next fork: the version stays Fulu's.
+    chain.set_status(spec.types(Fork.PHASE0).Status(fork_digest=fulu))
+    fork_id = sentinel.enr_fork_id()
+    assert fork_id.next_fork_version == spec.fork_version(Fork.FULU)
+    assert fork_id.next_fork_epoch == 5
+    assert sentinel._record_values(9000, 9001)["nfd"] == forks.digest_at_epoch(5)
+
+    # After the last entry nothing is scheduled.
+    chain.set_status(spec.types(Fork.PHASE0).Status(fork_digest=forks.digest_at_epoch(5)))
+    fork_id = sentinel.enr_fork_id()
+    assert fork_id.next_fork_version == spec.fork_version(Fork.FULU)
+    assert fork_id.next_fork_epoch == FAR_FUTURE_EPOCH
+    assert sentinel._record_values(9000, 9001)["nfd"] == b"\x00" * 4
