@@ -109,19 +109,30 @@ def _record_votes(
         for v, data, signing_root in voters
     ]
     allowed = set()
+    rejected: list[tuple[int, Any]] = []
     for (validator_index, data, _), error in zip(
         voters, protection.check_and_record_attestations(requests), strict=True
     ):
         if error is None:
             allowed.add(validator_index)
-        else:
-            log.warning(
-                "attestation not signed: slashing protection rejected it slot=%d "
-                "validator_index=%d error=%s",
-                int(data.slot),
-                validator_index,
-                error,
-            )
+            continue
+        rejected.append((validator_index, error))
+        log.debug(
+            "attestation not signed slot=%d validator_index=%d error=%s",
+            int(data.slot),
+            validator_index,
+            error,
+        )
+    if rejected:
+        # One line per slot: the log filter drops repeats of a warning within seconds.
+        log.warning(
+            "attestations not signed: slashing protection rejected them slot=%d count=%d "
+            "validator_indices=%s first_error=%s",
+            int(voters[0][1].slot),
+            len(rejected),
+            ",".join(str(index) for index, _ in rejected),
+            rejected[0][1],
+        )
     return allowed
 
 

@@ -64,7 +64,7 @@ def test_conflicting_records_skip_duties(dev, tmp_path, caplog):
         client.close()
     messages = [record.getMessage() for record in caplog.records]
     assert any("block not signed" in m and "double_proposal" in m for m in messages)
-    assert any("attestation not signed" in m and "double_vote" in m for m in messages)
+    assert any("attestations not signed" in m and "double_vote" in m for m in messages)
     assert dev.chain.snapshot.head_slot == 0
 
 
