@@ -13,6 +13,7 @@ cancelled.
 import errno
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import trio
 from fastapi import APIRouter, FastAPI
@@ -34,6 +35,7 @@ from beacon_api.routes import (
     states,
     validator,
 )
+from beacon_api.routes import keymanager as keymanager_routes
 from caplin.errors import NetworkError
 
 log = logging.getLogger("beacon_api")
@@ -74,8 +76,12 @@ def create_app(
     chain: ChainReader,
     namespaces: Iterable[str] | str = DEFAULT_NAMESPACES,
     cors_origins: Iterable[str] = (),
+    keymanager: Any = None,
 ) -> FastAPI:
     """Build the FastAPI app serving the routes of `namespaces` from `chain`.
+
+    With `keymanager` (a `caplin.validator.keymanager.KeyManager`) the app also serves the
+    Keymanager API's /eth/v1/keystores routes, behind its bearer token.
 
     Routes of a namespace left out are not registered, so they return 404.
 
@@ -92,6 +98,9 @@ def create_app(
     )
     app.state.chain = chain
     app.state.namespaces = enabled
+    app.state.keymanager = keymanager
+    if keymanager is not None:
+        app.include_router(keymanager_routes.router)
     for name in enabled:
         for router in ROUTERS.get(name, ()):
             app.include_router(router)
@@ -122,6 +131,7 @@ async def serve(
     port: int = 5555,
     namespaces: Iterable[str] | str = DEFAULT_NAMESPACES,
     cors_origins: Iterable[str] = (),
+    keymanager: Any = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the Beacon API on `host:port` until cancelled.
@@ -134,7 +144,7 @@ async def serve(
         NetworkError: the port is already in use; the message names the port and the flag.
         OSError: the address cannot be bound for another reason.
     """
-    app = create_app(chain, namespaces, cors_origins)
+    app = create_app(chain, namespaces, cors_origins, keymanager)
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
