@@ -1,11 +1,15 @@
 """Benchmark: execute payloads as one batch versus one at a time with a commit each.
 
 Builds a chain of `--payloads` payloads of `--transfers` ETH transfers each
-with the engine's own builder. Then it executes the chain on fresh LMDB
+with the engine's own builder, or loads it from the cache file of a previous
+build with the same parameters (`--cache-dir`, default the system temporary
+directory; `--no-cache` rebuilds). Then it executes the chain on fresh LMDB
 engines that fsync on commit, as a node runs. One mode is a single
 `execute_batch` (one database commit), the other executes payload by payload
 (one commit each). Each mode runs `--rounds` times, alternating, in this
 process. The script prints the time per payload of each mode and their ratio.
+`--mode batch` or `--mode single` runs only that mode, for timing whole
+processes from outside.
 
     .venv/bin/python bench/execution.py --payloads 1000 --transfers 100
 """
@@ -13,6 +17,8 @@ process. The script prints the time per payload of each mode and their ratio.
 from __future__ import annotations
 
 import argparse
+import os
+import pickle
 import shutil
 import statistics
 import sys
@@ -35,6 +41,8 @@ from execution.payload import NewPayload  # noqa: E402
 from execution.txpool import TransactionPool  # noqa: E402
 
 GENESIS_TIMESTAMP = 1_700_000_000
+# Part of the cache file name: change it when build_chain builds other payloads.
+CHAIN_FORMAT = 1
 
 
 def build_chain(payloads: int, transfers: int) -> list[NewPayload]:
@@ -78,6 +86,25 @@ def build_chain(payloads: int, transfers: int) -> list[NewPayload]:
             )
         requests.append(built.request)
     return requests
+
+
+def load_or_build_chain(
+    payloads: int, transfers: int, cache_dir: str | None
+) -> tuple[list[NewPayload], str]:
+    """Return the chain and how it was obtained; build and store it when no cache file exists."""
+    if cache_dir is None:
+        return build_chain(payloads, transfers), "built"
+    path = Path(cache_dir) / f"caplin-bench-execution-v{CHAIN_FORMAT}-{payloads}x{transfers}.pickle"
+    if path.exists():
+        with path.open("rb") as file:
+            return pickle.load(file), f"loaded from {path}"
+    requests = build_chain(payloads, transfers)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    with partial.open("wb") as file:
+        pickle.dump(requests, file, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.replace(path)
+    return requests, f"built and stored in {path}"
 
 
 @dataclass
@@ -138,17 +165,37 @@ def main() -> None:
     parser.add_argument("--payloads", type=int, default=1000, help="payloads in the chain")
     parser.add_argument("--transfers", type=int, default=100, help="transfers per payload")
     parser.add_argument("--rounds", type=int, default=1, help="runs of each mode, alternating")
+    parser.add_argument(
+        "--mode", choices=("both", "batch", "single"), default="both", help="modes to run"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        default=tempfile.gettempdir(),
+        help="directory of the built-chain cache files (default: %(default)s)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="build the chain, store nothing")
     args = parser.parse_args()
 
     start = time.perf_counter()
-    requests = build_chain(args.payloads, args.transfers)
-    build_seconds = time.perf_counter() - start
-    print(f"built {args.payloads} payloads x {args.transfers} transfers in {build_seconds:.1f} s")
+    requests, source = load_or_build_chain(
+        args.payloads, args.transfers, None if args.no_cache else args.cache_dir
+    )
+    seconds = time.perf_counter() - start
+    print(f"{args.payloads} payloads x {args.transfers} transfers {source} in {seconds:.1f} s")
 
     batch_runs, single_runs = [], []
     for _ in range(args.rounds):
-        single_runs.append(run_mode(requests, batched=False))
-        batch_runs.append(run_mode(requests, batched=True))
+        if args.mode in ("both", "single"):
+            single_runs.append(run_mode(requests, batched=False))
+        if args.mode in ("both", "batch"):
+            batch_runs.append(run_mode(requests, batched=True))
+    if args.mode != "both":
+        report(
+            "one batch" if args.mode == "batch" else "one at a time",
+            batch_runs or single_runs,
+            args.payloads,
+        )
+        return
     single = report("one at a time", single_runs, args.payloads)
     batch = report("one batch", batch_runs, args.payloads)
     wall_ratio = single.wall / batch.wall

@@ -48,6 +48,7 @@ from execution.payload import (
     payload_from_header,
 )
 from execution.pruning import Marker, sweep
+from execution.senders import SenderRecovery, assign_sender
 from execution.storage import KVBackend, LMDBBackend, MemoryBackend, Overlay
 from execution.validation import check_execution_results, check_header_fields, reject
 from execution.vm import CachingAtomicDB, CaplinPragueVM, StateTrieCache, vm_class_for
@@ -222,20 +223,24 @@ class EmbeddedEngine:
         from a fork before electra.
         """
         payloads = [r if isinstance(r, NewPayload) else from_ssz_request(r) for r in requests]
-        with self._lock:
+        raw_transactions = [raw for p in payloads for raw in p.payload.transactions]
+        with self._lock, SenderRecovery(raw_transactions) as senders:
             batch = Overlay(self.backend)
             previous_head = ChainDB(AtomicDB(batch)).get_canonical_head().hash
             executed: list[bytes] = []
             failure: Exception | None = None
             # Shared by the blocks of this batch only: its nodes are stored by the batch.
             trie_cache = StateTrieCache()
+            first_transaction = 0
             for new_payload in payloads:
+                offset = first_transaction
+                first_transaction += len(new_payload.payload.transactions)
                 if self._is_executed(batch, new_payload.payload.block_hash):
                     executed.append(new_payload.payload.block_hash)
                     continue
                 layer = Overlay(batch)
                 try:
-                    block_hash = self._execute_one(layer, new_payload, trie_cache)
+                    block_hash = self._execute_one(layer, new_payload, trie_cache, senders, offset)
                 except Exception as error:  # the blocks before it are still committed below
                     failure = error
                     break
@@ -316,7 +321,12 @@ class EmbeddedEngine:
         return self.verify_and_notify_new_payload(new_payload_request)
 
     def _execute_one(
-        self, layer: Overlay, request: NewPayload, trie_cache: StateTrieCache
+        self,
+        layer: Overlay,
+        request: NewPayload,
+        trie_cache: StateTrieCache,
+        senders: SenderRecovery,
+        first_transaction: int,
     ) -> bytes:
         payload = request.payload
         db = CachingAtomicDB(layer, trie_cache)
@@ -329,6 +339,10 @@ class EmbeddedEngine:
             transactions = decode_transactions(payload.transactions)
         except Exception as error:  # rlp and py-evm raise many types on malformed input
             reject(payload, "transactions", f"cannot decode a transaction: {error}")
+        raw_transactions = payload.transactions
+        for index, transaction in enumerate(transactions):
+            sender = senders.get(first_transaction + index, raw_transactions[index])
+            assign_sender(transaction, sender)
         versioned_hashes = blob_versioned_hashes(transactions)
         if versioned_hashes != tuple(request.versioned_hashes):
             reject(
@@ -362,6 +376,7 @@ class EmbeddedEngine:
             coinbase=payload.fee_recipient,
         )
         vm = self.build_vm(db, base_header)
+        vm.encoded_transactions = payload.transactions
         try:
             result = vm.import_block(block)
         except ValidationError as error:

@@ -239,6 +239,8 @@ class CaplinPragueVM(PragueVM):
         self.execution_requests: list[bytes] = []
         self.transactions_applied = 0
         self.receipts: tuple[Any, ...] | None = None
+        # The raw transactions of the payload being imported, when the engine sets them.
+        self.encoded_transactions: Sequence[bytes] | None = None
 
     def apply_transaction(
         self, header: BlockHeaderAPI, transaction: SignedTransactionAPI
@@ -291,7 +293,10 @@ class CaplinPragueVM(PragueVM):
         withdrawals: Sequence[WithdrawalAPI] | None = None,
     ) -> BlockAPI:
         # py-evm's version builds these tries with HexaryTrie, which re-hashes per item.
-        transactions_root, transaction_nodes = ordered_trie_root(t.encode() for t in transactions)
+        encoded = self.encoded_transactions
+        if encoded is None or len(encoded) != len(transactions):
+            encoded = [t.encode() for t in transactions]
+        transactions_root, transaction_nodes = ordered_trie_root(encoded)
         self.chaindb.persist_trie_data_dict(transaction_nodes)
         receipts_root, receipt_nodes = ordered_trie_root(r.encode() for r in receipts)
         self.chaindb.persist_trie_data_dict(receipt_nodes)
