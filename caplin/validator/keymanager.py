@@ -30,7 +30,7 @@ from caplin.validator.keystore import (
 log = logging.getLogger("caplin.validator")
 
 TOKEN_FILE = "api-token.txt"
-# The Keymanager API asks for tokens of at least 256 bits, hex encoded.
+# The Keymanager API requires tokens of at least 256 bits, hex encoded.
 MIN_TOKEN_HEX_CHARS = 64
 
 
@@ -59,7 +59,7 @@ def validator_dir(datadir: str | Path) -> Path:
 def load_token(datadir: str | Path) -> str:
     """Return the Keymanager API bearer token of `datadir`, creating the token file if needed.
 
-    Raises KeymanagerError when the file exists but cannot be read or holds a token shorter
+    Raises KeymanagerError when the file exists but cannot be read or contains a token shorter
     than 256 bits.
     """
     path = validator_dir(datadir) / TOKEN_FILE
@@ -116,7 +116,7 @@ class KeyManager:
         self.token = load_token(datadir)
 
     def list_keys(self) -> list[dict[str, Any]]:
-        """Return the Keymanager API `data` entries of every key the client holds."""
+        """Return the Keymanager API `data` entries of every key the client has."""
         entries = []
         for pubkey in self.client.pubkeys():
             entry: dict[str, Any] = {

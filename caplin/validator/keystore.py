@@ -2,7 +2,7 @@
 
 A keystore encrypts a secret key with AES-128-CTR under the first 16 bytes of a key derived
 from the password by scrypt or PBKDF2-HMAC-SHA256. The checksum, SHA-256 over bytes 16..32
-of the derived key followed by the ciphertext, tells a wrong password from a corrupt file.
+of the derived key followed by the ciphertext, detects a wrong password.
 Before key derivation, the password is NFKD-normalized, stripped of the C0 (0x00-0x1F), C1
 (0x80-0x9F) and Delete (0x7F) control codes, and UTF-8 encoded.
 """
@@ -23,9 +23,9 @@ from caplin.errors import CaplinError
 from caplin.validator.keys import CURVE_ORDER, ValidatorKey
 
 KEYSTORE_VERSION = 4
-# Bounds on the key derivation cost a keystore may ask for, so an imported file cannot make
-# the node spend minutes or gigabytes on it. Common tools write scrypt n=2**18, r=8, p=1
-# (256 MiB) and PBKDF2 c=2**18.
+# Bounds on the key derivation cost a keystore may require, so an imported file cannot make
+# the node spend minutes or gigabytes on it. The EIP-2335 test vectors use scrypt n=2**18,
+# r=8, p=1 (256 MiB) and PBKDF2 c=2**18.
 MAX_SCRYPT_MEMORY = 1 << 30
 MAX_PBKDF2_ROUNDS = 1 << 22
 
@@ -45,14 +45,14 @@ class DecryptedKeystore:
 def normalize_password(password: str) -> bytes:
     """Return the bytes that key derivation uses for `password`."""
     text = unicodedata.normalize("NFKD", password)
-    kept = "".join(c for c in text if not (ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F))
-    return kept.encode("utf-8")
+    allowed = "".join(c for c in text if not (ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F))
+    return allowed.encode("utf-8")
 
 
 def decrypt_keystore(keystore: Any, password: str) -> DecryptedKeystore:
     """Decrypt a keystore (a decoded JSON object or its text) with `password`.
 
-    Raises KeystoreError when the keystore is malformed, asks for an unsupported or too
+    Raises KeystoreError when the keystore is malformed, requires an unsupported or too
     expensive function, the password is wrong, or the secret key does not match `pubkey`.
     """
     if isinstance(keystore, (str, bytes)):

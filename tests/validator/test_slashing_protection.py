@@ -191,3 +191,38 @@ def test_kill_after_record_keeps_record(path):
         assert rejected_rule(db.check_and_record_block, KEY, 5, b"\x02" * 32) == "double_proposal"
         check = db.check_and_record_attestation
         assert rejected_rule(check, KEY, 1, 2, b"\x02" * 32) == "double_vote"
+
+
+RECORD_IN_LOOP = textwrap.dedent(
+    """
+    import sys
+    from caplin.validator.slashing_protection import SlashingProtection
+    db = SlashingProtection.open(sys.argv[1], bytes.fromhex(sys.argv[2]))
+    for epoch in range(1, 1_000_000):
+        db.check_and_record_attestation(b"\\xaa" * 48, epoch - 1, epoch, epoch.to_bytes(32, "big"))
+        print(epoch, flush=True)
+    """
+)
+
+
+def test_kill_during_writes_keeps_consistent_records(path):
+    process = subprocess.Popen(
+        [sys.executable, "-c", RECORD_IN_LOOP, str(path), CHAIN.hex()],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        printed = [int(process.stdout.readline()) for _ in range(50)]
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    with reopen(path) as db:
+        marks = db.watermarks(KEY)
+        records = db.signed_attestations(KEY)
+    # Every epoch the child printed had returned, so it is on disk; a later one may be too.
+    assert marks.target_epoch >= printed[-1]
+    assert records[-1].target_epoch == marks.target_epoch
+    assert records[-1].source_epoch == marks.source_epoch
+    assert records[-1].signing_root == marks.attestation_root
+    targets = [record.target_epoch for record in records]
+    assert targets == list(range(targets[0], marks.target_epoch + 1))
