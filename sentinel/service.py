@@ -271,6 +271,12 @@ class Sentinel:
     async def _discover_forever(self, nursery: trio.Nursery) -> None:
         while True:
             if self.host.peers.needs_peers():
+                if not self.host.peers.connected:
+                    # A bootnode whose first PING timed out, or whose record still shows the
+                    # fork digest of its start, is never dialed: PING it again.
+                    for record in parse_bootnodes(self.config.bootnodes):
+                        stored = self.discovery.table.get(record.node_id)
+                        nursery.start_soon(self._ping_quietly, stored or record)
                 await self.discover_once(nursery)
             await trio.sleep(DISCOVERY_INTERVAL_SECONDS)
 
