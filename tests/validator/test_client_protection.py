@@ -1,6 +1,7 @@
 """The node's validator client on a real dev chain: every block and vote passes the database."""
 
 import logging
+import threading
 
 import pytest
 
@@ -101,3 +102,24 @@ def test_signature_follows_committed_record(dev, tmp_path):
     # Two blocks, and one vote per validator in epoch 0's first two slots (16 validators over
     # 8 slots): every protected signature saw its own record first.
     assert len(protected) >= 2 + 2
+
+
+def test_remove_key_waits_for_running_duty(dev, tmp_path):
+    client = client_of(dev, tmp_path)
+    pubkey = dev.keys[3].pubkey
+    try:
+        removed = []
+        worker = threading.Thread(target=lambda: removed.append(client.remove_key(pubkey)))
+        with client.duty_lock:
+            worker.start()
+            worker.join(0.2)
+            # A duty holds the lock here, so the key must still be usable.
+            assert worker.is_alive()
+            assert 3 in client.keys
+        worker.join(30)
+        assert removed == [True]
+        assert 3 not in client.keys
+        assert pubkey not in client.pubkeys()
+        assert client.remove_key(pubkey) is False
+    finally:
+        client.close()
