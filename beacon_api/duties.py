@@ -151,9 +151,9 @@ def block_root_at(
 ) -> bytes:
     """Return the root of the latest block at or before `slot` on the chain of `state`.
 
-    `latest_root` is the root of the state's latest block, the answer for a slot at or after
-    the state's slot. A negative slot is the underflow case of the dependent-root rule, whose
-    answer is the genesis block root.
+    `latest_root` is the root of the state's latest block, returned for a slot at or after
+    the state's slot. A negative slot is the underflow case of the dependent-root rule, and
+    returns the genesis block root.
     """
     if slot < 0:
         return genesis_root

@@ -1,9 +1,9 @@
 """Request body size limits, enforced before a route reads or parses the body.
 
-Without a limit a client could send a body of any size: the server buffered it, parsed it as
-JSON and built SSZ views from it, which for a 60 MB POST took half a minute and close to a
-gigabyte of memory. The middleware answers 413 as soon as the declared Content-Length or the
-bytes received pass the route's limit.
+Without a limit the server buffered a body of any size, parsed it as JSON and built SSZ views
+from it, so one large POST cost time and memory in proportion to its size. The middleware
+returns 413 as soon as the declared Content-Length or the bytes received pass the route's
+limit.
 """
 
 from collections.abc import Awaitable, Callable, MutableMapping

@@ -148,7 +148,7 @@ def require_media(content_type: str, accepted: tuple[str, ...] = (JSON,)) -> str
     """Return the media type of a POST body, JSON when the header is missing.
 
     Raises:
-        ApiError: 415 when the Content-Type is none of `accepted`.
+        ApiError: 415 when the Content-Type is not in `accepted`.
     """
     media = media_type_of(content_type)
     if media not in accepted:

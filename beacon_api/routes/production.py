@@ -1,8 +1,8 @@
 """Block production for external validators: GET /eth/v3/validator/blocks/{slot}.
 
-The node builds the block on its head with its own payload builder (`produce_block`); the
-route checks the request, the randao reveal and the slot, and encodes the result as JSON or
-SSZ. The blocks are never blinded: the node has no builder (MEV relay) connection.
+The node builds the block on its head with its own payload builder (`produce_block`). The
+route checks the request, the randao reveal and the slot, then encodes the block as JSON or
+SSZ. The blocks are never blinded, because the node has no builder (MEV relay) connection.
 """
 
 import logging

@@ -123,7 +123,7 @@ def _string_list(value: Any, name: str) -> list[str]:
 
 @router.post(PREFIX + "/validators")
 async def post_validators(request: Request, state_id: str) -> Response:
-    # The body is required: `{}` (or null lists) asks for every validator, no body is an error.
+    # The body is required. `{}` (or null lists) selects every validator, and no body is a 400.
     data = json_body(request.headers.get("content-type", ""), await request.body())
     if not isinstance(data, dict):
         raise ApiError(400, "invalid body: expected an object with ids and statuses")

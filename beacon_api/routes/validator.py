@@ -92,11 +92,14 @@ class EpochState:
         self.latest_root = latest_root
 
 
-async def epoch_state(chain: ChainReader, epoch: int, lookahead: int) -> EpochState:
-    """Return a state whose current epoch is between `epoch - lookahead` and `epoch`.
+async def epoch_state(
+    chain: ChainReader, epoch: int, lookahead: int, lookback: int = 0
+) -> EpochState:
+    """Return a state whose current epoch is between `epoch - lookahead` and
+    `epoch + lookback`.
 
-    The head state is used when it is in that range and advanced when it is older. A state
-    older than the range comes from the chain's stored states.
+    The head state is used when it is in that range and advanced when it is older. For an
+    epoch before the range the state at the epoch's first slot comes from the chain.
 
     Raises:
         ApiError: 400 when the node has no state for that epoch.
@@ -104,7 +107,7 @@ async def epoch_state(chain: ChainReader, epoch: int, lookahead: int) -> EpochSt
     spec = chain.spec
     head_root, head_slot = chain.head()
     head_epoch = compute_epoch_at_slot(spec, head_slot)
-    if epoch - lookahead <= head_epoch <= epoch:
+    if epoch - lookahead <= head_epoch <= epoch + lookback:
         root, state = await chain.head_state_at(head_slot)
         return EpochState(state, root)
     if head_epoch < epoch - lookahead:
@@ -143,8 +146,8 @@ async def post_attester_duties(request: Request, epoch: str) -> Response:
     require_synced(chain)
     _check_epoch_not_future(chain, target)
 
-    # The shuffling of an epoch is fixed one epoch ahead (MIN_SEED_LOOKAHEAD).
-    found = await epoch_state(chain, target, lookahead=1)
+    # A state knows the shuffling of its previous, current and next epoch.
+    found = await epoch_state(chain, target, lookahead=1, lookback=1)
     duties.check_indices(found.state, indices)
     data = await trio.to_thread.run_sync(duties.attester_duties, spec, found.state, target, indices)
     root = dependent_root(chain, found, (target - 1) * spec.SLOTS_PER_EPOCH - 1)
@@ -164,9 +167,10 @@ async def _proposer_duties(request: Request, epoch: str, dependent_epoch_offset:
     require_synced(chain)
     _check_epoch_not_future(chain, target)
 
-    # Fulu fixes the proposers one epoch ahead in `proposer_lookahead`; earlier forks sample
-    # them from the epoch's own state.
-    lookahead = 1 if spec.fork_at_epoch(target) >= Fork.FULU else 0
+    # Fulu fixes the proposers one epoch ahead in `proposer_lookahead`, so a fulu state of the
+    # previous epoch has them. Earlier forks sample them from the epoch's own state.
+    previous_is_fulu = target > 0 and spec.fork_at_epoch(target - 1) >= Fork.FULU
+    lookahead = 1 if previous_is_fulu else 0
     found = await epoch_state(chain, target, lookahead)
     data = await trio.to_thread.run_sync(duties.proposer_duties, spec, found.state, target)
     dependent_slot = (target - dependent_epoch_offset) * spec.SLOTS_PER_EPOCH - 1

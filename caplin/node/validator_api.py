@@ -83,6 +83,7 @@ def produce_unsigned_block(
     head, state = validators.head_state_at(slot)
     proposer_index = get_beacon_proposer_index(spec, state)
     fork = spec.fork_of(state)
+
     limit = spec.MAX_ATTESTATIONS_ELECTRA if fork >= Fork.ELECTRA else spec.MAX_ATTESTATIONS
     attestations = _pool_preview(validators.attestations).for_block(spec, state, limit)
     sync_aggregate = None
@@ -91,6 +92,7 @@ def produce_unsigned_block(
             spec, spec.types(fork), slot - 1, head
         )
     engine = None if validators.engine is None else _ValueRecordingEngine(validators.engine)
+
     produced = produce_block(
         spec,
         state,
@@ -103,6 +105,7 @@ def produce_unsigned_block(
         txpool=validators.txpool,
         fee_recipient=fee_recipient or validators.fee_recipient,
     )
+
     block = produced.signed_block.message
     post_state = produced.post_state
     # The graffiti only changes the body root, which the post-state keeps in its latest

@@ -1,7 +1,7 @@
 // node lodestar_validator_check.mjs URL [SLOT RANDAO_REVEAL [BLOCK_URL]]
 //
-// Calls caplin's validator routes through the typed @lodestar/api client (a validator client's
-// view of the Beacon API) and prints one PASS or FAIL line per call; exits 1 if any failed.
+// Calls caplin's validator routes through the typed @lodestar/api client, as a validator client
+// would, and prints one PASS or FAIL line per call. The exit status is 1 if any call failed.
 // The client decodes every response with its own SSZ types and JSON codecs, so a PASS means
 // the body has the shape Lodestar's validator client expects.
 //

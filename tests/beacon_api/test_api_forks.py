@@ -94,3 +94,102 @@ def test_submit_attestation_of_fork(forked: tuple[DevChain, httpx.Client]) -> No
     pooled = client.get("/eth/v2/beacon/pool/attestations").json()
     assert pooled["data"] == [to_json(attestation)]
     validate("/eth/v2/beacon/pool/attestations", "GET", 200, pooled)
+
+
+# The validator namespace before fulu: sampled proposers, phase0 committee indices in the
+# attestation data, blocks without blob contents.
+
+
+def test_proposer_duties_before_fulu(forked: tuple[DevChain, httpx.Client]) -> None:
+    from caplin.transition import helpers as h
+    from caplin.transition.slot import process_slots
+
+    chain, client = forked
+    spec = chain.spec
+    state = chain.post_states[chain.head()[0]].copy()
+    for epoch in (0, 1):
+        response = client.get(f"/eth/v1/validator/duties/proposer/{epoch}")
+        assert response.status_code == 200, response.text
+        validate("/eth/v1/validator/duties/proposer/{epoch}", "GET", 200, response.json())
+        for duty in response.json()["data"]:
+            slot = int(duty["slot"])
+            if slot == 0:
+                # The genesis block names no real proposer.
+                continue
+            root = chain.canonical_block_root(slot)
+            if slot <= chain.head()[1] and root is not None:
+                expected = int(chain.signed_blocks[root].message.proposer_index)
+            else:
+                state = process_slots(spec, state, max(slot, int(state.slot)))
+                expected = h.get_beacon_proposer_index(spec, state)
+            assert int(duty["validator_index"]) == expected, slot
+
+
+def test_sync_duties_gated_at_altair(forked: tuple[DevChain, httpx.Client]) -> None:
+    chain, client = forked
+    response = client.post("/eth/v1/validator/duties/sync/0", json=["1"])
+    expected = 200 if chain.fork >= Fork.ALTAIR else 400
+    assert response.status_code == expected, response.text
+    validate("/eth/v1/validator/duties/sync/{epoch}", "POST", expected, response.json())
+
+
+def test_attestation_data_committee_index(forked: tuple[DevChain, httpx.Client]) -> None:
+    chain, client = forked
+    slot = chain.head()[1]
+    response = client.get(f"/eth/v1/validator/attestation_data?slot={slot}&committee_index=1")
+    assert response.status_code == 200, response.text
+    # Electra moves the committee index out of the signed data (EIP-7549).
+    expected = "0" if chain.fork >= Fork.ELECTRA else "1"
+    assert response.json()["data"]["index"] == expected
+
+
+def test_produce_and_publish_before_fulu(forked: tuple[DevChain, httpx.Client]) -> None:
+    from caplin.types.json import from_json
+
+    chain, client = forked
+    slot = chain.head()[1] + 1
+    reveal = "0x" + chain.randao_reveal(slot).hex()
+    response = client.get(f"/eth/v3/validator/blocks/{slot}?randao_reveal={reveal}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["version"] == chain.fork.lower
+    assert validate("/eth/v3/validator/blocks/{slot}", "GET", 200, body) == (
+        "beacon-node-oapi-v4.0.0.yaml"
+    )
+    data = body["data"]["block"] if chain.fork >= Fork.DENEB else body["data"]
+    block = from_json(chain.types.BeaconBlock, data)
+    signed = chain.sign_block(block)
+    contents = (
+        {"signed_block": to_json(signed), "kzg_proofs": [], "blobs": []}
+        if chain.fork >= Fork.DENEB
+        else to_json(signed)
+    )
+    published = client.post("/eth/v1/beacon/blocks", json=contents)
+    assert published.status_code == 200, published.text
+    assert chain.head()[1] == slot
+
+
+def test_aggregate_v1_before_electra(forked: tuple[DevChain, httpx.Client]) -> None:
+    from caplin.types.ssz import hash_tree_root
+
+    chain, client = forked
+    head_root, head_slot = chain.head()
+    aggregate = chain.attestations_for(chain.post_states[head_root], head_slot, head_root)[0]
+    types = chain.types
+    signed = types.SignedAggregateAndProof(
+        message=types.AggregateAndProof(
+            aggregator_index=0, aggregate=aggregate, selection_proof=b"\x00" * 96
+        )
+    )
+    posted = client.post("/eth/v1/validator/aggregate_and_proofs", json=[to_json(signed)])
+    root = "0x" + hash_tree_root(aggregate.data).hex()
+    found = client.get(
+        f"/eth/v1/validator/aggregate_attestation?attestation_data_root={root}&slot={head_slot}"
+    )
+    if chain.fork >= Fork.ELECTRA:
+        assert posted.status_code == 400
+        assert found.status_code == 400
+        return
+    assert posted.status_code == 200, posted.text
+    assert found.status_code == 200, found.text
+    assert found.json()["data"] == to_json(aggregate)

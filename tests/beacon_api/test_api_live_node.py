@@ -3,8 +3,8 @@
 Each fixture starts `caplin` as a subprocess on loopback (API ports 25910 and 25911, no
 JSON-RPC, no networking) with 2-second slots, and stops it by its PID. One node runs the 64
 interop validators, so duties can be checked against the blocks and votes they made. The other
-runs none, and the test acts as its external validator client: it asks for a block, signs it
-and publishes it.
+runs none, and the test acts as its external validator client: it requests a block, signs
+it and publishes it.
 
 The Lodestar check runs tests/beacon_api/lodestar_validator_check.mjs with the typed
 `@lodestar/api` 1.48.0 client; it needs `node` and CAPLIN_LODESTAR_API_DIR, a folder where
