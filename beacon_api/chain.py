@@ -385,3 +385,9 @@ class ChainReader(Protocol):
     async def submit_contribution_and_proof(self, signed_contribution: Any) -> None:
         """Validate a `SignedContributionAndProof` as gossip validation would, then pool it."""
         ...
+
+    async def submit_sync_committee_message(self, message: Any) -> None:
+        """Validate one `SyncCommitteeMessage` (the validator sits in the sync committee of
+        its slot, the signature over the block root verifies), then pool it for the
+        contributions and sync aggregate of its slot."""
+        ...

@@ -183,3 +183,22 @@ async def post_pool_bls_changes(request: Request) -> Response:
     cls = chain.spec.types(fork).SignedBLSToExecutionChange
     items = decode_json_list(cls, await request.body(), "bls_to_execution_changes")
     return await submit_each(items, chain.submit_bls_to_execution_change, "BLS changes")
+
+
+# Sync committee messages.
+
+
+@router.post("/eth/v1/beacon/pool/sync_committees")
+async def post_pool_sync_committees(request: Request) -> Response:
+    chain = chain_of(request)
+    _require_json(request)
+    fork = max(_head_fork(request), Fork.ALTAIR)
+    cls = chain.spec.types(fork).SyncCommitteeMessage
+    items = decode_json_list(cls, await request.body(), "sync committee messages")
+
+    def accepted(item: Any) -> None:
+        observe(request, int(item.slot), [int(item.validator_index)])
+
+    return await submit_each(
+        items, chain.submit_sync_committee_message, "sync committee messages", accepted
+    )

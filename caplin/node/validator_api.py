@@ -21,7 +21,7 @@ from caplin.config.constants import (
 from caplin.config.forks import Fork
 from caplin.crypto import bls
 from caplin.errors import ApiError
-from caplin.node.pools import AttestationPool, CommitteeAggregate
+from caplin.node.pools import AttestationPool
 from caplin.transition.helpers import (
     compute_epoch_at_slot,
     compute_signing_root,
@@ -68,8 +68,9 @@ def _pool_preview(pool: AttestationPool) -> AttestationPool:
     """Return a pool with the same aggregates, so that choosing a block's attestations does
     not mark them included in the node's pool: the caller may never publish the block."""
     preview = AttestationPool()
-    preview._aggregates = dict(pool._aggregates)
-    preview._included = set(pool._included)
+    with pool._lock:
+        preview._aggregates = dict(pool._aggregates)
+        preview._included = set(pool._included)
     return preview
 
 
@@ -210,18 +211,9 @@ def check_and_pool_aggregate(node: Any, signed: Any) -> Any:
             400, "invalid aggregate signature", slot=slot, committee_index=committee_index
         )
 
-    pool = node.validators.attestations
-    key = (slot, committee_index, bytes(data.hash_tree_root()))
-    existing = pool._aggregates.get(key)
-    if existing is None or len(existing.bits) < len(positions):
-        pool._aggregates[key] = CommitteeAggregate(
-            slot,
-            committee_index,
-            len(committee),
-            data,
-            set(positions),
-            [bytes(aggregate.signature)],
-        )
+    node.validators.attestations.add_aggregate(
+        data, committee_index, len(committee), set(positions), bytes(aggregate.signature)
+    )
     return aggregate
 
 
@@ -287,3 +279,62 @@ def check_and_pool_contribution(node: Any, signed: Any) -> None:
             400, "invalid contribution signature", slot=slot, subcommittee_index=subcommittee
         )
     node.validators.sync_contributions.add_contribution(contribution)
+
+
+def pooled_contribution(node: Any, slot: int, subcommittee: int, block_root: bytes) -> Any:
+    """Return the `SyncCommitteeContribution` of the pooled messages or contributions for
+    the arguments (whichever covers more positions), or None when there are none."""
+    spec = node.spec
+    pool = node.validators.sync_contributions
+    with pool._lock:
+        positions, signatures = pool._best_of((slot, block_root, subcommittee))
+    if not positions:
+        return None
+    size = sync_committee.subcommittee_size(spec)
+    types = spec.types(max(spec.fork_at_slot(slot), Fork.ALTAIR))
+    return types.SyncCommitteeContribution(
+        slot=slot,
+        beacon_block_root=block_root,
+        subcommittee_index=subcommittee,
+        aggregation_bits=[position in positions for position in range(size)],
+        signature=bls.Aggregate(signatures),
+    )
+
+
+def check_and_pool_sync_message(node: Any, message: Any) -> None:
+    """Check a `SyncCommitteeMessage` (the validator sits in the committee of its slot and
+    signed the block root), then pool it at each of its subcommittee positions.
+
+    Raises:
+        ApiError: 400 naming the failed check.
+    """
+    spec = node.spec
+    slot = int(message.slot)
+    validator_index = int(message.validator_index)
+    _, state = node.validators.head_state_at(max(slot, node.chain.snapshot.head_slot))
+    if spec.fork_of(state) < Fork.ALTAIR:
+        raise ApiError(400, "sync committees start at altair", slot=slot)
+    committee = sync_committee.sync_committee_indices(spec, state, slot, node.validators.index_of)
+    positions = [p for p, member in enumerate(committee) if member == validator_index]
+    if not positions:
+        raise ApiError(
+            400, "validator is not in the sync committee", validator_index=validator_index
+        )
+
+    block_root = bytes(message.beacon_block_root)
+    domain = get_domain(spec, state, DOMAIN_SYNC_COMMITTEE, compute_epoch_at_slot(spec, slot))
+    pubkey = bytes(state.validators[validator_index].pubkey)
+    _verify(
+        pubkey,
+        compute_signing_root(spec, block_root, domain),
+        bytes(message.signature),
+        "sync committee message",
+        validator_index=validator_index,
+    )
+    size = sync_committee.subcommittee_size(spec)
+    by_subcommittee: dict[int, list[int]] = {}
+    for position in positions:
+        by_subcommittee.setdefault(position // size, []).append(position % size)
+    pool = node.validators.sync_contributions
+    for subcommittee, members in by_subcommittee.items():
+        pool.add_message(slot, block_root, subcommittee, members, bytes(message.signature))

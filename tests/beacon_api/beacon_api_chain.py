@@ -140,6 +140,7 @@ class DevChain:
         # contributions by (slot, subcommittee, block root).
         self.fee_recipients: list[bytes | None] = []
         self.contributions: dict[tuple[int, int, bytes], Any] = {}
+        self.sync_messages: list[Any] = []
         self._head = self.genesis_root
 
     # Block production.
@@ -597,3 +598,22 @@ class DevChain:
             bytes(contribution.beacon_block_root),
         )
         self.contributions[key] = contribution
+
+    async def submit_sync_committee_message(self, message: Any) -> None:
+        state = self.post_states[self._head]
+        validator_index = int(message.validator_index)
+        pubkey = bytes(state.validators[validator_index].pubkey)
+        if pubkey not in [bytes(key) for key in state.current_sync_committee.pubkeys]:
+            raise BlockProcessingError(
+                "sync_committee_message", "validator is not in the sync committee"
+            )
+        domain = h.get_domain(
+            self._spec,
+            state,
+            constants.DOMAIN_SYNC_COMMITTEE,
+            h.compute_epoch_at_slot(self._spec, int(message.slot)),
+        )
+        root = h.compute_signing_root(self._spec, bytes(message.beacon_block_root), domain)
+        if not bls.Verify(pubkey, root, bytes(message.signature)):
+            raise BlockProcessingError("sync_committee_message", "invalid signature")
+        self.sync_messages.append(message)

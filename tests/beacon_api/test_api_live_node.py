@@ -265,3 +265,41 @@ def test_lodestar_client_reads_validator_routes(validating: LiveNode, following:
     assert not failed, "\n".join(lines) + result.stderr[-1000:]
     assert result.returncode == 0, result.stderr[-1000:]
     assert sum(line.startswith("PASS") for line in lines) == 10, result.stdout
+
+
+def test_external_sync_message_reaches_contribution(following: LiveNode) -> None:
+    from caplin.config.constants import DOMAIN_SYNC_COMMITTEE
+
+    client = following.client
+    slot = following.current_slot()
+    head_root = client.get("/eth/v1/beacon/headers/head").json()["data"]["root"]
+    duties = client.post(
+        f"/eth/v1/validator/duties/sync/{slot // 8}", json=[str(i) for i in range(64)]
+    ).json()["data"]
+    duty = duties[0]
+    member = int(duty["validator_index"])
+    signing_root = h.compute_signing_root(
+        None, bytes.fromhex(head_root[2:]), _domain(client, DOMAIN_SYNC_COMMITTEE)
+    )
+    message = {
+        "slot": str(slot),
+        "beacon_block_root": head_root,
+        "validator_index": str(member),
+        "signature": "0x" + interop_key(member).sign(signing_root).hex(),
+    }
+    response = client.post("/eth/v1/beacon/pool/sync_committees", json=[message])
+    assert response.status_code == 200, response.text
+
+    position = int(duty["validator_sync_committee_indices"][0])
+    subcommittee, offset = divmod(position, 8)
+    contribution = client.get(
+        "/eth/v1/validator/sync_committee_contribution",
+        params={"slot": slot, "subcommittee_index": subcommittee, "beacon_block_root": head_root},
+    )
+    assert contribution.status_code == 200, contribution.text
+    bits = int(contribution.json()["data"]["aggregation_bits"], 16)
+    assert bits & (1 << offset)
+
+    forged = {**message, "validator_index": str((member + 1) % 64)}
+    rejected = client.post("/eth/v1/beacon/pool/sync_committees", json=[forged])
+    assert rejected.status_code == 400, rejected.text

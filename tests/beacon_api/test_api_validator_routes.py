@@ -392,3 +392,50 @@ def test_liveness_from_participation(client: httpx.Client, chain: DevChain) -> N
     assert [item["is_live"] for item in response.json()["data"]] == [True, True, True]
     old = client.post("/eth/v1/validator/liveness/0", json=["0"])
     assert old.json()["data"] == [{"index": "0", "is_live": False}]
+
+
+# Sync committee messages.
+
+SYNC_MESSAGES = "/eth/v1/beacon/pool/sync_committees"
+
+
+def _sync_message(chain: DevChain, validator_index: int, secret: int) -> dict:
+    from caplin.config.constants import DOMAIN_SYNC_COMMITTEE
+    from caplin.transition import helpers as h
+
+    head_root, head_slot = chain.head()
+    state = chain.post_states[head_root]
+    epoch = h.compute_epoch_at_slot(chain.spec, head_slot)
+    domain = h.get_domain(chain.spec, state, DOMAIN_SYNC_COMMITTEE, epoch)
+    signature = bls.Sign(secret, h.compute_signing_root(chain.spec, head_root, domain))
+    return {
+        "slot": str(head_slot),
+        "beacon_block_root": "0x" + head_root.hex(),
+        "validator_index": str(validator_index),
+        "signature": "0x" + signature.hex(),
+    }
+
+
+def test_sync_committee_message_accepted(writable: tuple[DevChain, httpx.Client]) -> None:
+    from beacon_api_chain import secret_key
+
+    chain, client = writable
+    state = chain.post_states[chain.head()[0]]
+    member = next(
+        index
+        for index in range(64)
+        if bytes(state.validators[index].pubkey)
+        in [bytes(key) for key in state.current_sync_committee.pubkeys]
+    )
+    response = client.post(SYNC_MESSAGES, json=[_sync_message(chain, member, secret_key(member))])
+    assert response.status_code == 200, response.text
+    validate(SYNC_MESSAGES, "POST", 200, None)
+    assert int(chain.sync_messages[-1].validator_index) == member
+
+
+def test_sync_committee_message_bad_signature(writable: tuple[DevChain, httpx.Client]) -> None:
+    chain, client = writable
+    response = client.post(SYNC_MESSAGES, json=[_sync_message(chain, 1, 999)])
+    assert response.status_code == 400, response.text
+    assert response.json()["failures"][0]["index"] == 0
+    validate(SYNC_MESSAGES, "POST", 400, response.json())
