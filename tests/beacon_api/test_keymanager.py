@@ -1,7 +1,7 @@
 """The Keymanager API's /eth/v1/keystores on a loopback server, with a real dev chain.
 
 Responses are checked against the bundled Keymanager OpenAPI document. The validator client
-holds interop keys 0..7 of a 16-validator chain, so keys 8..15 are in the registry but not
+has interop keys 0..7 of a 16-validator chain, so keys 8..15 are in the registry but not
 held, and key 20 is not in the registry at all.
 """
 
