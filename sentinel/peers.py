@@ -225,27 +225,35 @@ class PeerManager:
     def ban(self, peer_id: str, reason: str) -> None:
         """Ban a peer for `ban_seconds`; logs one info line per ban (rate-limited)."""
         self._bans[peer_id] = self._clock() + self.ban_seconds
-        if self._info_log.allow():
-            log.info(
-                "peer banned peer=%s reason=%s seconds=%d score=%.1f suppressed_lines=%d",
-                peer_id,
-                reason,
-                self.ban_seconds,
-                self.peer(peer_id).score,
-                self._info_log.take_suppressed(),
-            )
+        self._log_limited(
+            "peer banned peer=%s reason=%s seconds=%d score=%.1f",
+            peer_id,
+            reason,
+            self.ban_seconds,
+            self.peer(peer_id).score,
+        )
+
+    def log_disconnect(self, peer_id: str, goodbye_reason: int, fault: str) -> None:
+        """Log a disconnect for a bad score (rate-limited like bans)."""
+        self._log_limited(
+            "disconnecting peer=%s goodbye=%d score=%.1f fault=%s",
+            peer_id,
+            goodbye_reason,
+            self.score(peer_id),
+            fault,
+        )
 
     def log_rejected(self, peer_id: str, reason: int) -> None:
-        """Log a rejected connection: at info (rate-limited), and at debug past the limit."""
+        """Log a rejected connection (rate-limited like bans)."""
+        self._log_limited("rejecting peer peer=%s reason=%d", peer_id, reason)
+
+    def _log_limited(self, message: str, *args: object) -> None:
+        # Info lines share one budget per window; past it they go to debug, and the
+        # next info line counts them.
         if self._info_log.allow():
-            log.info(
-                "rejecting peer peer=%s reason=%d suppressed_lines=%d",
-                peer_id,
-                reason,
-                self._info_log.take_suppressed(),
-            )
+            log.info(message + " suppressed_lines=%d", *args, self._info_log.take_suppressed())
         else:
-            log.debug("rejecting peer peer=%s reason=%d", peer_id, reason)
+            log.debug(message, *args)
 
     def excess_peers(self) -> list[str]:
         """Return the lowest-scored connected peers beyond `max_peers`."""

@@ -26,6 +26,19 @@ from sentinel.reqresp.codec import (
 from sentinel.reqresp.protocols import ForkContext, Protocol, ssz_bounds
 
 UINT64_MAX = 2**64 - 1
+# Protocols whose response is exactly one chunk (a success or an error).
+SINGLE_CHUNK_PROTOCOLS = frozenset(
+    {
+        p.STATUS_V1,
+        p.STATUS_V2,
+        p.PING,
+        p.METADATA_V2,
+        p.METADATA_V3,
+        p.LIGHT_CLIENT_BOOTSTRAP,
+        p.LIGHT_CLIENT_FINALITY_UPDATE,
+        p.LIGHT_CLIENT_OPTIMISTIC_UPDATE,
+    }
+)
 
 
 class OversizedPayload(CodecError):
@@ -134,9 +147,12 @@ async def read_responses(
     """Read up to `max_chunks` response chunks until the stream ends.
 
     Without context bytes every chunk decodes at `fork`. Raises `ErrorResponse`
-    on an error chunk and `CodecError` on malformed data or too many chunks.
+    on an error chunk and `CodecError` on malformed data, too many chunks, or no
+    chunk for a protocol that responds with exactly one.
     """
     results: list[tuple[Fork, Any]] = []
+    if protocol in SINGLE_CHUNK_PROTOCOLS and await reader.at_end():
+        raise CodecError(f"{protocol.name} response ended before its one chunk")
     while not await reader.at_end():
         if len(results) >= max_chunks:
             raise CodecError(f"response has more than {max_chunks} chunks")

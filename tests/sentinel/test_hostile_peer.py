@@ -5,18 +5,28 @@ caplin node processes (a block producer and an honest follower) and aims every
 fault at the producer while both keep the same head.
 """
 
+import datetime
+import inspect
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
+import urllib.request
 
 import coincurve
 import multiaddr
 import pytest
 import trio
+from libp2p.exceptions import BaseLibp2pError
 from libp2p.network.stream.exceptions import StreamError
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 
 from caplin.config import ChainSpec
 from caplin.config.forks import Fork
+from caplin.node.devchain import dev_chain_spec
 from sentinel.host import HostConfig, SentinelHost
 from sentinel.memory_chain import MemoryChain
 from sentinel.peers import DISCONNECT_THRESHOLD, Penalty
@@ -29,11 +39,14 @@ from sentinel.reqresp.codec import (
     encode_varint,
 )
 from sentinel.reqresp.protocols import ForkContext, GoodbyeReason
+from sentinel.service import Sentinel, SentinelConfig
 
 SPEC = ChainSpec.for_preset("minimal")
 GENESIS_ROOT = bytes(range(32))
 FORKS = ForkContext(SPEC, GENESIS_ROOT)
 STREAM_FAILED = -1
+# What a dial raises when the remote resets its streams or closes the connection.
+REJECTED_DIAL = (ConnectionError, StreamError, ErrorResponse, CodecError, BaseLibp2pError)
 
 
 def make_chain(blocks: int = 0, digest: bytes | None = None) -> MemoryChain:
@@ -159,7 +172,7 @@ async def test_garbage_burst_bans_and_refuses_reconnect():
         assert hostile.peers.peer(peer).goodbye_reason in (250, 251)
 
         # A banned peer's reconnect gets Goodbye 251 and no service.
-        with pytest.raises((ConnectionError, StreamError, ErrorResponse, CodecError)):
+        with pytest.raises(REJECTED_DIAL):
             with trio.fail_after(20):
                 await hostile.dial(address)
         await wait_for(
@@ -181,7 +194,7 @@ async def test_disconnected_peer_rejected_until_score_decays():
         await wait_for(lambda: hostile.peer_id not in server.peers.connected, 10, "disconnect")
         assert not server.peers.is_banned(hostile.peer_id)
         assert server.peers.accept(hostile.peer_id) == GoodbyeReason.BAD_SCORE
-        with pytest.raises((ConnectionError, StreamError, ErrorResponse, CodecError)):
+        with pytest.raises(REJECTED_DIAL):
             with trio.fail_after(20):
                 await hostile.dial(address)
         await wait_for(
@@ -252,3 +265,348 @@ async def test_status_on_other_network_gets_goodbye():
         assert seconds < 5
         assert server.peers.score(hostile.peer_id) <= -Penalty.IRRELEVANT_NETWORK + 0.5
         nursery.cancel_scope.cancel()
+
+
+# --- Two caplin node processes and hostile peers ------------------------------------------
+
+# Ports of this test (its range is 25700-25799): producer, follower, hostile peers.
+PRODUCER_PORTS = (25710, 25711, 25712)
+FOLLOWER_PORTS = (25720, 25721, 25722)
+HOSTILE_BASE_PORT = 25740
+NODE_SLOT_MS = 2000
+
+
+def start_caplin(datadir, ports, genesis_time: int, *extra: str):
+    """Start a caplin dev node process on loopback; return (process, log path)."""
+    udp_port, tcp_port, api_port = ports
+    datadir.mkdir(parents=True)
+    config = datadir / "fast.yaml"
+    config.write_text(f"SLOT_DURATION_MS: {NODE_SLOT_MS}\n")
+    log_path = datadir / "console.log"
+    command = [
+        sys.executable,
+        "-m",
+        "caplin.cli",
+        f"--datadir={datadir}",
+        f"--dev.config={config}",
+        f"--dev.genesis-time={genesis_time}",
+        "--sentinel.enable=true",
+        "--caplin.discovery.addr=127.0.0.1",
+        f"--caplin.discovery.port={udp_port}",
+        f"--caplin.discovery.tcpport={tcp_port}",
+        "--beacon.api.addr=127.0.0.1",
+        f"--beacon.api.port={api_port}",
+        "--http=false",
+        f"--log.dir.path={datadir / 'logs'}",
+        *extra,
+    ]
+    log_file = open(log_path, "ab")
+    process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    log_file.close()
+    return process, log_path
+
+
+def stop_caplin(process) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def api_get(port: int, path: str):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+        return json.loads(response.read())["data"]
+
+
+async def api(port: int, path: str):
+    return await trio.to_thread.run_sync(api_get, port, path)
+
+
+async def api_when_up(port: int, path: str, timeout: float, log_path):
+    with trio.move_on_after(timeout):
+        while True:
+            try:
+                return await api(port, path)
+            except OSError:
+                await trio.sleep(0.5)
+    raise AssertionError(f"API on {port} not up in {timeout} s:\n{log_path.read_text()[-3000:]}")
+
+
+async def head(port: int) -> tuple[int, bytes]:
+    header = await api(port, "/eth/v1/beacon/headers/head")
+    slot = int(header["header"]["message"]["slot"])
+    return slot, bytes.fromhex(header["root"][2:])
+
+
+async def peer_ids(port: int) -> set[str]:
+    return {peer["peer_id"] for peer in await api(port, "/eth/v1/node/peers")}
+
+
+async def poll(check, timeout: float, description: str) -> float:
+    """Call `check()` (awaiting it if it is async) until it is true; return the seconds."""
+    start = time.monotonic()
+    with trio.move_on_after(timeout):
+        while True:
+            result = check()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return time.monotonic() - start
+            await trio.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout} s waiting for {description}")
+
+
+class HostileSentinel:
+    """A Sentinel on the producer's chain (right fork digest) that misbehaves on purpose."""
+
+    def __init__(self, spec, genesis_root: bytes, digest: bytes, port: int) -> None:
+        types = spec.types(Fork.ELECTRA)
+        status = types.Status(fork_digest=digest)
+        chain = MemoryChain(status, types.MetaData(seq_number=1))
+        config = SentinelConfig(listen_host="127.0.0.1", udp_port=port, tcp_port=port + 1)
+        self.spec = spec
+        self.sentinel = Sentinel(spec, coincurve.PrivateKey().secret, genesis_root, chain, config)
+        self.host = self.sentinel.host
+
+    @property
+    def peer_id(self) -> str:
+        return self.host.peer_id
+
+    def goodbye_from(self, peer: str) -> int | None:
+        return self.host.peers.peer(peer).goodbye_reason
+
+    def invalid_block(self, slot: int, parent_root: bytes, proposer_index: int) -> bytes:
+        """Return a SignedBeaconBlock on a known parent whose signature is random bytes."""
+        block = self.spec.types(Fork.ELECTRA).SignedBeaconBlock()
+        block.message.slot = slot
+        block.message.proposer_index = proposer_index
+        block.message.parent_root = parent_root
+        block.message.body.graffiti = os.urandom(32)
+        block.signature = os.urandom(96)
+        return block.encode_bytes()
+
+
+async def run_hostile(nursery, spec, genesis_root, digest, port) -> HostileSentinel:
+    hostile = HostileSentinel(spec, genesis_root, digest, port)
+    await nursery.start(hostile.sentinel.run)
+    return hostile
+
+
+def peer_log_lines(log_dir, peer_id: str) -> list[str]:
+    """Return the producer's debug log lines that name `peer_id`."""
+    lines = []
+    for path in sorted(log_dir.glob("*")):
+        lines += [line for line in path.read_text().splitlines() if f"peer={peer_id}" in line]
+    return lines
+
+
+def _log_time(line: str) -> float:
+    stamp = datetime.datetime.fromisoformat(line.split()[0].replace("Z", "+00:00"))
+    return stamp.timestamp()
+
+
+def producer_verdict(log_dir, peer_id: str) -> dict:
+    """Summarise what the producer logged about a peer: penalties, disconnect and ban.
+
+    Times are seconds from the first penalty; None when the event was not logged.
+    """
+    lines = peer_log_lines(log_dir, peer_id)
+    penalties = [line for line in lines if "peer penalized" in line]
+    start = _log_time(penalties[0]) if penalties else None
+
+    def first(text: str) -> float | None:
+        found = [line for line in lines if text in line]
+        if not found or start is None:
+            return None
+        return round(_log_time(found[0]) - start, 3)
+
+    return {
+        "penalties": len(penalties),
+        "first_fault": penalties[0].split("reason=", 1)[1][:60] if penalties else None,
+        "disconnect_s": first("disconnecting peer="),
+        "ban_s": first("peer banned"),
+        "rejected_reconnects": sum("rejecting peer" in line for line in lines),
+    }
+
+
+@pytest.mark.slow
+async def test_hostile_peers_cut_off_while_nodes_follow(tmp_path):
+    genesis_time = int(time.time()) + 12
+    producer, producer_log = start_caplin(tmp_path / "producer", PRODUCER_PORTS, genesis_time)
+    processes = [producer]
+    try:
+        api_port = PRODUCER_PORTS[2]
+        identity = await api_when_up(api_port, "/eth/v1/node/identity", 90, producer_log)
+        producer_id = identity["peer_id"]
+        producer_address = f"/ip4/127.0.0.1/tcp/{PRODUCER_PORTS[1]}/p2p/{producer_id}"
+        follower, follower_log = start_caplin(
+            tmp_path / "follower",
+            FOLLOWER_PORTS,
+            genesis_time,
+            "--dev.run-validators=false",
+            f"--sentinel.staticpeers={identity['enr']}",
+        )
+        processes.append(follower)
+        await api_when_up(FOLLOWER_PORTS[2], "/eth/v1/node/identity", 90, follower_log)
+
+        async def producer_has_blocks() -> bool:
+            return (await head(api_port))[0] >= 3
+
+        await poll(producer_has_blocks, 90, "three blocks on the producer")
+        genesis = await api(api_port, "/eth/v1/beacon/genesis")
+        genesis_root = bytes.fromhex(genesis["genesis_validators_root"][2:])
+        spec = dev_chain_spec("minimal", Fork.ELECTRA, bytes(32), {"SLOT_DURATION_MS": 2000})
+        digest = ForkContext(spec, genesis_root).digest_at_epoch(0)
+        await _check_hostile_kinds(
+            spec, genesis_root, digest, producer_id, producer_address, tmp_path
+        )
+
+        # Both nodes go on: the producer's head advances and the follower keeps it.
+        start_slot, _ = await head(api_port)
+
+        async def advanced_and_same() -> bool:
+            slot, root = await head(api_port)
+            return slot >= start_slot + 3 and (await head(FOLLOWER_PORTS[2]))[1] == root
+
+        await poll(advanced_and_same, 60, "the follower to hold the producer's advancing head")
+        assert await peer_ids(api_port) == {await _peer_id_of(FOLLOWER_PORTS[2])}
+    finally:
+        for process in processes:
+            stop_caplin(process)
+
+
+async def _peer_id_of(api_port: int) -> str:
+    return (await api(api_port, "/eth/v1/node/identity"))["peer_id"]
+
+
+async def _check_hostile_kinds(spec, genesis_root, digest, producer, address, tmp_path):
+    """Aim each kind of hostile input at the producer from its own peer; check the outcome."""
+    log_dir = tmp_path / "producer" / "logs"
+    verdicts = {}
+    scenarios = [
+        ("frames", digest, _send_bad_frames),
+        ("gossip", digest, _publish_invalid_blocks),
+        ("flood", digest, _flood_blocks_by_range),
+    ]
+    for index, (name, hostile_digest, scenario) in enumerate(scenarios):
+        async with trio.open_nursery() as nursery:
+            port = HOSTILE_BASE_PORT + 2 * index
+            hostile = await run_hostile(nursery, spec, genesis_root, hostile_digest, port)
+            with trio.fail_after(30):
+                await hostile.host.dial(address)
+            await scenario(hostile, producer)
+
+            def disconnected(peer_id: str = hostile.peer_id) -> bool:
+                return producer_verdict(log_dir, peer_id)["disconnect_s"] is not None
+
+            await poll(disconnected, 20, f"the producer to disconnect the {name} peer")
+            await _check_cut_off(hostile, producer, address, log_dir)
+            verdicts[name] = producer_verdict(log_dir, hostile.peer_id)
+            verdicts[name]["goodbye_received"] = hostile.goodbye_from(producer)
+            nursery.cancel_scope.cancel()
+
+    async with trio.open_nursery() as nursery:
+        # A Status on another fork digest, sent without checking the producer's answer.
+        # A bare host: a Sentinel cannot build an ENR for a digest of no known fork.
+        types = spec.types(Fork.ELECTRA)
+        chain = MemoryChain(types.Status(fork_digest=b"\xde\xad\xbe\xef"), types.MetaData())
+        forks = ForkContext(spec, genesis_root)
+        config = HostConfig(tcp_port=HOSTILE_BASE_PORT + 10)
+        host = SentinelHost(spec, coincurve.PrivateKey().secret, forks, chain, config)
+        await nursery.start(host.run)
+        info = info_from_p2p_addr(multiaddr.Multiaddr(address))
+        with trio.fail_after(30):
+            await host.libp2p.connect(info)
+            await host.request(producer, p.STATUS_V1, chain.status())
+
+        def goodbye() -> int | None:
+            return host.peers.peer(producer).goodbye_reason
+
+        seconds = await poll(lambda: goodbye() is not None, 20, "Goodbye")
+        verdicts["status"] = producer_verdict(log_dir, host.peer_id)
+        verdicts["status"]["goodbye_received"] = goodbye()
+        verdicts["status"]["goodbye_s"] = round(seconds, 3)
+        nursery.cancel_scope.cancel()
+
+    print("hostile peer verdicts:", json.dumps(verdicts, indent=1))
+    assert verdicts["frames"]["ban_s"] is not None, verdicts["frames"]
+    assert verdicts["gossip"]["penalties"] >= 2, verdicts["gossip"]
+    assert "gossip REJECT" in verdicts["gossip"]["first_fault"], verdicts["gossip"]
+    assert verdicts["flood"]["ban_s"] is not None, verdicts["flood"]
+    assert verdicts["status"]["goodbye_received"] == GoodbyeReason.IRRELEVANT_NETWORK
+    assert verdicts["status"]["penalties"] == 1, verdicts["status"]
+    for name in ("frames", "gossip", "flood"):
+        assert verdicts[name]["rejected_reconnects"] >= 1, (name, verdicts[name])
+
+
+async def _send_bad_frames(hostile: HostileSentinel, producer: str) -> None:
+    """Send garbage frames and oversized length prefixes at once on four protocols."""
+    oversized = encode_varint(int(hostile.spec.MAX_PAYLOAD_SIZE) + 1) + b"\x00" * 32
+    frames = [
+        (p.STATUS_V1, b"\x54" + os.urandom(40)),
+        (p.PING, encode_varint(8) + os.urandom(20)),
+        (p.BLOCKS_BY_RANGE, oversized),
+        (p.BLOCKS_BY_ROOT, oversized),
+    ]
+    async with trio.open_nursery() as burst:
+        for protocol, data in frames:
+            burst.start_soon(raw_exchange, hostile.host, producer, protocol.protocol_id, data)
+
+
+async def _publish_invalid_blocks(hostile: HostileSentinel, producer: str) -> None:
+    """Publish blocks with random signatures on beacon_block until the producer leaves."""
+    await hostile.sentinel.subscribe("beacon_block")
+    # Wait until the producer's subscription is known, so publishing reaches it.
+    topic = hostile.sentinel.topic("beacon_block")
+    pubsub = hostile.sentinel.pubsub
+    await poll(lambda: bool(pubsub.peer_topics.get(topic)), 20, "the producer's subscription")
+    for _ in range(8):
+        slot, root = await head(PRODUCER_PORTS[2])
+        await hostile.sentinel.publish("beacon_block", hostile.invalid_block(slot + 1, root, 1))
+        await trio.sleep(0.3)
+        if producer not in hostile.host.peers.connected:
+            return
+
+
+async def _flood_blocks_by_range(hostile: HostileSentinel, producer: str) -> None:
+    """Open 40 BeaconBlocksByRange requests at once."""
+    request = blocks_request_of(hostile.spec, 0, 64)
+    async with trio.open_nursery() as flood:
+        for _ in range(40):
+            protocol_id = p.BLOCKS_BY_RANGE.protocol_id
+            flood.start_soon(raw_exchange, hostile.host, producer, protocol_id, request)
+
+
+async def _check_cut_off(hostile: HostileSentinel, producer: str, address: str, log_dir) -> None:
+    """Check the producer no longer lists the peer and that a reconnect is rejected."""
+    api_port = PRODUCER_PORTS[2]
+
+    async def not_listed() -> bool:
+        return hostile.peer_id not in await peer_ids(api_port)
+
+    await poll(not_listed, 20, "the producer to drop the hostile peer")
+    # The hostile side may hold its end of the closed connection a little longer.
+    swarm = hostile.host.libp2p.get_network()
+    await poll(lambda: not swarm.get_connections(ID.from_base58(producer)), 20, "the close")
+    hostile.host.peers.peer(producer).goodbye_reason = None
+    with pytest.raises(REJECTED_DIAL) as rejected:
+        with trio.fail_after(20):
+            await hostile.host.dial(address)
+    print("reconnect failed with", repr(rejected.value)[:200])
+
+    def reconnect_rejected() -> bool:
+        return producer_verdict(log_dir, hostile.peer_id)["rejected_reconnects"] > 0
+
+    await poll(reconnect_rejected, 20, "the producer to reject the reconnect")
+    # The Goodbye of the rejection may be lost when the hostile's muxer is flooded.
+    assert hostile.goodbye_from(producer) in (None, GoodbyeReason.BAD_SCORE, GoodbyeReason.BANNED)
+    await trio.sleep(0.5)
+    assert await not_listed()
+
+
+def blocks_request_of(spec, start_slot: int, count: int) -> bytes:
+    request_type = p.BLOCKS_BY_RANGE.request_type(spec, Fork.PHASE0)
+    return encode_payload(request_type(start_slot=start_slot, count=count, step=1).encode_bytes())
