@@ -112,7 +112,7 @@ class KeyManager:
         self.client = client
         self.datadir = Path(datadir)
         self.readonly = set(readonly)
-        self.paths: dict[bytes, str] = {}
+        self.paths = _stored_paths(self.datadir)
         self.token = load_token(datadir)
 
     def list_keys(self) -> list[dict[str, Any]]:
@@ -213,6 +213,18 @@ class KeyManager:
         for path in (base / "keystores" / f"{name}.json", base / "secrets" / name):
             path.unlink(missing_ok=True)
         self.paths.pop(pubkey, None)
+
+
+def _stored_paths(datadir: Path) -> dict[bytes, str]:
+    """Return the derivation path of each stored keystore, read without decrypting it."""
+    paths = {}
+    for path in sorted((validator_dir(datadir) / "keystores").glob("0x*.json")):
+        try:
+            keystore = json.loads(path.read_text())
+            paths[keystore_pubkey(keystore)] = str(keystore.get("path", ""))
+        except (OSError, ValueError, AttributeError, KeystoreError):
+            continue
+    return paths
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -101,7 +101,9 @@ def setup(tmp_path):
 
 
 def keystore_text(index: int, password: str) -> str:
-    return json.dumps(encrypt_keystore(interop_key(index), password, kdf="pbkdf2", rounds=2))
+    path = f"m/12381/3600/{index}/0/0"
+    keystore = encrypt_keystore(interop_key(index), password, kdf="pbkdf2", rounds=2, path=path)
+    return json.dumps(keystore)
 
 
 def hex_key(index: int) -> str:
@@ -269,5 +271,8 @@ def test_imported_keys_reloaded_after_restart(setup, tmp_path):
     try:
         assert 11 in restarted.keys
         assert len(restarted.keys) == 9
+        listed = KeyManager(restarted, tmp_path, set()).list_keys()
+        entry = next(e for e in listed if e["validating_pubkey"] == hex_key(11))
+        assert entry["derivation_path"] == "m/12381/3600/11/0/0"
     finally:
         restarted.close()
