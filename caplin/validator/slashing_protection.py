@@ -166,8 +166,8 @@ class SlashingProtection:
     """The slashing protection database of one datadir, bound to one chain.
 
     Open it with `open` (a directory) or `temporary` (a directory removed on `close`). Every
-    method may raise StorageError when the database cannot be read or written; no signature
-    must be made then.
+    method may raise StorageError when the database cannot be read or written, and then the
+    caller must not sign.
     """
 
     def __init__(self, path: Path, store: Any, lock_file: Any, genesis_validators_root: bytes):
@@ -208,7 +208,8 @@ class SlashingProtection:
     def temporary(cls, genesis_validators_root: bytes) -> "SlashingProtection":
         """Open a database in a new temporary directory, removed again by `close`.
 
-        For validator clients without a datadir (tests): its records end with the process.
+        For validator clients without a datadir (tests). Its records are deleted on `close`,
+        or at interpreter exit when it is never closed.
         """
         path = Path(tempfile.mkdtemp(prefix="caplin-slashing-protection-"))
         protection = cls.open(path, genesis_validators_root)
