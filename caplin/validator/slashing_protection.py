@@ -209,7 +209,7 @@ class SlashingProtection:
         """Open a database in a new temporary directory, removed again by `close`.
 
         For validator clients without a datadir (tests). Its records are deleted on `close`,
-        or at interpreter exit when it is never closed.
+        or when the object is garbage collected or the interpreter exits.
         """
         path = Path(tempfile.mkdtemp(prefix="caplin-slashing-protection-"))
         protection = cls.open(path, genesis_validators_root)
