@@ -27,7 +27,8 @@ DISCONNECT_THRESHOLD = -20.0
 BAN_THRESHOLD = -50.0
 DECAY_PER_SECOND = 0.1
 MIN_SCORE = -100.0
-# At most this many info lines about bans and rejected connections per LOG_WINDOW_SECONDS.
+# At most this many info lines about bans, disconnects and rejected connections per
+# LOG_WINDOW_SECONDS.
 LOG_LINES_PER_WINDOW = 10
 LOG_WINDOW_SECONDS = 60.0
 # Disconnected peers whose records are kept for their scores, beyond the connected ones.
@@ -37,7 +38,7 @@ MAX_DISCONNECTED_RECORDS = 1024
 class Penalty:
     """Score penalties per fault, from never honest to occasionally honest."""
 
-    # Never sent by an honest peer: banned at once.
+    # For faults no honest peer makes: the peer is banned at once.
     FATAL = 100.0
     # A declared payload length beyond the type's bound or MAX_PAYLOAD_SIZE.
     OVERSIZED = 20.0
@@ -49,7 +50,6 @@ class Penalty:
     MID_TOLERANCE = 5.0
     # A stream over the concurrency caps (reset), or a request not sent in time.
     FLOOD = 2.0
-    HIGH_TOLERANCE = 1.0
 
 
 class _LogLimiter:

@@ -83,7 +83,7 @@ def validate_request(spec: Any, protocol: Protocol, request: Any) -> str | None:
     Checked: range requests need a count above 0 whose range fits in a uint64 slot,
     BeaconBlocksByRange needs step 1 (the only value the spec allows), and column
     requests need distinct column indices below NUMBER_OF_COLUMNS. A count above
-    the protocol's limit is valid: the response holds at most the limit.
+    the protocol's limit is valid: the response contains at most the limit.
     """
     if protocol is p.BLOCKS_BY_RANGE and int(request.step) != 1:
         return f"step is {int(request.step)}, must be 1"

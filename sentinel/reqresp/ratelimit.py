@@ -30,7 +30,7 @@ PRUNE_AFTER_PEERS = 512
 
 @dataclass(frozen=True)
 class Quota:
-    """`amount` tokens per `seconds`; the bucket holds at most `amount` tokens."""
+    """A refill rate of `amount` tokens per `seconds`, and a bucket capacity of `amount`."""
 
     amount: int
     seconds: float
@@ -42,10 +42,10 @@ class Quota:
 
 
 class TokenBucket:
-    """A token bucket that lends: `reserve` always succeeds and returns the wait.
+    """A token bucket that lends: `reserve` takes the tokens at once and returns the wait.
 
-    Tokens may go negative, so concurrent callers queue up behind each other
-    instead of racing for the same refill.
+    The balance may go negative, so each caller waits behind the reservations made
+    before it instead of racing them for the same refill.
     """
 
     def __init__(self, quota: Quota, now: float) -> None:
@@ -77,9 +77,11 @@ def _config(spec: Any, name: str, default: int) -> int:
 def default_quotas(spec: Any) -> dict[str, tuple[Quota, Quota | None]]:
     """Return protocol name -> (request quota, chunk quota or None) per peer.
 
-    The numbers follow what clients deploy (Lodestar's defaults, for example):
-    a few Status, Ping and MetaData requests per 5 to 15 seconds, and one full
-    response of each multi-chunk protocol per 10 seconds.
+    The single-response quotas and the chunk quotas of blocks and light-client
+    updates are the inbound quotas of Lodestar 1.5.1 (its reqresp protocol
+    definitions). The rest are this module's choice: one full response per 10
+    seconds for blob and column sidecars, and 32 requests per 10 seconds for every
+    multi-chunk protocol.
     """
     blocks = _config(spec, "MAX_REQUEST_BLOCKS", 1024)
     blocks_deneb = _config(spec, "MAX_REQUEST_BLOCKS_DENEB", 128)
@@ -99,8 +101,8 @@ def default_quotas(spec: Any) -> dict[str, tuple[Quota, Quota | None]]:
         "data_column_sidecars_by_root": (requests, Quota(columns, 10)),
         "light_client_bootstrap": (Quota(5, 15), None),
         "light_client_updates_by_range": (requests, Quota(MAX_REQUEST_LIGHT_CLIENT_UPDATES, 10)),
-        "light_client_finality_update": (Quota(5, 15), None),
-        "light_client_optimistic_update": (Quota(5, 15), None),
+        "light_client_finality_update": (Quota(2, 12), None),
+        "light_client_optimistic_update": (Quota(2, 12), None),
     }
 
 
@@ -122,9 +124,9 @@ class RateLimiter:
     """The serving-side limits of one host: stream caps and withheld responses.
 
     Call `open_stream` when a peer opens an inbound stream and `close_stream` when
-    it ends. Before the response call `request_delay`, and before each chunk
-    `chunk_delay`; each returns the seconds to withhold, and the reservation is
-    already made, so the caller only sleeps.
+    it ends. Call `request_delay` before the response and `chunk_delay` before each
+    chunk. Both return the seconds to withhold it. The tokens are reserved by then,
+    so the caller only sleeps.
     """
 
     def __init__(
@@ -177,7 +179,7 @@ class RateLimiter:
     def chunk_delay(self, peer_id: str, protocol_name: str, chunks: int = 1) -> float:
         """Reserve `chunks` response chunks; return the seconds to withhold the next one.
 
-        Protocols without a chunk quota (single-response ones) never wait here.
+        It returns 0 for protocols without a chunk quota (the single-response ones).
         """
         quota = self.quotas.get(protocol_name, (FALLBACK_QUOTA, None))[1]
         if quota is None:

@@ -509,7 +509,7 @@ async def _check_hostile_kinds(spec, genesis_root, digest, producer, address, tm
             nursery.cancel_scope.cancel()
 
     async with trio.open_nursery() as nursery:
-        # A Status on another fork digest, sent without checking the producer's answer.
+        # A Status on another fork digest, sent without checking the producer's response.
         # A bare host: a Sentinel cannot build an ENR for a digest of no known fork.
         types = spec.types(Fork.ELECTRA)
         chain = MemoryChain(types.Status(fork_digest=b"\xde\xad\xbe\xef"), types.MetaData())

@@ -173,7 +173,7 @@ def test_block_chunks_per_peer_and_global():
     limiter = RateLimiter(SPEC, quotas=quotas, clock=clock)
     assert limiter.chunk_delay("a", "beacon_blocks_by_range", 10) == 0
     assert limiter.chunk_delay("a", "beacon_blocks_by_range") == pytest.approx(1.0)
-    # The global bucket holds GLOBAL_FACTOR times the per-peer amount.
+    # The global bucket has GLOBAL_FACTOR times the per-peer capacity.
     # Peer a took 11 of its 80 tokens; six more peers take 60, so one token is missing.
     for index in range(GLOBAL_FACTOR - 2):
         assert limiter.chunk_delay(f"p{index}", "beacon_blocks_by_range", 10) == 0
