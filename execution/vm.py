@@ -41,7 +41,7 @@ from eth.vm.forks.prague.state import PragueState
 from eth.vm.interrupt import EVMMissingData
 from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
-from eth_utils import ValidationError
+from eth_utils import ExtendedDebugLogger, ValidationError, get_extended_debug_logger
 
 from execution.payload import compute_requests_hash
 from execution.trie import (
@@ -216,8 +216,40 @@ def encode_account(account: Account) -> bytes:
     )
 
 
+_STATE_LOGGER = get_extended_debug_logger("eth.vm.state.CaplinPragueState")
+
+
 class CaplinPragueState(PragueState):
     account_db_class = CaplinAccountDB
+
+    @property
+    def logger(self) -> ExtendedDebugLogger:
+        # py-evm looks its logger up by name on every access, several times a transaction.
+        return _STATE_LOGGER
+
+
+def _encode_log(log: Any) -> bytes:
+    topics = b"".join(
+        encode_bytes(topic if isinstance(topic, bytes) else topic.to_bytes(32, "big"))
+        for topic in log.topics
+    )
+    return encode_list(encode_bytes(log.address) + encode_list(topics) + encode_bytes(log.data))
+
+
+def encode_receipt(receipt: ReceiptAPI) -> bytes:
+    """The receipt's consensus encoding, as `receipt.encode()` gives (typed: type byte first)."""
+    inner = getattr(receipt, "_inner", None)
+    prefix = b""
+    if inner is not None:
+        prefix = bytes([receipt.type_id])
+        receipt = inner
+    logs = b"".join(_encode_log(log) for log in receipt.logs)
+    return prefix + encode_list(
+        encode_bytes(receipt.state_root)
+        + _encode_int(receipt.gas_used)
+        + encode_bytes(receipt.bloom.to_bytes(256, "big"))
+        + encode_list(logs)
+    )
 
 
 class CaplinPragueVM(PragueVM):
@@ -298,7 +330,7 @@ class CaplinPragueVM(PragueVM):
             encoded = [t.encode() for t in transactions]
         transactions_root, transaction_nodes = ordered_trie_root(encoded)
         self.chaindb.persist_trie_data_dict(transaction_nodes)
-        receipts_root, receipt_nodes = ordered_trie_root(r.encode() for r in receipts)
+        receipts_root, receipt_nodes = ordered_trie_root(encode_receipt(r) for r in receipts)
         self.chaindb.persist_trie_data_dict(receipt_nodes)
         block_fields: dict[str, Any] = {"transactions": transactions}
         header_fields = {"transaction_root": transactions_root, "receipt_root": receipts_root}

@@ -90,3 +90,27 @@ def test_account_encoding_matches_pyrlp():
             rng.randbytes(32),
         )
         assert encode_account(account) == rlp.encode(account, sedes=Account)
+
+
+def test_receipt_encoding_matches_py_evm():
+    from eth.rlp.logs import Log
+    from eth.rlp.receipts import Receipt
+    from eth.vm.forks.prague.receipts import PragueTypedReceipt as TypedReceipt
+
+    from execution.vm import encode_receipt
+
+    rng = random.Random(9)
+    for count in range(6):
+        logs = [
+            Log(
+                rng.randbytes(20),
+                tuple(rng.getrandbits(256) for _ in range(i % 5)),
+                rng.randbytes(i * 40),
+            )
+            for i in range(count)
+        ]
+        inner = Receipt(rng.choice([b"", b"\x01"]), rng.getrandbits(rng.randint(1, 40)), logs)
+        assert encode_receipt(inner) == inner.encode()
+        for type_id in (1, 2, 3, 4):
+            typed = TypedReceipt(type_id, inner)
+            assert encode_receipt(typed) == typed.encode()
