@@ -17,9 +17,11 @@ from caplin.crypto.hash import sha256
 from caplin.node.network import NetworkConfig
 from caplin.node.node import NodeConfig, run_node
 from caplin.node.setup import DevParameters
+from caplin.peerdas import get_validators_custody_requirement
 from caplin.transition.helpers import compute_domain, compute_signing_root
 from caplin.validator.keys import interop_secret_key
 from sentinel.gossip import parse_topic
+from sentinel.gossip.subscriptions import custody_column_subnets
 from sentinel.gossip.topics import GossipTopic
 
 SLOT_MS = 2000
@@ -242,3 +244,31 @@ async def test_topics_pools_and_fork_switch(tmp_path):
 
         second_stop.set()
         first_stop.set()
+
+
+async def test_fulu_node_joins_custody_column_subnets(tmp_path):
+    config = node_config(tmp_path / "fulu", int(time.time()) + 2)
+    config.dev = DevParameters(validators=64, genesis_fork="fulu")
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        node = await nursery.start(
+            lambda task_status: run_node(config, shutdown=stop, task_status=task_status)
+        )
+        spec = node.spec
+        network = node.network
+        state = node.chain.snapshot.head_state
+        expected_count = get_validators_custody_requirement(spec, state, list(range(64)))
+        assert network.custody_group_count == expected_count
+        assert int(network.metadata().custody_group_count) == expected_count
+        record = network.sentinel.discovery.record
+        assert record.cgc == expected_count
+        assert record.pairs[b"nfd"] == b"\x00" * 4
+
+        digest = network.sentinel.forks.digest_of_fork(Fork.FULU)
+        names = names_on(node, digest)
+        columns = {name for name in names if name.startswith("data_column_sidecar_")}
+        subnets = custody_column_subnets(spec, network.gossip.node_id, expected_count)
+        assert columns == {f"data_column_sidecar_{i}" for i in subnets}
+        assert not any(name.startswith("blob_sidecar_") for name in names)
+        assert {"beacon_block", "bls_to_execution_change"} <= names
+        stop.set()
