@@ -113,13 +113,18 @@ class SenderRecovery:
     context manager so the workers stop.
     """
 
-    def __init__(self, raws: Sequence[bytes], workers: int | None = None) -> None:
+    def __init__(
+        self,
+        raws: Sequence[bytes],
+        workers: int | None = None,
+        parallel_threshold: int = PARALLEL_THRESHOLD,
+    ) -> None:
         self._futures: list[Future[list[bytes | None]]] = []
         self._results: dict[int, list[bytes | None]] = {}
         self._executor: Executor | None = None
         if workers is None:
             workers = min(2, os.cpu_count() or 1)
-        if len(raws) >= PARALLEL_THRESHOLD and workers >= 1:
+        if len(raws) >= parallel_threshold and workers >= 1:
             # spawn, not fork: the caller may hold LMDB handles and threads.
             context = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(workers, mp_context=context)
