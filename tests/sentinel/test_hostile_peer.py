@@ -560,6 +560,7 @@ async def _check_hostile_kinds(spec, genesis_root, digest, producer, address, tm
     gossip_faults = " ".join(verdicts["gossip"]["faults"])
     assert "gossip REJECT: invalid proposer signature" in gossip_faults, verdicts["gossip"]
     assert "gossip REJECT: invalid snappy" in gossip_faults, verdicts["gossip"]
+    assert "exceeds MAX_PAYLOAD_SIZE" in gossip_faults, verdicts["gossip"]
     assert verdicts["flood"]["ban_s"] is not None, verdicts["flood"]
     assert verdicts["status"]["goodbye_received"] == GoodbyeReason.IRRELEVANT_NETWORK
     assert verdicts["status"]["penalties"] == 1, verdicts["status"]
@@ -582,21 +583,21 @@ async def _send_bad_frames(hostile: HostileSentinel, producer: str) -> None:
 
 
 async def _publish_invalid_blocks(hostile: HostileSentinel, producer: str) -> None:
-    """Publish a non-snappy message, then blocks with random signatures, on beacon_block."""
+    """Publish an invalid block, a non-snappy message and an oversized one on beacon_block.
+
+    They go out back to back, so all three reach the producer before its Goodbye.
+    """
     await hostile.sentinel.subscribe("beacon_block")
     # Wait until the producer's subscription is known, so publishing reaches it.
     topic = hostile.sentinel.topic("beacon_block")
     pubsub = hostile.sentinel.pubsub
     await poll(lambda: bool(pubsub.peer_topics.get(topic)), 20, "the producer's subscription")
+    slot, root = await head(PRODUCER_PORTS[2])
+    await hostile.sentinel.publish("beacon_block", hostile.invalid_block(slot + 1, root, 1))
     # A snappy block declaring 16 bytes, then a copy from an impossible offset.
     await pubsub.publish(topic, b"\x10" + b"\xff" * 8)
-    await trio.sleep(0.3)
-    for _ in range(8):
-        slot, root = await head(PRODUCER_PORTS[2])
-        await hostile.sentinel.publish("beacon_block", hostile.invalid_block(slot + 1, root, 1))
-        await trio.sleep(0.3)
-        if producer not in hostile.host.peers.connected:
-            return
+    # A snappy block whose length prefix exceeds MAX_PAYLOAD_SIZE.
+    await pubsub.publish(topic, encode_varint(int(hostile.spec.MAX_PAYLOAD_SIZE) + 1) + b"\x00")
 
 
 async def _flood_blocks_by_range(hostile: HostileSentinel, producer: str) -> None:
