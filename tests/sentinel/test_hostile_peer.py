@@ -42,6 +42,7 @@ from sentinel.reqresp.codec import (
 )
 from sentinel.reqresp.exchange import (
     OversizedPayload,
+    encode_success,
     read_request,
     read_responses,
     request_penalty,
@@ -732,3 +733,13 @@ async def test_empty_single_chunk_response_invalid():
     with pytest.raises(CodecError, match="status response ended before its one chunk"):
         await read_responses(reader_of(b""), p.STATUS_V1, SPEC, FORKS, 1)
     assert await read_responses(reader_of(b""), p.BLOCKS_BY_RANGE, SPEC, FORKS, 4) == []
+
+
+async def test_goodbye_response_chunk_accepted():
+    value = p.GOODBYE.response_type(SPEC, Fork.PHASE0)(1)
+    chunk = encode_success(p.GOODBYE, value)
+    responses = await read_responses(reader_of(chunk), p.GOODBYE, SPEC, FORKS, 0)
+    assert [int(reason) for _, reason in responses] == [1]
+    assert await read_responses(reader_of(b""), p.GOODBYE, SPEC, FORKS, 0) == []
+    with pytest.raises(CodecError, match="more than 1 chunks"):
+        await read_responses(reader_of(chunk * 2), p.GOODBYE, SPEC, FORKS, 0)
