@@ -49,6 +49,7 @@ from sentinel.reqresp.exchange import (
     validate_request,
 )
 from sentinel.reqresp.protocols import ForkContext, GoodbyeReason
+from sentinel.reqresp.ratelimit import Quota
 from sentinel.service import Sentinel, SentinelConfig
 
 SPEC = ChainSpec.for_preset("minimal")
@@ -242,7 +243,9 @@ async def test_blocks_by_range_flood_resets_and_bans():
 async def test_sequential_requests_are_withheld_not_refused():
     async with trio.open_nursery() as nursery:
         server, hostile, peer, _ = await connected_pair(nursery)
-        quota = server.limiter.quotas["ping"][0]
+        # Two Pings per second instead of per 10 s, to keep the test short.
+        quota = Quota(2, 1)
+        server.limiter.quotas["ping"] = (quota, None)
         value = encode_payload((5).to_bytes(8, "little"))
         start = time.monotonic()
         codes = [
