@@ -21,6 +21,7 @@ from caplin.config.forks import Fork
 from caplin.errors import CaplinError
 from caplin.logs import parse_verbosity, setup_logging
 from caplin.storage import ENGINES
+from caplin.storage.archive import DEFAULT_RESTORE_POINT_INTERVAL
 
 log = logging.getLogger("caplin")
 
@@ -107,7 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"caplin {_version()}")
     _flag(parser, "--config", metavar="FILE.toml", help="read flags from a TOML file")
     _flag(parser, "--datadir", type=Path, default=DEFAULT_DATADIR, help="data directory")
-    _flag(parser, "--chain", default="dev", help="dev, mainnet, sepolia, holesky or hoodi")
+    _flag(
+        parser,
+        "--chain",
+        default="dev",
+        help="dev, custom (with --custom-config and --custom-genesis), mainnet, sepolia, "
+        "holesky or hoodi",
+    )
     _flag(
         parser,
         "--db.engine",
@@ -166,7 +173,16 @@ def build_parser() -> argparse.ArgumentParser:
         dest="archive",
         type=parse_bool,
         default=False,
-        help="keep every historical state queryable",
+        help="keep every finalized state queryable (fixed when the datadir is created)",
+    )
+    _flag(
+        caplin,
+        "--caplin.archive.restore-interval",
+        dest="archive_restore_interval",
+        type=int,
+        default=DEFAULT_RESTORE_POINT_INTERVAL,
+        help="slots between full state snapshots in archive mode; a larger value stores less "
+        "and replays more blocks per historical state",
     )
     _flag(
         caplin,
@@ -221,6 +237,32 @@ def build_parser() -> argparse.ArgumentParser:
         caplin, "--caplin.max-peer-count", dest="max_peers", type=int, default=64, help="peer limit"
     )
 
+    custom = parser.add_argument_group("custom chain (--chain=custom)")
+    _flag(
+        custom,
+        "--custom-config",
+        dest="custom_config",
+        default=None,
+        metavar="FILE.yaml",
+        help="chain config of the custom chain (consensus-specs config.yaml format)",
+    )
+    _flag(
+        custom,
+        "--custom-genesis",
+        dest="custom_genesis",
+        default=None,
+        metavar="FILE.ssz",
+        help="genesis BeaconState of the custom chain, SSZ-encoded",
+    )
+    _flag(
+        custom,
+        "--custom-beacon-api",
+        dest="custom_beacon_api",
+        default=None,
+        metavar="URL",
+        help="Beacon API of a node of the custom chain: fetch its config and genesis state "
+        "into the datadir when --custom-config and --custom-genesis are not given",
+    )
     logs = parser.add_argument_group("logging")
     _flag(
         logs,
@@ -474,6 +516,17 @@ def node_config(args: argparse.Namespace) -> Any:
             static_peers=list(args.staticpeers),
             max_peers=args.max_peers,
         )
+    custom = _custom_parameters(args)
+    if custom is not None and network is None:
+        # A custom chain is another client's chain: without peers there is nothing to follow.
+        from caplin.node.network import NetworkConfig
+
+        network = NetworkConfig(
+            listen_host=args.discovery_addr,
+            udp_port=args.discovery_port,
+            tcp_port=args.discovery_tcpport,
+            max_peers=args.max_peers,
+        )
     return NodeConfig(
         datadir=Path(args.datadir).expanduser(),
         dev=parameters,
@@ -493,8 +546,41 @@ def node_config(args: argparse.Namespace) -> Any:
         fee_recipient=fee_recipient,
         network=network,
         genesis_time=args.dev_genesis_time,
-        run_validators=args.dev_run_validators,
+        # A custom chain's validator keys are not in the node.
+        run_validators=args.dev_run_validators and custom is None,
+        custom=custom,
+        archive=args.archive,
+        archive_restore_interval=args.archive_restore_interval,
     )
+
+
+def _custom_parameters(args: argparse.Namespace) -> Any:
+    """Return the `CustomParameters` of `--chain=custom`, or None for the dev chain.
+
+    Raises CaplinError when a file flag is missing or the Beacon API fetch fails.
+    """
+    from caplin.node.setup import CustomParameters
+
+    if args.chain != "custom":
+        if args.custom_config or args.custom_genesis or args.custom_beacon_api:
+            raise CaplinError("--custom-* flags need --chain=custom", chain=args.chain)
+        return None
+    config, genesis = args.custom_config, args.custom_genesis
+    if args.custom_beacon_api and not (config and genesis):
+        from caplin.config.custom import fetch_custom_chain
+
+        fetched = Path(args.datadir).expanduser() / "custom"
+        config_path, genesis_path = fetch_custom_chain(args.custom_beacon_api, fetched)
+        config = config or config_path
+        genesis = genesis or genesis_path
+    if not config or not genesis:
+        raise CaplinError(
+            "--chain=custom needs --custom-config FILE.yaml and --custom-genesis FILE.ssz, "
+            "or --custom-beacon-api URL",
+            custom_config=config,
+            custom_genesis=genesis,
+        )
+    return CustomParameters(config_path=Path(config), genesis_path=Path(genesis))
 
 
 async def _run_until_signal(config: Any) -> None:
@@ -527,6 +613,11 @@ def _leaves(errors: list[BaseException]) -> list[BaseException]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["validator"]:
+        from caplin.validator.cli import main as validator_main
+
+        return validator_main(arguments[1:])
     try:
         args = parse_args(argv)
     except CaplinError as error:
@@ -540,17 +631,16 @@ def main(argv: list[str] | None = None) -> int:
         dir_verbosity=args.log_dir_verbosity,
         dir_json=args.log_dir_json,
     )
-    if args.chain != "dev":
+    if args.chain not in ("dev", "custom"):
         log.error(
-            "only the dev chain runs in this build: networking to join a public chain is not "
-            "wired into the node yet; start with --chain=dev chain=%s",
+            "only the dev chain and custom chains run in this build: public networks need "
+            "checkpoint sync and their bootnodes, which are not wired in yet; start with "
+            "--chain=dev or --chain=custom chain=%s",
             args.chain,
         )
         return 2
-    if args.archive or args.checkpoint_sync_urls or args.bootnodes or args.staticpeers:
-        log.warning(
-            "archive mode, checkpoint sync and peers are not used by the dev chain; ignoring them"
-        )
+    if args.checkpoint_sync_urls:
+        log.warning("checkpoint sync is not implemented yet; ignoring it")
     try:
         config = node_config(args)
     except CaplinError as error:

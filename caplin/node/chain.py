@@ -14,6 +14,7 @@ from typing import Any
 
 from caplin.config.forks import Fork
 from caplin.errors import CaplinError, require
+from caplin.storage.archive import DEFAULT_RESTORE_POINT_INTERVAL, open_history
 from caplin.storage.beacon_db import BeaconDB, BlockWrite
 from caplin.transition.block import process_block
 from caplin.transition.engine import TrustingEngine
@@ -142,9 +143,20 @@ class BeaconChain:
         db: the open `BeaconDB`, already initialized with the genesis or an anchor.
         execution: the `ExecutionEngine` the state transition hands payloads to.
         embedded: the `EmbeddedEngine` whose head follows fork choice, or None.
+        archive: keep every finalized state (`caplin.storage.archive`); the datadir's
+            recorded mode must match, or StorageError is raised.
+        restore_point_interval: slots between the archive's full state snapshots.
     """
 
-    def __init__(self, spec: Any, db: BeaconDB, execution: Any, embedded: Any = None) -> None:
+    def __init__(
+        self,
+        spec: Any,
+        db: BeaconDB,
+        execution: Any,
+        embedded: Any = None,
+        archive: bool = False,
+        restore_point_interval: int = DEFAULT_RESTORE_POINT_INTERVAL,
+    ) -> None:
         self.spec = spec
         self.db = db
         self.execution = execution
@@ -159,6 +171,7 @@ class BeaconChain:
         # and the conflicting blocks when finality advances.
         self._index: dict[bytes, tuple[int, bytes]] = {}
         self._deferred: list[BlockWrite] = []
+        self.history = open_history(db, archive, restore_point_interval)
         self.store = self._load_store()
         self._stored_finalized = self.store.finalized_checkpoint
         self.snapshot = self._take_snapshot()
@@ -383,11 +396,14 @@ class BeaconChain:
         self._add_finality()
 
     def flush(self) -> None:
-        """Write the states that imports deferred (see `_persist`), one transaction each."""
+        """Write the states that imports deferred (see `_persist`), one transaction each, then
+        archive or prune the finalized states (`StateHistory.update`)."""
         with self.lock:
             deferred, self._deferred = self._deferred, []
             for write in deferred:
                 self.db.apply(write)
+        # Archiving and pruning finalized states runs outside the lock, so imports go on.
+        self.history.update(self.store.block_states.get)
 
     def _base_write(self, root: bytes, signed_block: Any) -> BlockWrite:
         snapshot = self.snapshot

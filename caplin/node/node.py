@@ -19,7 +19,14 @@ import trio
 
 from caplin.errors import CaplinError
 from caplin.metrics import NodeMetrics
-from caplin.node.setup import DevChain, DevParameters, open_dev_chain
+from caplin.node.setup import (
+    CustomParameters,
+    DevChain,
+    DevParameters,
+    open_custom_chain,
+    open_dev_chain,
+)
+from caplin.storage.archive import DEFAULT_RESTORE_POINT_INTERVAL
 from caplin.transition.helpers import compute_epoch_at_slot, get_active_validator_indices
 from caplin.validator.client import ValidatorClient
 
@@ -57,10 +64,15 @@ class NodeConfig:
     # The genesis time of a new dev chain (seconds); None starts it `genesis_delay` from now.
     genesis_time: int | None = None
     run_validators: bool = True
+    # Keep every finalized state queryable (`--caplin.archive`); fixed per datadir.
+    archive: bool = False
+    archive_restore_interval: int = DEFAULT_RESTORE_POINT_INTERVAL
+    # The config and genesis files of a custom chain; None runs the dev chain of `dev`.
+    custom: CustomParameters | None = None
 
 
 class Node:
-    """An open dev chain with its validator client, driven by `run_slots`."""
+    """An open chain with its validator client, driven by `run_slots`."""
 
     def __init__(self, config: NodeConfig, dev: DevChain) -> None:
         self.config = config
@@ -74,6 +86,7 @@ class Node:
             engine=dev.engine,
             txpool=dev.txpool,
             fee_recipient=config.fee_recipient,
+            datadir=config.datadir,
         )
         self.missed_slots = 0
         self.late_duties = 0
@@ -111,22 +124,30 @@ class Node:
             start_ms = self.slot_start_ms(slot)
             await self.sleep_until_ms(start_ms)
             await self._run_duty("tick", self.chain.on_tick, start_ms, slot=slot)
-            block = await self._run_duty(
-                "propose", self._propose, slot, slot=slot, deadline_bps=attestation_bps
-            )
-            if block is not None and self.network is not None:
-                await self.network.publish_block(block)
+            # A node without validators only follows: it has no duties to run.
+            duties = len(self.validators) > 0
+            if duties:
+                block = await self._run_duty(
+                    "propose", self._propose, slot, slot=slot, deadline_bps=attestation_bps
+                )
+                if block is not None and self.network is not None:
+                    await self.network.publish_block(block)
             await self.sleep_until_ms(start_ms + spec.SLOT_DURATION_MS * attestation_bps // 10000)
             await self._run_duty("update_head", self.chain.update_head, slot=slot)
-            await self._run_duty(
-                "attest", self.validators.attest, slot, slot=slot, deadline_bps=aggregate_bps
-            )
+            if duties:
+                await self._run_duty(
+                    "attest", self.validators.attest, slot, slot=slot, deadline_bps=aggregate_bps
+                )
             await self.sleep_until_ms(start_ms + spec.SLOT_DURATION_MS * aggregate_bps // 10000)
-            await self._run_duty("aggregate", self.validators.aggregate, slot, slot=slot)
-            if self.network is not None:
-                await self.network.publish_aggregates(slot)
+            if duties:
+                await self._run_duty("aggregate", self.validators.aggregate, slot, slot=slot)
+                if self.network is not None:
+                    await self.network.publish_aggregates(slot)
             await self._run_duty("update_head", self.chain.update_head, slot=slot)
-            await self._run_duty("prepare", self.validators.prepare, slot + 1, slot=slot)
+            # Advancing the head state makes the next block's import start from it. A head
+            # far behind the clock (range sync) would need many empty slots for nothing.
+            if duties or self.chain.snapshot.head_slot + spec.SLOTS_PER_EPOCH > slot:
+                await self._run_duty("prepare", self.validators.prepare, slot + 1, slot=slot)
             self.metrics.update(self.chain, self._active_validator_count())
             if self.network is not None:
                 self.metrics.peers.set(len(self.network.connected_peers()))
@@ -206,21 +227,15 @@ async def run_node(
 ) -> None:
     """Open the chain, run the node until `shutdown` is set, then close the databases."""
     shutdown = shutdown if shutdown is not None else trio.Event()
-    dev = await trio.to_thread.run_sync(
-        lambda: open_dev_chain(
-            config.datadir,
-            config.dev,
-            db_engine=config.db_engine,
-            genesis_delay=config.genesis_delay,
-            genesis_time=config.genesis_time,
-        )
-    )
+    dev = await trio.to_thread.run_sync(_open_chain, config)
+    node: Node | None = None
     try:
         node = Node(config, dev)
         snapshot = node.chain.snapshot
         log.info(
-            "node started datadir=%s db_engine=%s head_slot=%d finalized_epoch=%d validators=%d "
-            "genesis_time=%d",
+            "node started chain=%s datadir=%s db_engine=%s head_slot=%d finalized_epoch=%d "
+            "validators=%d genesis_time=%d",
+            "dev" if config.custom is None else "custom",
             config.datadir,
             config.db_engine,
             snapshot.head_slot,
@@ -234,8 +249,10 @@ async def run_node(
                 log.info(
                     "metrics listening addr=%s port=%d", config.metrics_addr, config.metrics_port
                 )
-            if config.rpc_enabled:
+            if config.rpc_enabled and dev.engine is not None:
                 await nursery.start(_serve_rpc, node, shutdown)
+            elif config.rpc_enabled:
+                log.info("eth JSON-RPC not served: this chain has no embedded execution engine")
             if config.network is not None:
                 from caplin.node.network import NodeNetwork
 
@@ -251,8 +268,30 @@ async def run_node(
             nursery.cancel_scope.cancel()
     finally:
         # Worker threads finish their duty before the nursery exits, so no write is cut off.
+        if node is not None:
+            node.validators.close()
         dev.close()
         log.info("node stopped")
+
+
+def _open_chain(config: NodeConfig) -> DevChain:
+    if config.custom is not None:
+        return open_custom_chain(
+            config.datadir,
+            config.custom,
+            db_engine=config.db_engine,
+            archive=config.archive,
+            archive_restore_interval=config.archive_restore_interval,
+        )
+    return open_dev_chain(
+        config.datadir,
+        config.dev,
+        db_engine=config.db_engine,
+        genesis_delay=config.genesis_delay,
+        genesis_time=config.genesis_time,
+        archive=config.archive,
+        archive_restore_interval=config.archive_restore_interval,
+    )
 
 
 async def _serve_rpc(
@@ -278,6 +317,11 @@ async def _start_api(nursery: Any, node: Node, shutdown: trio.Event) -> None:
     if config.api_namespaces:
         options["namespaces"] = config.api_namespaces
     options["cors_origins"] = config.api_cors_origins
+    if config.run_validators:
+        from caplin.validator.keymanager import open_keymanager
+
+        readonly = {key.pubkey for key in node.dev.keys}
+        options["keymanager"] = open_keymanager(node.validators, config.datadir, readonly)
     addresses = await nursery.start(
         lambda task_status: serve_api(node.reader, task_status=task_status, **options)
     )
