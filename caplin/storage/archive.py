@@ -1,4 +1,4 @@
-"""Historical states: archive mode keeps every finalized state rebuildable, pruned mode drops them.
+"""Historical states: archive mode keeps every finalized state, pruned mode deletes old ones.
 
 A datadir has one mode, chosen at its first start and stored in `archive_meta`:
 
@@ -48,10 +48,11 @@ ARCHIVE_TABLES = ["archive_meta", "archive_snapshots", "archive_roots"]
 ARCHIVE = "archive"
 PRUNED = "pruned"
 
-# Restore point spacing, measured on a 64-validator minimal-preset electra dev chain by
-# bench/archive.py (docs/benchmarks.md): at 64 slots a random state takes ~40 replayed blocks
-# on average and a snapshot costs ~1 KiB per slot.
-DEFAULT_RESTORE_POINT_INTERVAL = 64
+# Slots between restore points. On the 64-validator minimal-preset dev chain (bench/archive.py,
+# docs/benchmarks.md) 32 slots cost ~340 bytes of snapshot per slot, a quarter of the block
+# bytes, and a random state replays ~13 blocks. NOTE: a mainnet-size state (~200 MB) is far
+# larger next to its blocks, so such chains need a much larger interval.
+DEFAULT_RESTORE_POINT_INTERVAL = 32
 # Rebuilt states kept in memory; a later request replays from the closest one below it.
 DEFAULT_CACHE_SIZE = 16
 ZSTD_LEVEL = 3
@@ -85,7 +86,8 @@ class StateHistory:
     ) -> None:
         if restore_point_interval < 1:
             raise StorageError(
-                "restore point interval must be at least one slot",
+                "restore point interval (--caplin.archive.restore-interval) must be at least "
+                "one slot",
                 restore_point_interval=restore_point_interval,
             )
         self.db = db
@@ -141,7 +143,11 @@ class StateHistory:
         first_slot = self.archived_slot()
         state = self.state_at_slot(first_slot)
         if state is None:
-            raise StorageError("archive cannot rebuild its last archived state", slot=first_slot)
+            raise StorageError(
+                "last archived state cannot be rebuilt: no restore point at or below it; the "
+                "datadir may be corrupt",
+                slot=first_slot,
+            )
         last_snapshot = self._snapshot_slot_at_or_before(first_slot)
         blocks = 0
         for slot, root in self._canonical_blocks(first_slot + 1, target_slot + 1):
@@ -168,7 +174,9 @@ class StateHistory:
         block `root` at `slot`)."""
         signed_block = self.db.block(root)
         if signed_block is None:
-            raise StorageError("canonical block is missing", slot=slot, root=root)
+            raise StorageError(
+                "canonical block is missing; the datadir may be corrupt", slot=slot, root=root
+            )
         roots: dict[bytes, int] = {}
         history_length = self.spec.SLOTS_PER_HISTORICAL_ROOT
         # `state_roots` of a later state names the roots of the slots before it, but only the
@@ -238,7 +246,9 @@ class StateHistory:
         for _, root in self._canonical_blocks(base_slot + 1, slot + 1):
             signed_block = self.db.block(root)
             if signed_block is None:
-                raise StorageError("canonical block is missing", root=root)
+                raise StorageError(
+                    "canonical block is missing; the datadir may be corrupt", root=root
+                )
             state = self._replay(state, signed_block)
         if int(state.slot) < slot:
             state = process_slots(self.spec, state, slot)
@@ -352,7 +362,9 @@ def open_history(
         genesis_root = db.canonical_root(0)
         genesis_state = None if genesis_root is None else db.state(genesis_root)
         if genesis_state is None:
-            raise StorageError("archive mode needs the genesis state, which is missing")
+            raise StorageError(
+                "genesis state is missing, so archive mode cannot start; use a new datadir"
+            )
         history.write_genesis(genesis_state)
     _log_mode(history)
     return history
