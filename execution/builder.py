@@ -7,6 +7,11 @@ ones, and the block runs again until it executes. The result is a complete
 payload (state root, receipts root, bloom and block hash filled in) plus the
 EIP-7685 requests the block produced.
 
+Blob transactions count against `max_blobs` (the consensus config's blob
+limit, at most Prague's 9) and wait while their max fee per blob gas is below
+the block's blob base fee. The payload's versioned hashes and `blobs_bundle`
+list their blobs in transaction order.
+
 NOTE: transactions are packed by their gas limits, not the gas they use, so a
 block never overflows but can stay below its gas limit. Each failing
 transaction costs one more execution of the block; the pool's nonce and
@@ -24,13 +29,16 @@ from eth.db.chain import ChainDB
 from eth.exceptions import HeaderNotFound
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth.vm.forks.prague.blocks import PragueBlock
+from eth.vm.forks.prague.headers import calc_excess_blob_gas_prague
 from eth_utils import ValidationError
 
+from execution.blobs import MAX_BLOBS_PER_BLOCK, BlobsBundle, blob_base_fee
 from execution.engine import EmbeddedEngine
 from execution.errors import ExecutionError, UnknownParentError
 from execution.payload import (
     NewPayload,
     Withdrawal,
+    blob_versioned_hashes,
     build_header,
     compute_requests_hash,
     payload_from_header,
@@ -56,6 +64,7 @@ class BuiltPayload:
     request: NewPayload
     block_value: int
     transaction_hashes: tuple[bytes, ...]
+    blobs_bundle: BlobsBundle = field(default_factory=BlobsBundle)
     block: Any = field(default=None, repr=False, compare=False)
     state_changes: dict[bytes, bytes | None] = field(
         default_factory=dict, repr=False, compare=False
@@ -85,9 +94,11 @@ def build_payload(
     desired_gas_limit: int | None = None,
     extra_data: bytes = b"",
     max_transaction_bytes: int = DEFAULT_MAX_TRANSACTION_BYTES,
+    max_blobs: int = MAX_BLOBS_PER_BLOCK,
 ) -> BuiltPayload:
     """Build a payload on `parent_hash` from `pool` (None builds an empty block).
 
+    `max_blobs` is the consensus limit of blobs per block; Prague's 9 caps it.
     Raises UnknownParentError when the parent or its state is unknown.
     """
     try:
@@ -106,6 +117,8 @@ def build_payload(
             pool.pending(lambda a: parent_state.get_nonce(a), base_fee),
             gas_limit,
             max_transaction_bytes,
+            min(max_blobs, MAX_BLOBS_PER_BLOCK),
+            blob_base_fee(calc_excess_blob_gas_prague(parent)),
         )
 
     while True:
@@ -132,23 +145,39 @@ def build_payload(
 
 
 def _fit(
-    candidates: list[PooledTransaction], gas_limit: int, max_bytes: int
+    candidates: list[PooledTransaction],
+    gas_limit: int,
+    max_bytes: int,
+    max_blobs: int = MAX_BLOBS_PER_BLOCK,
+    blob_fee: int = 1,
 ) -> list[PooledTransaction]:
-    """Keep candidates while their gas limits and sizes fit; skip a sender after a misfit."""
+    """Keep candidates while their gas, sizes and blobs fit; skip a sender after a misfit.
+
+    A blob transaction whose max fee per blob gas is below `blob_fee` is a
+    misfit too: its sender's later nonces wait with it.
+    """
     chosen: list[PooledTransaction] = []
     skipped: set[bytes] = set()
     gas = 0
     size = 0
+    blobs = 0
     for candidate in candidates:
         if candidate.sender in skipped:
             continue
         tx_gas = candidate.transaction.gas
-        if gas + tx_gas > gas_limit or size + len(candidate.raw) > max_bytes:
+        tx_blobs = candidate.blob_count
+        if (
+            gas + tx_gas > gas_limit
+            or size + len(candidate.raw) > max_bytes
+            or blobs + tx_blobs > max_blobs
+            or (tx_blobs and candidate.max_fee_per_blob_gas < blob_fee)
+        ):
             skipped.add(candidate.sender)
             continue
         chosen.append(candidate)
         gas += tx_gas
         size += len(candidate.raw)
+        blobs += tx_blobs
     return chosen
 
 
@@ -218,13 +247,14 @@ def _execute(
     request = NewPayload(
         payload=payload,
         parent_beacon_block_root=parent_beacon_block_root,
-        versioned_hashes=(),
+        versioned_hashes=blob_versioned_hashes(transactions),
         execution_requests=requests,
     )
     return BuiltPayload(
         request,
         block_value,
         tuple(c.hash for c in candidates),
+        blobs_bundle=BlobsBundle.of([c.sidecar for c in candidates if c.sidecar is not None]),
         block=result.block,
         state_changes=overlay.pending,
     )

@@ -74,7 +74,7 @@ def encode_list(payload: bytes) -> bytes:
     return _length_prefix(len(payload), 0xC0) + payload
 
 
-def _decode_item(data: bytes, pos: int) -> tuple[bytes | list, int]:
+def decode_rlp(data: bytes, pos: int = 0) -> tuple[bytes | list, int]:
     """Decode the RLP item at `pos`; return it (bytes or a list) and the position after it."""
     first = data[pos]
     if first < 0x80:
@@ -96,7 +96,7 @@ def _decode_item(data: bytes, pos: int) -> tuple[bytes | list, int]:
         end = start + length
     items = []
     while start < end:
-        item, start = _decode_item(data, start)
+        item, start = decode_rlp(data, start)
         items.append(item)
     if start != end:
         raise ValueError("RLP list length does not match its items")
@@ -199,7 +199,7 @@ class Trie:
         encoded = self._get_node(node_hash)
         if encoded is None:
             raise MissingTrieNode(node_hash, self.known_root_hash or b"", key)
-        item, end = _decode_item(encoded, 0)
+        item, end = decode_rlp(encoded, 0)
         if end != len(encoded) or not isinstance(item, list):
             raise ValueError(f"trie node 0x{node_hash.hex()} is not one RLP list")
         return _node_from_rlp(item, node_hash)

@@ -8,8 +8,16 @@ the balance must cover gas * max fee + value, and the pool and per-sender size
 limits apply. A transaction
 with the nonce of one already pooled replaces it only when it raises both
 the max fee and the priority fee by `price_bump_percent` (geth's rule and
-default, 10%). Blob transactions are rejected: the pool keeps no blob
-sidecars, so it could not build their consensus block.
+default, 10%), and for a blob transaction replacing another also the max fee
+per blob gas.
+
+Blob transactions (type 3) are taken in their network form, with the blobs,
+commitments and proofs, which are checked against the versioned hashes
+(`execution.blobs`). The pool keeps the sidecar next to the canonical
+transaction, so the builder can return the blobs with the payload. A blob
+transaction without its sidecar is rejected, as is one with more blobs than
+`max_blobs_per_transaction` (default: Prague's 9 per block). Its balance
+check includes the blob gas at its max fee per blob gas.
 """
 
 from __future__ import annotations
@@ -22,9 +30,17 @@ from typing import Any
 
 from eth.vm.forks.prague.blocks import PragueBlock
 
+from execution.blobs import (
+    BLOB_TRANSACTION_TYPE,
+    GAS_PER_BLOB,
+    MAX_BLOBS_PER_BLOCK,
+    BlobSidecar,
+    BlobSidecarError,
+    is_network_form,
+    split_network_form,
+)
 from execution.errors import TransactionPoolError
 
-BLOB_TRANSACTION_TYPE = 3
 # JSON-RPC error codes clients recognise for transaction rejections (geth's).
 ERROR_INVALID_INPUT = -32602
 ERROR_REJECTED = -32000
@@ -41,10 +57,23 @@ class PooledTransaction:
     """A validated transaction with its decoded form and raw encoding."""
 
     transaction: Any
-    raw: bytes
+    raw: bytes  # the canonical encoding, as the block carries it
     sender: bytes
     nonce: int
     hash: bytes
+    sidecar: BlobSidecar | None = None
+
+    @property
+    def is_blob(self) -> bool:
+        return getattr(self.transaction, "type_id", None) == BLOB_TRANSACTION_TYPE
+
+    @property
+    def blob_count(self) -> int:
+        return len(self.transaction.blob_versioned_hashes) if self.is_blob else 0
+
+    @property
+    def max_fee_per_blob_gas(self) -> int:
+        return int(self.transaction.max_fee_per_blob_gas) if self.is_blob else 0
 
     @property
     def max_fee(self) -> int:
@@ -86,6 +115,7 @@ class TransactionPool:
         max_per_sender: int = DEFAULT_MAX_PER_SENDER,
         price_bump_percent: int = DEFAULT_PRICE_BUMP_PERCENT,
         min_fee: int = 0,
+        max_blobs_per_transaction: int = MAX_BLOBS_PER_BLOCK,
     ) -> None:
         self.chain_id = chain_id
         self.block_gas_limit = block_gas_limit
@@ -94,6 +124,7 @@ class TransactionPool:
         self.max_per_sender = max_per_sender
         self.price_bump_percent = price_bump_percent
         self.min_fee = min_fee
+        self.max_blobs_per_transaction = max_blobs_per_transaction
         self._by_sender: dict[bytes, dict[int, PooledTransaction]] = {}
         self._by_hash: dict[bytes, PooledTransaction] = {}
         self._lock = threading.Lock()
@@ -114,6 +145,7 @@ class TransactionPool:
                 "nonce too low", ERROR_REJECTED, next_nonce=nonce, nonce=pooled.nonce
             )
         cost = pooled.transaction.gas * pooled.max_fee + pooled.transaction.value
+        cost += pooled.blob_count * GAS_PER_BLOB * pooled.max_fee_per_blob_gas
         if balance < cost:
             raise TransactionPoolError(
                 "insufficient funds for gas * price + value",
@@ -126,6 +158,19 @@ class TransactionPool:
         return pooled.hash
 
     def _decode(self, raw: bytes) -> PooledTransaction:
+        sidecar = None
+        if is_network_form(raw):
+            try:
+                raw, sidecar = split_network_form(raw)
+            except BlobSidecarError as error:
+                raise TransactionPoolError(
+                    f"invalid blob transaction: {error}", ERROR_INVALID_INPUT
+                ) from None
+        elif raw[:1] == bytes([BLOB_TRANSACTION_TYPE]):
+            raise TransactionPoolError(
+                "blob transaction without its blobs; send it in network form with the sidecar",
+                ERROR_REJECTED,
+            )
         if len(raw) > self.max_transaction_bytes:
             raise TransactionPoolError(
                 "oversized transaction",
@@ -142,14 +187,22 @@ class TransactionPool:
                 f"invalid transaction: {error}", ERROR_INVALID_INPUT
             ) from None
         return PooledTransaction(
-            transaction, raw, bytes(sender), int(transaction.nonce), bytes(transaction.hash)
+            transaction,
+            raw,
+            bytes(sender),
+            int(transaction.nonce),
+            bytes(transaction.hash),
+            sidecar,
         )
 
     def _check_static(self, pooled: PooledTransaction) -> None:
         transaction = pooled.transaction
-        if getattr(transaction, "type_id", None) == BLOB_TRANSACTION_TYPE:
+        if pooled.blob_count > self.max_blobs_per_transaction:
             raise TransactionPoolError(
-                "blob transactions are not supported by this pool", ERROR_UNSUPPORTED
+                "too many blobs",
+                ERROR_REJECTED,
+                blobs=pooled.blob_count,
+                limit=self.max_blobs_per_transaction,
             )
         chain_id = getattr(transaction, "chain_id", None)
         if chain_id is None:
@@ -188,8 +241,10 @@ class TransactionPool:
         existing = queue.get(pooled.nonce)
         if existing is not None:
             bump = 100 + self.price_bump_percent
-            if pooled.max_fee * 100 < existing.max_fee * bump or (
-                pooled.max_priority_fee * 100 < existing.max_priority_fee * bump
+            if (
+                pooled.max_fee * 100 < existing.max_fee * bump
+                or pooled.max_priority_fee * 100 < existing.max_priority_fee * bump
+                or pooled.max_fee_per_blob_gas * 100 < existing.max_fee_per_blob_gas * bump
             ):
                 raise TransactionPoolError("replacement transaction underpriced", ERROR_REJECTED)
             del self._by_hash[existing.hash]
