@@ -342,10 +342,12 @@ def open_history(
 
     A datadir keeps the mode it started with. A datadir without a recorded mode takes the
     requested one while nothing was finalized yet, and `pruned` otherwise (its old states
-    were never archived). `db.spec` must be set and the chain initialized.
+    were never archived). `db.spec` must be set and the chain initialized. Finalized blocks
+    that a crash left unarchived are archived (replayed) before it returns.
 
     Raises:
-        StorageError: the requested mode differs from the datadir's.
+        StorageError: the requested mode differs from the datadir's, or a replayed block does
+            not reach its stored state root.
     """
     requested = ARCHIVE if archive else PRUNED
     with db.kv.read() as txn:
@@ -367,6 +369,8 @@ def open_history(
             )
         history.write_genesis(genesis_state)
     _log_mode(history)
+    # A crash can leave finalized blocks unarchived: archive them before serving requests.
+    history.update()
     return history
 
 
