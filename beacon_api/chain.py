@@ -253,6 +253,9 @@ class ChainReader(Protocol):
           `process_slots`. None for a slot later than the head slot, or for a slot whose state
           the node does not keep (non-archive nodes keep recent and checkpoint states only).
         - "root": the stored state whose `hash_tree_root` is the given root, canonical or not.
+
+        A node that pruned the requested state may raise `ApiError(404)` instead of returning
+        None, with a message that names the oldest slot it keeps and the archive flag.
         """
         ...
 
@@ -368,6 +371,17 @@ class ChainReader(Protocol):
 
         Raises:
             CaplinError: the block cannot be built (no payload, the head is too old).
+        """
+        ...
+
+    def aggregate_attestation(
+        self, slot: int, data_root: bytes, committee_index: int | None
+    ) -> Any | None:
+        """Return the pooled aggregate `Attestation` with the most votes whose data has root
+        `data_root` at `slot`, or None.
+
+        `committee_index` None matches any committee; from electra the returned attestation
+        has exactly the one committee bit of `committee_index` set.
         """
         ...
 

@@ -126,6 +126,20 @@ async def post_pool_attestations(request: Request) -> Response:
     return await submit_each(items, chain.submit_attestation, "attestations", accepted)
 
 
+@router.post("/eth/v1/beacon/pool/attestations")
+async def post_pool_attestations_v1(request: Request) -> Response:
+    # Removed from the v4 specification; kept for validator clients built before electra,
+    # such as Lodestar 1.5.1. The body is a JSON array of the head fork's `Attestation`.
+    chain = chain_of(request)
+    _require_json(request)
+    fork = _head_fork(request)
+    if fork >= Fork.ELECTRA:
+        raise ApiError(400, "the head is electra or later; use /eth/v2/beacon/pool/attestations")
+    cls = chain.spec.types(fork).Attestation
+    items = decode_json_list(cls, await request.body(), "attestations")
+    return await submit_each(items, chain.submit_attestation, "attestations")
+
+
 # Slashings, exits and BLS changes.
 
 

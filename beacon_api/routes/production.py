@@ -7,8 +7,10 @@ SSZ. The blocks are never blinded, because the node has no builder (MEV relay) c
 
 import logging
 
+import orjson
 from fastapi import APIRouter, Request, Response
 
+from beacon_api.chain import BlockProposal
 from beacon_api.duties import uint64_root
 from beacon_api.ids import parse_hex, parse_uint
 from beacon_api.responses import (
@@ -17,6 +19,7 @@ from beacon_api.responses import (
     encode_json_data,
     encode_ssz,
     json_response,
+    versioned_response,
     wants_ssz,
 )
 from beacon_api.routes.common import chain_of, state_of
@@ -82,14 +85,24 @@ def _reveal_param(request: Request) -> tuple[bytes, bool]:
 
 
 def _graffiti_param(request: Request) -> bytes:
+    """Return the 32-byte graffiti: 0x hex as the specification has it, or plain text.
+
+    Older validator clients (Lodestar 1.5.1) send the text itself; it is UTF-8 encoded and
+    padded with zero bytes.
+    """
     text = request.query_params.get("graffiti")
     if text is None:
         return b"\x00" * 32
-    return parse_hex(text, "graffiti", 32)
+    if text.startswith("0x"):
+        return parse_hex(text, "graffiti", 32)
+    raw = text.encode()
+    if len(raw) > 32:
+        raise ApiError(400, f"invalid graffiti {text[:80]!r}: longer than 32 bytes as UTF-8 text")
+    return raw.ljust(32, b"\x00")
 
 
-@router.get("/eth/v3/validator/blocks/{slot}")
-async def get_block_v3(request: Request, slot: str) -> Response:
+async def _produce(request: Request, slot: str) -> tuple[BlockProposal, int]:
+    """Check a block production request, then return the node's proposal and its proposer."""
     chain = chain_of(request)
     spec = chain.spec
     block_slot = parse_uint(slot, "slot")
@@ -121,7 +134,19 @@ async def get_block_v3(request: Request, slot: str) -> Response:
     except CaplinError as error:
         log.warning("block production failed slot=%d error=%s", block_slot, error)
         raise ApiError(500, f"block production failed at slot {block_slot}: {error}") from None
+    log.info(
+        "produced block for an external validator slot=%d proposer=%d fork=%s",
+        block_slot,
+        proposer,
+        spec.fork_of(proposal.block).lower,
+    )
+    return proposal, proposer
 
+
+@router.get("/eth/v3/validator/blocks/{slot}")
+async def get_block_v3(request: Request, slot: str) -> Response:
+    spec = chain_of(request).spec
+    proposal, _ = await _produce(request, slot)
     fork = spec.fork_of(proposal.block)
     payload_value = str(proposal.execution_payload_value)
     block_value = str(proposal.consensus_block_value * GWEI_IN_WEI)
@@ -139,12 +164,6 @@ async def get_block_v3(request: Request, slot: str) -> Response:
         )
     else:
         value = proposal.block
-    log.info(
-        "produced block for an external validator slot=%d proposer=%d fork=%s",
-        block_slot,
-        proposer,
-        fork.lower,
-    )
     if wants_ssz(request):
         return Response(await encode_ssz(value), media_type=SSZ, headers=headers)
     body = {
@@ -155,3 +174,28 @@ async def get_block_v3(request: Request, slot: str) -> Response:
         "data": await encode_json_data(value),
     }
     return json_response(body, headers=headers)
+
+
+@router.get("/eth/v2/validator/blocks/{slot}")
+async def get_block_v2(request: Request, slot: str) -> Response:
+    # Removed from the v4 specification; kept for validator clients built before deneb,
+    # such as Lodestar 1.5.1. It returns `{version, data}` with the block, or with the
+    # `BlockContents` from deneb on.
+    spec = chain_of(request).spec
+    proposal, _ = await _produce(request, slot)
+    fork = spec.fork_of(proposal.block)
+    value = proposal.block
+    if fork >= Fork.DENEB:
+        value = block_contents_type(spec, fork)(
+            block=proposal.block,
+            kzg_proofs=list(proposal.kzg_proofs),
+            blobs=list(proposal.blobs),
+        )
+    response = await versioned_response(request, value, fork)
+    if wants_ssz(request):
+        return response
+    # Lodestar 1.5.1 reads the payload value (Wei) from a `block_value` field of this route,
+    # which the later v3 route replaced with `execution_payload_value`.
+    body = orjson.loads(response.body)
+    body["block_value"] = str(proposal.execution_payload_value)
+    return json_response(body, headers={VERSION_HEADER: fork.lower})

@@ -40,7 +40,7 @@ from caplin.transition.helpers import (
     get_current_epoch,
 )
 from caplin.types.basic import List
-from caplin.types.ssz import decode, hash_tree_root
+from caplin.types.ssz import decode
 
 log = logging.getLogger("beacon_api.validator")
 
@@ -281,33 +281,6 @@ async def get_attestation_data(request: Request) -> Response:
     return await ssz_or_json_response(request, data)
 
 
-def best_aggregate(
-    chain: ChainReader, slot: int, data_root: bytes, committee_index: int | None
-) -> Any | None:
-    """Return the pooled attestation with the most votes for the arguments, or None.
-
-    `committee_index` None matches any committee (v1, where the data names the committee).
-    """
-    fork = chain.spec.fork_at_slot(slot)
-    best, best_votes = None, -1
-    for attestation in chain.pool_attestations():
-        if int(attestation.data.slot) != slot:
-            continue
-        if hash_tree_root(attestation.data) != data_root:
-            continue
-        if committee_index is not None:
-            if fork >= Fork.ELECTRA:
-                bits = list(attestation.committee_bits)
-                if committee_index >= len(bits) or not bits[committee_index]:
-                    continue
-            elif int(attestation.data.index) != committee_index:
-                continue
-        votes = sum(1 for bit in attestation.aggregation_bits if bit)
-        if votes > best_votes:
-            best, best_votes = attestation, votes
-    return best
-
-
 def _aggregate_query(request: Request, with_committee: bool) -> tuple[int, bytes, int | None]:
     root_text = request.query_params.get("attestation_data_root")
     if root_text is None:
@@ -320,7 +293,7 @@ def _aggregate_query(request: Request, with_committee: bool) -> tuple[int, bytes
 
 
 def _found_aggregate(chain: ChainReader, slot: int, root: bytes, index: int | None) -> Any:
-    aggregate = best_aggregate(chain, slot, root, index)
+    aggregate = chain.aggregate_attestation(slot, root, index)
     if aggregate is None:
         raise ApiError(
             404, f"no attestation found for attestation_data_root 0x{root.hex()} at slot {slot}"

@@ -21,7 +21,7 @@ from caplin.config.constants import (
 from caplin.config.forks import Fork
 from caplin.crypto import bls
 from caplin.errors import ApiError
-from caplin.node.pools import AttestationPool
+from caplin.node.pools import AttestationPool, committee_attestation
 from caplin.transition.helpers import (
     compute_epoch_at_slot,
     compute_signing_root,
@@ -338,3 +338,20 @@ def check_and_pool_sync_message(node: Any, message: Any) -> None:
     pool = node.validators.sync_contributions
     for subcommittee, members in by_subcommittee.items():
         pool.add_message(slot, block_root, subcommittee, members, bytes(message.signature))
+
+
+def best_aggregate(node: Any, slot: int, data_root: bytes, committee_index: int | None) -> Any:
+    """Return the pooled committee aggregate with the most votes for the arguments as an
+    `Attestation`, or None. Only the chosen aggregate's signatures are aggregated."""
+    best = None
+    for aggregate in node.validators.attestations.aggregates_at(slot):
+        if committee_index is not None and aggregate.committee_index != committee_index:
+            continue
+        if bytes(aggregate.data.hash_tree_root()) != data_root:
+            continue
+        if best is None or len(aggregate.bits) > len(best.bits):
+            best = aggregate
+    if best is None:
+        return None
+    spec = node.spec
+    return committee_attestation(spec, spec.fork_at_slot(slot), best)

@@ -566,6 +566,26 @@ class DevChain:
         self.fee_recipients.append(fee_recipient)
         return BlockProposal(signed.message, execution_payload_value=7, consensus_block_value=3)
 
+    def aggregate_attestation(
+        self, slot: int, data_root: bytes, committee_index: int | None
+    ) -> Any | None:
+        best, best_votes = None, -1
+        for attestation in self.pools.attestations:
+            data = attestation.data
+            if int(data.slot) != slot or bytes(data.hash_tree_root()) != data_root:
+                continue
+            if committee_index is not None:
+                if self.fork >= Fork.ELECTRA:
+                    bits = list(attestation.committee_bits)
+                    if committee_index >= len(bits) or not bits[committee_index]:
+                        continue
+                elif int(data.index) != committee_index:
+                    continue
+            votes = sum(1 for bit in attestation.aggregation_bits if bit)
+            if votes > best_votes:
+                best, best_votes = attestation, votes
+        return best
+
     def sync_committee_contribution(
         self, slot: int, subcommittee_index: int, block_root: bytes
     ) -> Any | None:
