@@ -240,3 +240,37 @@ def test_archive_on_leveldb(tmp_path):
             assert bytes(state.hash_tree_root()) == roots[slot]
     finally:
         dev.close()
+
+
+def test_replay_across_fork_upgrade(tmp_path):
+    """Restore points of two forks, and replays through the electra upgrade at epoch 2."""
+    genesis_time = int(time.time()) - SLOT_SECONDS * (SLOTS + 1)
+    parameters = DevParameters(genesis_fork="deneb", overrides=(("ELECTRA_FORK_EPOCH", 2),))
+    dev = open_dev_chain(tmp_path, parameters, genesis_time=genesis_time, archive=True)
+    try:
+        client = ValidatorClient(dev.chain, dev.keys, engine=dev.engine, txpool=dev.txpool)
+        roots = {0: bytes(dev.chain.snapshot.head_state.hash_tree_root())}
+        for slot in range(1, SLOTS + 1):
+            client.propose(slot)
+            dev.chain.update_head()
+            client.attest(slot)
+            client.aggregate(slot)
+            dev.chain.update_head()
+            client.prepare(slot + 1)
+            roots[slot] = bytes(dev.chain.snapshot.head_state.hash_tree_root())
+        dev.chain.flush()
+
+        reset_archive(dev.db)
+        history = StateHistory(dev.db, ARCHIVE, restore_point_interval=8)
+        history.update()
+        finalized = history.finalized_slot()
+        assert finalized >= 16
+        forks = set()
+        for slot in range(finalized + 1):
+            history._cache.clear()
+            state = history.state_at_slot(slot)
+            forks.add(dev.spec.fork_of(state).lower)
+            assert bytes(state.hash_tree_root()) == roots[slot], f"state of slot {slot}"
+        assert forks == {"deneb", "electra"}
+    finally:
+        dev.close()
