@@ -27,7 +27,17 @@ from caplin.errors import StorageError
 from caplin.storage import KVStore, open_store
 
 SCHEMA_VERSION = 1
-TABLES = ["meta", "blocks", "block_slots", "canonical", "states"]
+# The archive_* tables belong to `caplin.storage.archive`.
+TABLES = [
+    "meta",
+    "blocks",
+    "block_slots",
+    "canonical",
+    "states",
+    "archive_meta",
+    "archive_snapshots",
+    "archive_roots",
+]
 
 _SCHEMA = b"schema_version"
 _GENESIS_ROOT = b"genesis_validators_root"
