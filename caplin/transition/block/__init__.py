@@ -98,7 +98,11 @@ def process_block(
     # processes a payload only once the merge has started.
     if fork >= Fork.CAPELLA:
         process_withdrawals(spec, state, body.execution_payload)
-        process_execution_payload(spec, state, body, engine)
+        # NOTE: the spec assumes the merge happened before capella. Chains that reach capella
+        # unmerged (Lodestar 1.5.1 dev chains, empty payloads) skip the payload as bellatrix
+        # does; on a merged state the check is always true.
+        if is_execution_enabled(spec, state, body):
+            process_execution_payload(spec, state, body, engine)
     elif fork == Fork.BELLATRIX and is_execution_enabled(spec, state, body):
         process_execution_payload(spec, state, body, engine)
 
