@@ -5,9 +5,9 @@ its sidecar: EIP-4844's `0x03 || rlp([body, blobs, commitments, proofs])`
 (one proof per blob) or EIP-7594's `0x03 || rlp([body, 1, blobs,
 commitments, cell_proofs])` (128 cell proofs per blob, what eth-account 0.14
 sends). The block carries only the canonical form, `0x03 || rlp(body)`,
-whose hash is the transaction hash; the blobs, commitments and proofs travel
-with the consensus block instead (the commitments in the block body, the
-blobs in sidecars). `split_network_form` separates the two and checks the
+whose hash is the transaction hash. The blobs, commitments and proofs travel
+with the consensus block instead: the commitments in the block body, the
+blobs in sidecars. `split_network_form` separates the two and checks the
 sidecar against the transaction's versioned hashes and the KZG proofs.
 
 The execution rules are Prague's (see `execution.vm`): at most 9 blobs per
@@ -44,9 +44,9 @@ class BlobSidecarError(ValueError):
 class BlobSidecar:
     """The blobs of one transaction with their KZG commitments and proofs, in order.
 
-    `proofs` has one blob proof per blob (deneb and electra blob sidecars);
-    `cell_proofs` has 128 per blob when the sender gave the EIP-7594 form
-    (fulu data columns), else it is empty.
+    `proofs` has one blob proof per blob, for deneb and electra blob
+    sidecars. `cell_proofs` has 128 per blob for fulu data columns when the
+    sender gave the EIP-7594 form, and is empty otherwise.
     """
 
     blobs: tuple[bytes, ...]

@@ -1,10 +1,10 @@
 """Transaction sender recovery straight from the raw encodings, with coincurve.
 
 py-evm recovers a sender by building the unsigned transaction object and
-RLP-encoding it again (about 1 ms a transaction in pure Python). For typed
-transactions (EIP-2718 types 1 to 4) the signed message is the type byte
-followed by the RLP list of every field except the last three (y_parity, r,
-s), so it can be cut out of the raw bytes instead. `recover_senders` does
+RLP-encoding it again (about 1 ms a transaction in pure Python, measured on
+a loaded 2-core VM). For typed transactions (EIP-2718 types 1 to 4), the
+signed message is the type byte followed by the RLP list of every field but
+the last three (y_parity, r, s). So it can be cut out of the raw bytes. `recover_senders` does
 that, and for large inputs spreads the work over worker processes.
 
 A transaction this module cannot handle (legacy, malformed, a signature that

@@ -4,8 +4,8 @@ py-evm's `HexaryTrie` re-encodes and re-hashes the path to the root on every
 write, and decodes every node it reads from the database again on each
 access. This trie keeps decoded nodes as Python objects, applies writes
 without hashing, and hashes only the nodes that changed when a root is asked
-for. The nodes it creates are reported in a dict (hash to encoding) so the
-caller stores them; nodes loaded from the database are not reported again.
+for. The nodes it creates are reported in a dict (hash to encoding), so the
+caller stores them. Nodes loaded from the database are not reported again.
 
 Nodes are never changed after they are hashed: a write copies the nodes on
 its path. So an old root stays valid next to a new one, and `StateTrieCache`

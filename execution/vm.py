@@ -67,9 +67,9 @@ _DEPOSIT_LOG_SIZE = 576
 class StateTrieCache:
     """Account-trie data that the blocks of one batch share.
 
-    It keeps the in-memory roots the last blocks computed (with every node
-    they have loaded or created) and the hashed trie path of each address,
-    so the next block reads accounts from memory instead of decoding trie
+    It keeps the in-memory roots the last blocks computed, with every node
+    they have loaded or created, and the hashed trie path of each address.
+    So the next block reads accounts from memory instead of decoding trie
     nodes from the database again. Nodes are immutable once hashed, so a
     block on another parent still sees its parent's state unchanged.
 
