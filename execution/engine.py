@@ -50,6 +50,7 @@ from execution.payload import (
 from execution.pruning import Marker, sweep
 from execution.senders import SenderRecovery, assign_sender
 from execution.storage import KVBackend, LMDBBackend, MemoryBackend, Overlay
+from execution.trie import ordered_trie_root
 from execution.validation import check_execution_results, check_header_fields, reject
 from execution.vm import CachingAtomicDB, CaplinPragueVM, StateTrieCache, vm_class_for
 
@@ -78,6 +79,46 @@ class BatchResult:
 
     executed: tuple[bytes, ...]
     head_hash: bytes
+
+
+def check_known_payload(request: NewPayload) -> None:
+    """Check that an already executed payload's fields hash to its block hash.
+
+    A stored block hash says nothing about the other fields of a request that
+    names it, so those are checked before the stored verdict is reused: the
+    header rebuilt from the request must hash to `block_hash`, and the
+    versioned hashes must be the transactions' (the header does not commit
+    to them). Raises InvalidPayloadError.
+    """
+    payload = request.payload
+    try:
+        transactions = decode_transactions(payload.transactions)
+    except Exception as error:  # rlp and py-evm raise many types on malformed input
+        reject(payload, "transactions", f"cannot decode a transaction: {error}")
+    header = build_header(
+        payload,
+        request.parent_beacon_block_root,
+        compute_requests_hash(request.execution_requests),
+        ordered_trie_root(payload.transactions)[0],
+        withdrawals_root=ordered_trie_root(w.to_evm().encode() for w in payload.withdrawals)[0],
+    )
+    if header.hash != payload.block_hash:
+        reject(
+            payload,
+            "block_hash",
+            "block hash differs from the hash of the header built from the payload",
+            header.hash,
+            payload.block_hash,
+        )
+    versioned_hashes = blob_versioned_hashes(transactions)
+    if versioned_hashes != tuple(request.versioned_hashes):
+        reject(
+            payload,
+            "versioned_hashes",
+            "blob versioned hashes differ from the transactions' hashes",
+            list(versioned_hashes),
+            list(request.versioned_hashes),
+        )
 
 
 def _block_index_key(number: int, block_hash: bytes) -> bytes:
@@ -236,6 +277,11 @@ class EmbeddedEngine:
                 offset = first_transaction
                 first_transaction += len(new_payload.payload.transactions)
                 if self._is_executed(batch, new_payload.payload.block_hash):
+                    try:
+                        check_known_payload(new_payload)
+                    except InvalidPayloadError as error:
+                        failure = error
+                        break
                     executed.append(new_payload.payload.block_hash)
                     continue
                 layer = Overlay(batch)
@@ -309,6 +355,11 @@ class EmbeddedEngine:
             else from_ssz_request(new_payload_request)
         )
         if self.has_state(request.payload.block_hash):
+            try:
+                check_known_payload(request)
+            except InvalidPayloadError as error:
+                logger.warning("invalid execution payload %s", error)
+                return False
             return True
         try:
             self.execute_batch([request], set_head=False)

@@ -196,3 +196,27 @@ def test_engine_protocol_raises_without_parent(chain):
     fresh = EmbeddedEngine(MemoryBackend(), genesis())
     with pytest.raises(UnknownParentError):
         fresh.verify_and_notify_new_payload(chain.built[2].request)
+
+
+def test_known_block_hash_with_other_fields_is_invalid(chain):
+    fresh = EmbeddedEngine(MemoryBackend(), genesis())
+    request = chain.built[0].request
+    assert fresh.verify_and_notify_new_payload(request) is True
+    # Same block hash, other contents: the stored verdict must not be reused.
+    forged = NewPayload(
+        payload=request.payload.replace(gas_used=request.payload.gas_used + 1),
+        parent_beacon_block_root=request.parent_beacon_block_root,
+        execution_requests=request.execution_requests,
+    )
+    assert fresh.verify_and_notify_new_payload(forged) is False
+    extra_blob = NewPayload(
+        payload=request.payload,
+        parent_beacon_block_root=request.parent_beacon_block_root,
+        versioned_hashes=(b"\x01" + b"\x00" * 31,),
+        execution_requests=request.execution_requests,
+    )
+    assert fresh.verify_and_notify_new_payload(extra_blob) is False
+    with pytest.raises(InvalidPayloadError) as raised:
+        fresh.execute_batch([forged])
+    assert raised.value.field == "block_hash"
+    assert fresh.verify_and_notify_new_payload(request) is True
