@@ -276,6 +276,9 @@ class Sentinel:
                     # fork digest of its start, is never dialed: PING it again.
                     for record in parse_bootnodes(self.config.bootnodes):
                         stored = self.discovery.table.get(record.node_id)
+                        if stored is None:
+                            # A lookup drops a node whose FINDNODE timed out; a bootnode stays.
+                            self.discovery.add_node(record)
                         nursery.start_soon(self._ping_quietly, stored or record)
                 await self.discover_once(nursery)
             await trio.sleep(DISCOVERY_INTERVAL_SECONDS)

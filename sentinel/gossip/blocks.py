@@ -60,9 +60,10 @@ def validate_beacon_block(context: GossipContext, signed_block: Any, now_ms: int
     check_proposer_signature(context, state, block, signed_block.signature, "block")
 
     # Bellatrix: once execution is enabled, the payload timestamp is the slot's time.
-    if fork >= Fork.BELLATRIX and (
-        fork >= Fork.CAPELLA or is_execution_enabled(context.spec, state, block.body)
-    ):
+    # NOTE: the spec checks it unconditionally from capella, which assumes a merged chain.
+    # A chain that reaches capella unmerged (Lodestar 1.5.1 dev chains) has empty payloads,
+    # so the check waits for the merge there too, as block processing does.
+    if fork >= Fork.BELLATRIX and is_execution_enabled(context.spec, state, block.body):
         payload = block.body.execution_payload
         expected_time = compute_time_at_slot(context.spec, state.genesis_time, slot)
         reject_unless(
