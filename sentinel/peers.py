@@ -31,7 +31,8 @@ MIN_SCORE = -100.0
 # LOG_WINDOW_SECONDS.
 LOG_LINES_PER_WINDOW = 10
 LOG_WINDOW_SECONDS = 60.0
-# Disconnected peers whose records are kept for their scores, beyond the connected ones.
+# Disconnected peers whose records are kept for their scores, beyond the connected ones;
+# the ban list drops its expired entries once it reaches this size too.
 MAX_DISCONNECTED_RECORDS = 1024
 
 
@@ -42,7 +43,7 @@ class Penalty:
     FATAL = 100.0
     # A declared payload length beyond the type's bound or MAX_PAYLOAD_SIZE.
     OVERSIZED = 20.0
-    # A Status on another fork digest (Goodbye 2, irrelevant network): a third one bans.
+    # A Status on another fork digest (Goodbye 2, irrelevant network). Three in a row ban.
     IRRELEVANT_NETWORK = 20.0
     # Undecodable frames, invalid responses, gossip REJECT.
     LOW_TOLERANCE = 10.0
@@ -224,7 +225,10 @@ class PeerManager:
 
     def ban(self, peer_id: str, reason: str) -> None:
         """Ban a peer for `ban_seconds`; logs one info line per ban (rate-limited)."""
-        self._bans[peer_id] = self._clock() + self.ban_seconds
+        now = self._clock()
+        if len(self._bans) >= MAX_DISCONNECTED_RECORDS:
+            self._bans = {peer: until for peer, until in self._bans.items() if until > now}
+        self._bans[peer_id] = now + self.ban_seconds
         self._log_limited(
             "peer banned peer=%s reason=%s seconds=%d score=%.1f",
             peer_id,
