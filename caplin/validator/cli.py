@@ -1,6 +1,7 @@
 """`caplin validator ...`: offline tools for the validators a datadir runs.
 
     caplin validator slashing-protection export FILE [--datadir DIR] [--minimal]
+        [--pubkey 0x...]...
     caplin validator slashing-protection import FILE [--datadir DIR]
 
 Both read or write the EIP-3076 interchange format (version 5). They need the node stopped:
@@ -39,6 +40,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write only each key's newest block and attestation instead of every record",
     )
+    export.add_argument(
+        "--pubkey",
+        action="append",
+        dest="pubkeys",
+        metavar="0x...",
+        help="export only this validator pubkey (repeatable); default: every pubkey",
+    )
     imported = actions.add_parser("import", help="merge an interchange file into the database")
     imported.add_argument("file", type=Path, help="interchange file to read")
     for command in (export, imported):
@@ -54,19 +62,30 @@ def main(argv: list[str] | None = None) -> int:
     path = protection_path(args.datadir.expanduser())
     try:
         if args.action == "export":
-            return _export(path, args.file, args.minimal)
+            pubkeys = None if args.pubkeys is None else [_pubkey(text) for text in args.pubkeys]
+            return _export(path, args.file, args.minimal, pubkeys)
         return _import(path, args.file)
     except CaplinError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
 
-def _export(path: Path, file: Path, minimal: bool) -> int:
+def _pubkey(text: str) -> bytes:
+    try:
+        pubkey = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        pubkey = b""
+    if len(pubkey) != 48:
+        raise CaplinError("invalid --pubkey: expected 48 bytes as 0x-prefixed hex", value=text)
+    return pubkey
+
+
+def _export(path: Path, file: Path, minimal: bool, pubkeys: list[bytes] | None) -> int:
     if not (path / "data.mdb").exists():
         print(f"error: no slashing protection database in {path}", file=sys.stderr)
         return 1
     with SlashingProtection.open(path, None) as protection:
-        document = export_interchange(protection, minimal=minimal)
+        document = export_interchange(protection, minimal=minimal, pubkeys=pubkeys)
     write_interchange_file(file, document)
     print(f"exported {len(document['data'])} validators to {file}")
     return 0

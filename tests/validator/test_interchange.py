@@ -164,3 +164,17 @@ def test_cli_rejects_running_node(tmp_path, capsys):
         )
     assert code == 1
     assert "in use by another process" in capsys.readouterr().err
+
+
+def test_cli_exports_chosen_pubkeys(tmp_path, capsys):
+    with SlashingProtection.open(protection_path(tmp_path), CHAIN) as db:
+        fill(db)
+    exported = tmp_path / "one.json"
+    arguments = ["validator", "slashing-protection", "export", str(exported)]
+    chosen = ["--pubkey", "0x" + OTHER_KEY.hex(), "--datadir", str(tmp_path)]
+    assert caplin_main([*arguments, *chosen]) == 0
+    data = json.loads(exported.read_text())["data"]
+    assert [entry["pubkey"] for entry in data] == ["0x" + OTHER_KEY.hex()]
+
+    assert caplin_main([*arguments, "--pubkey", "0x12", "--datadir", str(tmp_path)]) == 1
+    assert "invalid --pubkey" in capsys.readouterr().err
