@@ -5,6 +5,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from beacon_api.chain import ChainReader
 from beacon_api.ids import (
     ResolvedBlock,
     describe_block,
@@ -253,11 +254,33 @@ def _fork_of_header(version: str) -> Fork:
         raise ApiError(400, f"invalid {VERSION_HEADER} header {version!r}") from None
 
 
+def check_equivocation(chain: ChainReader, signed_block: Any) -> None:
+    """Raise a 400 ApiError when fork choice has another block of the same proposer and slot.
+
+    That is the equivocation check of `broadcast_validation=consensus_and_equivocation`.
+    """
+    block = signed_block.message
+    slot, proposer = int(block.slot), int(block.proposer_index)
+    root = hash_tree_root(block)
+    for node in chain.fork_choice_nodes():
+        if node.slot != slot or node.block_root == root:
+            continue
+        other = chain.block_by_root(node.block_root)
+        if other is not None and int(other.message.proposer_index) == proposer:
+            raise ApiError(
+                400,
+                f"block is an equivocation: proposer {proposer} already proposed block "
+                f"0x{node.block_root.hex()} at slot {slot}",
+            )
+
+
 async def _publish(request: Request, fork: Fork, validation: str) -> Response:
     chain = chain_of(request)
     submission = decode_block_submission(
         chain.spec, fork, request.headers.get("content-type", ""), await request.body()
     )
+    if validation == "consensus_and_equivocation":
+        check_equivocation(chain, submission.signed_block)
     result = await chain.submit_block(
         submission.signed_block,
         blobs=submission.blobs,

@@ -571,3 +571,19 @@ def _live_indices(spec: Any, state: Any, epoch: int, indices: list[int]) -> set[
         return set()
     count = len(flags)
     return {index for index in indices if index < count and int(flags[index]) != 0}
+
+
+# Distributed validator selections: served by a distributed validator middleware sitting
+# between the validator client and the beacon node, never by the beacon node itself.
+
+
+@router.post("/eth/v1/validator/beacon_committee_selections")
+async def post_beacon_committee_selections(request: Request) -> Response:
+    raise ApiError(
+        501, "beacon committee selections are served by distributed validator middleware"
+    )
+
+
+@router.post("/eth/v1/validator/sync_committee_selections")
+async def post_sync_committee_selections(request: Request) -> Response:
+    raise ApiError(501, "sync committee selections are served by distributed validator middleware")

@@ -439,3 +439,41 @@ def test_sync_committee_message_bad_signature(writable: tuple[DevChain, httpx.Cl
     assert response.status_code == 400, response.text
     assert response.json()["failures"][0]["index"] == 0
     validate(SYNC_MESSAGES, "POST", 400, response.json())
+
+
+# Equivocation checks and distributed validator selections.
+
+
+def test_equivocating_block_rejected(writable: tuple[DevChain, httpx.Client]) -> None:
+    chain, client = writable
+    slot = chain.head()[1] + 1
+    first = chain.make_block(slot)
+    second = chain.make_block(slot, graffiti=b"other".ljust(32, b"\x00"))
+    headers = {"eth-consensus-version": "fulu"}
+
+    def publish(block: object, validation: str) -> httpx.Response:
+        body = {"signed_block": to_json(block), "kzg_proofs": [], "blobs": []}
+        return client.post(
+            f"/eth/v2/beacon/blocks?broadcast_validation={validation}", json=body, headers=headers
+        )
+
+    assert publish(first, "consensus_and_equivocation").status_code == 200
+    rejected = publish(second, "consensus_and_equivocation")
+    assert rejected.status_code == 400, rejected.text
+    assert "equivocation" in rejected.json()["message"]
+    validate("/eth/v2/beacon/blocks", "POST", 400, rejected.json())
+    # Without the equivocation check the second block is a valid fork.
+    assert publish(second, "consensus").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        "/eth/v1/validator/beacon_committee_selections",
+        "/eth/v1/validator/sync_committee_selections",
+    ],
+)
+def test_selections_not_implemented(client: httpx.Client, route: str) -> None:
+    response = client.post(route, json=[])
+    assert response.status_code == 501
+    validate(route, "POST", 501, response.json())
