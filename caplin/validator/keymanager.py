@@ -115,6 +115,9 @@ class KeyManager:
         self.paths = _stored_paths(self.datadir)
         self.token = load_token(datadir)
 
+    def held(self) -> set[bytes]:
+        return set(self.client.pubkeys())
+
     def list_keys(self) -> list[dict[str, Any]]:
         """Return the Keymanager API `data` entries of every key the client has."""
         entries = []
@@ -150,15 +153,19 @@ class KeyManager:
     def _import_one(self, text: str, password: str) -> KeyStatus:
         try:
             keystore = json.loads(text)
-            if not isinstance(keystore, dict):
-                raise KeystoreError("keystore must be a JSON object")
-            stated = keystore_pubkey(keystore)
-            if stated in self.client.pubkeys():
-                return KeyStatus("duplicate")
-            decrypted = decrypt_keystore(keystore, password)
         except ValueError:
             return KeyStatus("error", "keystore is not valid JSON")
-        except KeystoreError as error:
+        try:
+            if not isinstance(keystore, dict):
+                raise KeystoreError("keystore must be a JSON object")
+            # The pubkey field is optional in EIP-2335, so a keystore without one is decrypted
+            # before the duplicate check.
+            if keystore.get("pubkey") is not None and keystore_pubkey(keystore) in self.held():
+                return KeyStatus("duplicate")
+            decrypted = decrypt_keystore(keystore, password)
+            if decrypted.key.pubkey in self.held():
+                return KeyStatus("duplicate")
+        except (KeystoreError, ValueError) as error:
             return KeyStatus("error", str(error))
         pubkey = decrypted.key.pubkey
         try:

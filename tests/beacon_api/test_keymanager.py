@@ -163,6 +163,21 @@ def test_import_statuses(setup):
     assert hex_key(20) in listed
 
 
+def test_import_without_pubkey_field(setup):
+    _, client, _, http = setup
+    keystore = json.loads(keystore_text(13, "thirteen"))
+    del keystore["pubkey"]
+    duplicate = json.loads(keystore_text(1, "one"))
+    del duplicate["pubkey"]
+    request = {
+        "keystores": [json.dumps(keystore), json.dumps(duplicate)],
+        "passwords": ["thirteen", "one"],
+    }
+    response = http.post(ROUTE, json=request)
+    assert [item["status"] for item in response.json()["data"]] == ["imported", "duplicate"]
+    assert 13 in client.keys
+
+
 def test_import_merges_slashing_protection(setup):
     dev, client, _, http = setup
     root = "0x" + client.protection.genesis_validators_root.hex()
