@@ -56,6 +56,8 @@ DEFAULT_RESTORE_POINT_INTERVAL = 32
 # Rebuilt states kept in memory; a later request replays from the closest one below it.
 DEFAULT_CACHE_SIZE = 16
 ZSTD_LEVEL = 3
+# State roots indexed per write transaction while catching up on many blocks.
+_MAX_ROOTS_PER_WRITE = 4096
 
 _MODE = b"mode"
 _ARCHIVED_SLOT = b"archived_slot"
@@ -150,15 +152,21 @@ class StateHistory:
             )
         last_snapshot = self._snapshot_slot_at_or_before(first_slot)
         blocks = 0
-        for slot, root in self._canonical_blocks(first_slot + 1, target_slot + 1):
+        pending: dict[bytes, int] = {}
+        canonical = self._canonical_blocks(first_slot + 1, target_slot + 1)
+        for position, (slot, root) in enumerate(canonical):
             roots, state = self._advance_to_block(state, slot, root, hot_state)
-            snapshot = None
-            if slot // self.restore_point_interval > last_snapshot // self.restore_point_interval:
-                snapshot = state
-                last_snapshot = slot
-            self._write_progress(roots, slot, snapshot)
+            pending.update(roots)
             self._cache_put(slot, state)
             blocks += 1
+            snapshot = None
+            if slot // self.restore_point_interval > last_snapshot // self.restore_point_interval:
+                snapshot = self._encode(state)
+                last_snapshot = slot
+            last = position == len(canonical) - 1
+            if snapshot is not None or last or len(pending) >= _MAX_ROOTS_PER_WRITE:
+                self._write_progress(pending, slot, snapshot)
+                pending = {}
         log.info(
             "archived finalized states from_slot=%d to_slot=%d blocks=%d ms=%d",
             first_slot + 1,
@@ -194,18 +202,22 @@ class StateHistory:
         roots[bytes(signed_block.message.state_root)] = slot
         return roots, post_state
 
-    def _write_progress(self, roots: dict[bytes, int], slot: int, snapshot: Any) -> None:
+    def _write_progress(self, roots: dict[bytes, int], slot: int, snapshot: bytes | None) -> None:
+        """Index `roots` and store the encoded restore point of `slot`, if any, then mark
+        `slot` archived, in one transaction. The caller encodes the state beforehand, so the
+        write transaction (which block imports wait for) stays short."""
         with self.db.kv.write() as txn:
             for state_root, root_slot in roots.items():
                 txn.put("archive_roots", state_root, _u64(root_slot))
             if snapshot is not None:
-                txn.put("archive_snapshots", _u64(slot), self._encode(snapshot))
+                txn.put("archive_snapshots", _u64(slot), snapshot)
             txn.put("archive_meta", _ARCHIVED_SLOT, _u64(slot))
 
     def write_genesis(self, genesis_state: Any) -> None:
         """Store the genesis state as the first restore point and index its root."""
+        snapshot = self._encode(genesis_state)
         with self.db.kv.write() as txn:
-            txn.put("archive_snapshots", _u64(0), self._encode(genesis_state))
+            txn.put("archive_snapshots", _u64(0), snapshot)
             txn.put("archive_roots", bytes(genesis_state.hash_tree_root()), _u64(0))
             txn.put("archive_meta", _ARCHIVED_SLOT, _u64(0))
 
