@@ -146,7 +146,7 @@ async def post_attester_duties(request: Request, epoch: str) -> Response:
     require_synced(chain)
     _check_epoch_not_future(chain, target)
 
-    # A state knows the shuffling of its previous, current and next epoch.
+    # A state has the shuffling of its previous, current and next epoch.
     found = await epoch_state(chain, target, lookahead=1, lookback=1)
     duties.check_indices(found.state, indices)
     data = await trio.to_thread.run_sync(duties.attester_duties, spec, found.state, target, indices)
@@ -428,9 +428,9 @@ async def post_contribution_and_proofs(request: Request) -> Response:
     )
 
 
-# Subscriptions and proposer preparation. The node subscribes to no attestation or sync
-# committee subnets yet (its gossip carries blocks and aggregates), so subscriptions are
-# validated and recorded, and change nothing else.
+# Subscriptions and proposer preparation.
+# NOTE: the node joins attestation and sync committee subnets for its own validators only.
+# Subscriptions sent here are validated and recorded, but join no subnet yet.
 
 
 def _object_list(data: Any, what: str) -> list[dict[str, Any]]:
