@@ -151,8 +151,8 @@ async def read_responses(
     chunk for a protocol that responds with exactly one.
     """
     if protocol is p.GOODBYE:
-        # The spec gives Goodbye a one-chunk response, and Lodestar 1.5.1 sends it,
-        # while most clients close the stream at once, so both are valid.
+        # The spec gives Goodbye a one-chunk response, which Lodestar 1.5.1 sends, while
+        # caplin's own host closes the stream without one. Both are accepted.
         max_chunks = max(max_chunks, 1)
     results: list[tuple[Fork, Any]] = []
     if protocol in SINGLE_CHUNK_PROTOCOLS and await reader.at_end():
