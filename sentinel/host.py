@@ -38,7 +38,7 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 
 from caplin.config.forks import Fork
 from sentinel.enr import ENR
-from sentinel.peers import PeerManager
+from sentinel.peers import PeerManager, Penalty
 from sentinel.reqresp import protocols as p
 from sentinel.reqresp.codec import CodecError, ErrorResponse, ResponseCode, StreamReader
 from sentinel.reqresp.exchange import (
@@ -47,8 +47,11 @@ from sentinel.reqresp.exchange import (
     encode_success,
     read_request,
     read_responses,
+    request_penalty,
+    validate_request,
 )
 from sentinel.reqresp.protocols import ForkContext, GoodbyeReason, Protocol
+from sentinel.reqresp.ratelimit import RateLimiter
 
 log = logging.getLogger("sentinel.host")
 
@@ -61,6 +64,8 @@ INBOUND_SLACK = 8
 PENALTY_INVALID_REQUEST = 5.0
 PENALTY_INVALID_RESPONSE = 10.0
 PENALTY_TIMEOUT = 2.0
+# Seconds a peer on another network gets to disconnect by itself after Status.
+STATUS_GOODBYE_GRACE = 1.0
 
 
 def _sidecar_slot(sidecar: Any) -> int:
@@ -252,6 +257,7 @@ class SentinelHost:
         self.chain = chain
         self.config = config or HostConfig()
         self.peers = PeerManager(self.config.target_peers, self.config.max_peers)
+        self.limiter = RateLimiter(spec)
         self._nursery: trio.Nursery | None = None
         self._leaving: set[str] = set()
 
@@ -306,7 +312,7 @@ class SentinelHost:
             self.peers.on_connected(peer_id)
             return
         # Over the peer limit or banned: send Goodbye with the reason, then close.
-        log.info("rejecting peer peer=%s reason=%d", peer_id, reason)
+        self.peers.log_rejected(peer_id, reason)
         self._send_goodbye_soon(peer_id, reason)
 
     async def _dial_logged(self, address: str) -> None:
@@ -348,8 +354,16 @@ class SentinelHost:
 
         Raises `ErrorResponse` for an error chunk, `CodecError` for invalid data
         and `trio.TooSlowError` on timeout. The last two lower the peer's score.
+        Raises `ConnectionRefusedError` for a peer that is not connected and that
+        `PeerManager.accept` rejects (banned, or a score at the disconnect line).
         """
         max_chunks = protocol.max_responses(self.spec, request)
+        # new_stream dials a peer that is not connected, so without this check a request
+        # would reconnect a peer that was just disconnected for its score or banned.
+        if not self.libp2p.get_network().get_connections(ID.from_base58(peer_id)):
+            reason = self.peers.accept(peer_id)
+            if reason is not None:
+                raise ConnectionRefusedError(f"peer {peer_id} rejected locally (reason {reason})")
         try:
             with trio.fail_after(RESP_TIMEOUT):
                 stream = await self.libp2p.new_stream(
@@ -373,9 +387,9 @@ class SentinelHost:
     def penalize(self, peer_id: str, penalty: float, reason: str) -> None:
         """Lower a peer's score and disconnect it with Goodbye once the score requires it."""
         goodbye_reason = self.peers.report(peer_id, penalty, reason)
-        if goodbye_reason is None:
+        if goodbye_reason is None or peer_id in self._leaving:
             return
-        log.info("disconnecting peer=%s reason=%s", peer_id, reason)
+        self.peers.log_disconnect(peer_id, goodbye_reason, reason)
         self._send_goodbye_soon(peer_id, goodbye_reason)
 
     def _send_goodbye_soon(self, peer_id: str, reason: int) -> None:
@@ -444,6 +458,16 @@ class SentinelHost:
     def _handler(self, protocol: Protocol):
         async def handle(stream: Any) -> None:
             peer_id = stream.muxed_conn.peer_id.to_base58()
+            # Streams of a banned peer or one being sent Goodbye are reset unserved.
+            if self.peers.is_banned(peer_id):
+                await self._reset_stream(stream, peer_id)
+                return
+            refusal = "stream opened after Goodbye" if peer_id in self._leaving else None
+            refusal = refusal or self.limiter.open_stream(peer_id, protocol.protocol_id)
+            if refusal is not None:
+                self.penalize(peer_id, Penalty.FLOOD, f"{protocol.name} stream reset: {refusal}")
+                await self._reset_stream(stream, peer_id)
+                return
             try:
                 await self._serve(stream, protocol, peer_id)
             except (StreamError, trio.BrokenResourceError) as error:
@@ -463,9 +487,16 @@ class SentinelHost:
                     except StreamError:
                         pass
             finally:
+                self.limiter.close_stream(peer_id, protocol.protocol_id)
                 await _close_quietly(stream)
 
         return handle
+
+    async def _reset_stream(self, stream: Any, peer_id: str) -> None:
+        try:
+            await stream.reset()
+        except Exception as error:  # py-libp2p raises several types on a closing link
+            log.debug("stream reset failed peer=%s error=%r", peer_id, error)
 
     async def _serve(self, stream: Any, protocol: Protocol, peer_id: str) -> None:
         # Request types only change in the fork that adds the protocol version.
@@ -474,26 +505,39 @@ class SentinelHost:
             with trio.fail_after(TTFB_TIMEOUT):
                 request = await read_request(_reader(stream), protocol, self.spec, request_fork)
         except (CodecError, trio.TooSlowError) as error:
-            self.penalize(peer_id, PENALTY_INVALID_REQUEST, f"invalid {protocol.name} request")
+            reason = f"invalid {protocol.name} request: {str(error) or 'timed out'}"
+            self.penalize(peer_id, request_penalty(error), reason)
             await stream.write(encode_error(ResponseCode.INVALID_REQUEST, str(error)))
+            return
+        problem = validate_request(self.spec, protocol, request)
+        if problem is not None:
+            self.penalize(peer_id, Penalty.MID_TOLERANCE, f"invalid {protocol.name}: {problem}")
+            await stream.write(encode_error(ResponseCode.INVALID_REQUEST, problem))
             return
         if protocol is p.GOODBYE:
             log.info("goodbye received peer=%s reason=%d", peer_id, int(request))
             self.peers.on_disconnected(peer_id, int(request))
             return
+        # Over quota, the response is withheld (never refused, as the p2p spec requires).
+        await trio.sleep(self.limiter.request_delay(peer_id, protocol.name))
         try:
             chunks = self._respond(protocol, request, peer_id)
         except NotImplementedError as error:
             await stream.write(encode_error(ResponseCode.RESOURCE_UNAVAILABLE, str(error)))
             return
-        with trio.fail_after(RESP_TIMEOUT):
-            for chunk in chunks:
+        for chunk in chunks:
+            await trio.sleep(self.limiter.chunk_delay(peer_id, protocol.name))
+            with trio.fail_after(RESP_TIMEOUT):
                 await stream.write(chunk)
 
     def _respond(self, protocol: Protocol, request: Any, peer_id: str) -> Iterable[bytes]:
         if protocol in (p.STATUS_V1, p.STATUS_V2):
-            self.peers.peer(peer_id).status = request
-            return [encode_success(protocol, self.chain.status())]
+            status = self.chain.status()
+            goodbye_reason = self.peers.on_status(peer_id, request, bytes(status.fork_digest))
+            if goodbye_reason is not None and self._nursery is not None:
+                # Another network: respond, then send Goodbye unless the peer leaves first.
+                self._nursery.start_soon(self._goodbye_if_connected, peer_id, goodbye_reason)
+            return [encode_success(protocol, status)]
         if protocol is p.PING:
             seq = p._uint64(self.spec, Fork.PHASE0)(int(self.chain.metadata().seq_number))
             return [encode_success(protocol, seq)]
@@ -510,6 +554,15 @@ class SentinelHost:
             blocks = self.chain.blocks_by_root([bytes(root) for root in request])
             return self._block_chunks(protocol, blocks, len(request))
         return self._respond_optional(protocol, request)
+
+    async def _goodbye_if_connected(self, peer_id: str, reason: int) -> None:
+        # A dialer that receives our Status on another fork disconnects by itself, as
+        # the p2p spec asks, so its Goodbye usually arrives first. Ours is sent only
+        # if the peer is still connected after the grace period.
+        if reason != GoodbyeReason.BANNED:
+            await trio.sleep(STATUS_GOODBYE_GRACE)
+        if peer_id in self.peers.connected:
+            self._send_goodbye_soon(peer_id, reason)
 
     def _respond_optional(self, protocol: Protocol, request: Any) -> Iterable[bytes]:
         # Served only when the ChainProvider has the method, so a node without blobs,

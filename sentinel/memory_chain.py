@@ -1,7 +1,12 @@
-"""An in-memory `ChainProvider`: a fixed status and metadata plus blocks kept by slot and root."""
+"""An in-memory `ChainProvider`: a fixed status and metadata plus blocks kept by slot and root.
+
+Blocks are kept as their SSZ bytes (`EncodedBlock`), so serving them costs no encoding.
+"""
 
 from collections.abc import Iterable
 from typing import Any
+
+from sentinel.reqresp.protocols import EncodedBlock
 
 
 class MemoryChain:
@@ -27,11 +32,13 @@ class MemoryChain:
 
     def add_block(self, signed_block: Any) -> None:
         """Store a signed block under its slot and root."""
-        self._by_slot[int(signed_block.message.slot)] = signed_block
-        self._by_root[bytes(signed_block.message.hash_tree_root())] = signed_block
+        encoded = EncodedBlock.from_ssz(signed_block.encode_bytes())
+        self._by_slot[int(signed_block.message.slot)] = encoded
+        self._by_root[bytes(signed_block.message.hash_tree_root())] = encoded
 
     def blocks_by_range(self, start_slot: int, count: int) -> Iterable[Any]:
-        """Yield stored blocks with slots in [start_slot, start_slot + count), in slot order."""
+        """Yield stored blocks (`EncodedBlock`s) with slots in [start_slot, start_slot + count),
+        in slot order."""
         for slot in range(start_slot, start_slot + count):
             block = self._by_slot.get(slot)
             if block is not None:

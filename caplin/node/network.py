@@ -85,7 +85,7 @@ class NodeNetwork:
         )
         self.view = ForkChoiceView(self.chain.store)
         self.validator = GossipValidator(self.spec, self.view)
-        self.guarded_validator = _GuardedValidator(self.validator)
+        self.guarded_validator = _GuardedValidator(self.validator, self._far_behind)
         self.sync = RangeSync(self.spec, self.chain, self.sentinel.host, node.current_slot)
         self.record: Any = None
         self.operations = OperationPool()
@@ -104,6 +104,11 @@ class NodeNetwork:
     def gossip_aggregates(self) -> int:
         """Aggregates received on gossip and applied to fork choice."""
         return self.gossip.applied["beacon_aggregate_and_proof"]
+
+    def _far_behind(self) -> bool:
+        """Return True while the head is more than an epoch behind the wall clock."""
+        head_slot = self.chain.snapshot.head_slot
+        return head_slot + int(self.spec.SLOTS_PER_EPOCH) < self.node.current_slot()
 
     # --- ChainProvider -----------------------------------------------------------------
 
@@ -165,6 +170,9 @@ class NodeNetwork:
 
     def blocks_by_range(self, start_slot: int, count: int) -> Iterable[Any]:
         """Yield the canonical blocks of [start_slot, start_slot + count) from storage."""
+        # TODO(storage): serve the stored SSZ bytes as `EncodedBlock`s. Decoding each block
+        # from storage and encoding it again costs about 5 ms per empty minimal block here
+        # (bench: 110 blocks/s with decoded blocks, 315 with encoded ones, client included).
         head_slot = self.chain.snapshot.head_slot
         for slot in range(start_slot, min(start_slot + count, head_slot + 1)):
             root = self.chain.canonical_root_at_slot(slot)
@@ -308,10 +316,15 @@ class _GuardedValidator:
     so a lookup can meet a store in mid-update. Such a message is dropped and logged.
     """
 
-    def __init__(self, validator: GossipValidator) -> None:
+    def __init__(self, validator: GossipValidator, far_behind: Any = None) -> None:
         self.validator = validator
+        self.far_behind = far_behind if far_behind is not None else (lambda: False)
 
     def validate_message(self, topic: str, data: bytes, now_ms: int) -> ValidationResult:
+        # A head epochs behind the clock has the wrong committees and sync committee, so
+        # honest votes would fail their checks and their senders be rejected.
+        if self.far_behind() and "/beacon_block/" not in topic:
+            return ValidationResult(Verdict.IGNORE, "head is too far behind the clock to validate")
         try:
             return self.validator.validate_message(topic, data, now_ms)
         except Exception as error:  # noqa: BLE001 - one message must not stop gossip

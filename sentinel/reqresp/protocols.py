@@ -236,6 +236,42 @@ PROTOCOLS: tuple[Protocol, ...] = (
 BY_ID = {protocol.protocol_id: protocol for protocol in PROTOCOLS}
 
 
+@dataclass(frozen=True)
+class BlockSlot:
+    """The `message.slot` of an `EncodedBlock`."""
+
+    slot: int
+
+
+@dataclass(frozen=True)
+class EncodedBlock:
+    """A `SignedBeaconBlock` kept as its SSZ bytes, so serving it needs no decoding.
+
+    It has the two members the host reads from a served block, `message.slot` and
+    `encode_bytes()`, so a `ChainProvider` may yield it in place of a decoded block.
+    """
+
+    message: BlockSlot
+    ssz: bytes
+
+    @classmethod
+    def from_ssz(cls, ssz: bytes) -> "EncodedBlock":
+        """Wrap the SSZ bytes of a `SignedBeaconBlock` of any fork, reading its slot.
+
+        Raises `ValueError` when the bytes are too short to hold the slot.
+        """
+        # A SignedBeaconBlock is the 4-byte offset of `message` and the 96-byte signature,
+        # then the BeaconBlock, whose first field is the uint64 slot in every fork.
+        offset = int.from_bytes(ssz[:4], "little")
+        if len(ssz) < offset + 8 or offset < 100:
+            raise ValueError(f"{len(ssz)} bytes are not a SignedBeaconBlock")
+        return cls(BlockSlot(int.from_bytes(ssz[offset : offset + 8], "little")), bytes(ssz))
+
+    def encode_bytes(self) -> bytes:
+        """Return the SSZ bytes."""
+        return self.ssz
+
+
 class GoodbyeReason:
     """Goodbye reason codes of the p2p spec, plus the common client-defined ones."""
 
