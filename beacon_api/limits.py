@@ -20,8 +20,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 MIB = 1024 * 1024
 
 # Block publication carries a whole block, and from deneb its blobs and proofs. The gossip
-# limit of an SSZ block is MAX_PAYLOAD_SIZE (10 MiB), and JSON's hex doubles that, so 32 MiB
-# leaves room for the blobs of a fulu block on top.
+# limit of an SSZ block is MAX_PAYLOAD_SIZE (10 MiB), and JSON's hex doubles that. The 21
+# blobs of the largest mainnet blob schedule entry add about 5.3 MiB of hex, so 32 MiB fits
+# both.
 BLOCK_BODY_LIMIT = 32 * MIB
 # Every other POST: operations, duties and validator queries. 2**16 pubkeys as JSON strings
 # (MAX_REQUEST_IDS in beacon_api.submission) take about 6.4 MiB.

@@ -1,9 +1,9 @@
 """A block published through the Beacon API reaches a peer by gossip.
 
 Two dev nodes on loopback run no validators of their own. The test acts as an external
-validator client of the first node's `ChainReader` (the object the API routes call): it asks
-for a block, signs it with the proposer's interop key and publishes it. The second node, the
-first's only peer, must import it from gossip.
+validator client of the first node's `ChainReader` (the object the API routes call). It
+requests a block, signs it with the proposer's interop key and publishes it. The second
+node, the first's only peer, must import it from gossip.
 """
 
 import time

@@ -1,6 +1,6 @@
 """Lodestar 1.5.1's validator client runs all 64 validators of a caplin chain over the Beacon API.
 
-caplin runs a capella dev chain (Lodestar 1.5.1 knows forks up to capella) without validators
+caplin runs a capella dev chain (Lodestar 1.5.1 supports forks up to capella) without validators
 of its own, on API port 25930. The Lodestar validator client gets the chain's config from
 caplin's /eth/v1/config/spec as its params file and the 64 interop keys, then does every duty
 through caplin's routes: proposer, attester and sync duties, block production and publication,
