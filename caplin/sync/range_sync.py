@@ -5,11 +5,15 @@ head. While that head is ahead of ours, batches of BeaconBlocksByRange go to tha
 the blocks are imported in slot order through `BeaconChain.import_block`. A failed request
 moves to the next peer. A peer that sends an invalid block loses score, and enough of those
 disconnect it. At the head, new blocks arrive by gossip and range sync only waits.
+
+While a batch is imported in a worker thread, the next batch is already requested from the
+same peer, so the download overlaps the import.
 """
 
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import trio
@@ -28,6 +32,18 @@ REQUEST_TIMEOUT_SECONDS = 20.0
 PENALTY_INVALID_BLOCK = 10.0
 PENALTY_FAILED_REQUEST = 2.0
 PROGRESS_LOG_SECONDS = 10.0
+
+
+@dataclass
+class _Prefetch:
+    """A BeaconBlocksByRange request started ahead of its turn."""
+
+    peer: str
+    start_slot: int
+    count: int
+    done: trio.Event = field(default_factory=trio.Event)
+    blocks: list[Any] | None = None
+    error: BaseException | None = None
 
 
 class RangeSync:
@@ -52,6 +68,8 @@ class RangeSync:
         self._wake = trio.Event()
         self._progress_at = 0.0
         self._progress_slot = 0
+        self._nursery: trio.Nursery | None = None
+        self._prefetch: _Prefetch | None = None
 
     def wake(self) -> None:
         """Start the next round now (a gossip block had an unknown parent, say)."""
@@ -59,12 +77,14 @@ class RangeSync:
 
     async def run(self) -> None:
         """Run sync rounds until cancelled."""
-        while True:
-            progressed = await self.sync_round()
-            if not progressed:
-                with trio.move_on_after(IDLE_SECONDS):
-                    await self._wake.wait()
-                self._wake = trio.Event()
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            while True:
+                progressed = await self.sync_round()
+                if not progressed:
+                    with trio.move_on_after(IDLE_SECONDS):
+                        await self._wake.wait()
+                    self._wake = trio.Event()
 
     async def sync_round(self) -> bool:
         """Run one batch against the best peer that is ahead of us.
@@ -119,12 +139,45 @@ class RangeSync:
             found.append((int(status.head_slot), peer))
         return sorted(found, reverse=True)
 
+    async def _download(self, peer: str, start_slot: int, count: int) -> list[Any]:
+        """Return the blocks of the range, from the prefetched request when it matches."""
+        prefetch, self._prefetch = self._prefetch, None
+        if prefetch is not None and (prefetch.peer, prefetch.start_slot, prefetch.count) == (
+            peer,
+            start_slot,
+            count,
+        ):
+            await prefetch.done.wait()
+            if prefetch.error is not None:
+                raise prefetch.error
+            return prefetch.blocks or []
+        with trio.fail_after(REQUEST_TIMEOUT_SECONDS):
+            return list(await self.host.blocks_by_range(peer, start_slot, count))
+
+    def _start_prefetch(self, peer: str, start_slot: int) -> None:
+        """Request the batch after the one being imported, when the peer has it."""
+        count = min(BATCH_SLOTS, self.target_slot - start_slot + 1)
+        if self._nursery is None or count <= 0:
+            return
+        prefetch = _Prefetch(peer, start_slot, count)
+        self._prefetch = prefetch
+
+        async def fetch() -> None:
+            try:
+                with trio.fail_after(REQUEST_TIMEOUT_SECONDS):
+                    prefetch.blocks = list(await self.host.blocks_by_range(peer, start_slot, count))
+            except Exception as error:  # reported when the batch's turn comes
+                prefetch.error = error
+            finally:
+                prefetch.done.set()
+
+        self._nursery.start_soon(fetch)
+
     async def _sync_batch(self, peer: str, start_slot: int, count: int) -> bool | None:
         """Download and import one batch. Returns None when the peer failed, so the caller
         tries the next peer."""
         try:
-            with trio.fail_after(REQUEST_TIMEOUT_SECONDS):
-                blocks = await self.host.blocks_by_range(peer, start_slot, count)
+            blocks = await self._download(peer, start_slot, count)
         except Exception as error:  # codec errors, timeouts and py-libp2p stream errors
             log.info(
                 "blocks by range failed peer=%s start_slot=%d count=%d error=%r",
@@ -143,6 +196,7 @@ class RangeSync:
             # Our head is on another branch: start again from the finalized checkpoint.
             self._restart_from_finalized(peer, start_slot)
             return True
+        self._start_prefetch(peer, start_slot + count)
         try:
             await trio.to_thread.run_sync(self._import_batch, blocks)
         except BlockNotReadyError as error:
@@ -158,8 +212,10 @@ class RangeSync:
         return True
 
     def _import_batch(self, blocks: list[Any]) -> None:
-        # TODO(sync): execute the batch's payloads in one engine call once BeaconChain has a
-        # batch import. Each block executes its own payload for now.
+        # One engine batch for every payload first, so each block's import finds its payload run.
+        execute_blocks = getattr(self.chain.execution, "execute_blocks", None)
+        if execute_blocks is not None:
+            execute_blocks(self.spec, blocks)
         for signed_block in blocks:
             self.chain.import_block(signed_block)
             self.imported += 1
