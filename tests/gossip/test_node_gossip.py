@@ -166,6 +166,7 @@ async def test_topics_pools_and_fork_switch(tmp_path):
         blobs_electra = {f"blob_sidecar_{i}" for i in range(spec.BLOB_SIDECAR_SUBNET_COUNT_ELECTRA)}
         long_lived = second.network.attnets
         assert len(long_lived) == spec.SUBNETS_PER_NODE
+        assert second.network.sentinel.discovery.record.attnets == long_lived
         second_subnets = {f"beacon_attestation_{i}" for i in long_lived}
         assert names_on(second, deneb) == globals_deneb | blobs_deneb | second_subnets
         assert names_on(second, electra) == globals_deneb | blobs_electra | second_subnets

@@ -8,7 +8,7 @@ from sentinel.host import HostConfig, SentinelHost
 from sentinel.memory_chain import MemoryChain
 from sentinel.reqresp import protocols as p
 from sentinel.reqresp.codec import ErrorResponse, ResponseCode
-from sentinel.reqresp.protocols import ForkContext
+from sentinel.reqresp.protocols import EncodedBlock, ForkContext
 
 SPEC = ChainSpec.for_preset("minimal")
 GENESIS_ROOT = bytes(range(32))
@@ -199,3 +199,14 @@ async def test_penalties_ban_and_disconnect():
         assert client.peers.is_banned(peer)
         assert client.peers.accept(peer) == 251
         nursery.cancel_scope.cancel()
+
+
+def test_encoded_block_reads_slot_of_every_fork():
+    for fork in Fork:
+        block = SPEC.types(fork).SignedBeaconBlock()
+        block.message.slot = 1000 + int(fork)
+        encoded = EncodedBlock.from_ssz(block.encode_bytes())
+        assert encoded.message.slot == 1000 + int(fork)
+        assert encoded.encode_bytes() == block.encode_bytes()
+    with pytest.raises(ValueError, match="not a SignedBeaconBlock"):
+        EncodedBlock.from_ssz(b"\x64\x00\x00\x00" + b"\x00" * 100)
