@@ -124,7 +124,7 @@ def _record_votes(
             error,
         )
     if rejected:
-        # One line per slot: the log filter drops repeats of a warning within seconds.
+        # One line per slot, because the console filter drops repeats of a warning for 10 seconds.
         log.warning(
             "attestations not signed: slashing protection rejected them slot=%d count=%d "
             "validator_indices=%s first_error=%s",

@@ -126,9 +126,9 @@ def _hex(text: str, size: int, where: str) -> bytes:
 def import_interchange(protection: SlashingProtection, document: Any) -> int:
     """Import a decoded interchange document into `protection`; return the number of keys.
 
-    A database without a genesis validators root takes the document's. The import is one
-    transaction: a document that fails validation imports nothing. Raises InterchangeError
-    for an invalid document or one of another chain.
+    A database without a genesis validators root takes the document's. The records are
+    merged in one transaction, and a document that fails validation imports nothing.
+    Raises InterchangeError for an invalid document or one of another chain.
     """
     root, records = parse_interchange(document)
     if not protection.genesis_validators_root:

@@ -95,6 +95,8 @@ def produce_block(
             body["execution_payload"] = payload_to_ssz(
                 built.request.payload, types.ExecutionPayload
             )
+            if fork >= Fork.DENEB:
+                body["blob_kzg_commitments"] = list(built.blobs_bundle.commitments)
             if fork >= Fork.ELECTRA:
                 body["execution_requests"] = execution_requests_to_ssz(
                     built.request.execution_requests, types.ExecutionRequests
@@ -151,4 +153,5 @@ def _build_payload(
         # The parent beacon root reaches the execution layer from deneb (EIP-4788).
         parent_beacon_block_root=parent_root if fork >= Fork.DENEB else ZERO_ROOT,
         withdrawals=withdrawals,
+        max_blobs=spec.max_blobs_per_block(get_current_epoch(spec, state)),
     )
