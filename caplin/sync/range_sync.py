@@ -32,6 +32,9 @@ REQUEST_TIMEOUT_SECONDS = 20.0
 PENALTY_INVALID_BLOCK = 10.0
 PENALTY_FAILED_REQUEST = 2.0
 PROGRESS_LOG_SECONDS = 10.0
+# Minimum time between two Status requests to one peer. Lodestar 1.5.1 answered a Status every
+# 2 seconds with REQUEST_ERROR_RATE_LIMITED and then banned the peer (Goodbye 251).
+STATUS_REFRESH_SECONDS = 10.0
 
 
 @dataclass
@@ -70,6 +73,8 @@ class RangeSync:
         self._progress_slot = 0
         self._nursery: trio.Nursery | None = None
         self._prefetch: _Prefetch | None = None
+        # peer id -> (time.monotonic() of the Status, its head slot)
+        self._statuses: dict[str, tuple[float, int]] = {}
 
     def wake(self) -> None:
         """Start the next round now (a gossip block had an unknown parent, say)."""
@@ -126,16 +131,26 @@ class RangeSync:
         self.target_slot = head_slot
 
     async def _peers_by_head(self) -> list[tuple[int, str]]:
-        """Refresh the Status of every connected peer and return (head_slot, peer) pairs,
-        highest head first."""
+        """Return (head_slot, peer) of every connected peer, highest head first.
+
+        A peer's Status is requested again only `STATUS_REFRESH_SECONDS` after the last one.
+        """
+        connected = list(self.host.peers.connected)
+        for peer in set(self._statuses) - set(connected):
+            del self._statuses[peer]
         found = []
-        for peer in list(self.host.peers.connected):
+        for peer in connected:
+            cached = self._statuses.get(peer)
+            if cached is not None and time.monotonic() - cached[0] < STATUS_REFRESH_SECONDS:
+                found.append((cached[1], peer))
+                continue
             try:
                 with trio.fail_after(REQUEST_TIMEOUT_SECONDS):
                     status = await self.host.status(peer)
             except Exception as error:  # py-libp2p raises several types on a closing link
                 log.debug("status request failed peer=%s error=%r", peer, error)
                 continue
+            self._statuses[peer] = (time.monotonic(), int(status.head_slot))
             found.append((int(status.head_slot), peer))
         return sorted(found, reverse=True)
 
