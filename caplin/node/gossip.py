@@ -1,11 +1,11 @@
 """The node's gossip: the topics it subscribes to, and where accepted messages go.
 
-`NodeGossip` plans its subscriptions again at every slot (`sentinel.gossip.subscriptions`):
-the global topics of each fork digest in its switch window, the attestation subnets of the
-committees of the node's validators in this and the next epoch plus the node id's long-lived
-subnets, the sync committee subnets of its validators, every blob sidecar subnet, and the
-data column subnets of its custody columns. Every topic has its own reader task, which sees
-only messages the `GossipValidator` accepted. Accepted messages go to:
+`NodeGossip` plans its subscriptions again at every slot (`sentinel.gossip.subscriptions`).
+It joins the global topics of each fork digest in its switch window and every blob sidecar
+subnet. It also joins the attestation subnets of its validators' committees in this and the
+next epoch, plus the node id's long-lived subnets, the sync committee subnets of its
+validators, and the data column subnets of its custody columns. Every topic has its own
+reader task, which sees only messages the `GossipValidator` accepted. Accepted messages go to:
 
 - beacon_block: block import (an unknown parent wakes range sync);
 - beacon_aggregate_and_proof, beacon_attestation_{i}: fork choice and the attestation pool;
@@ -103,7 +103,12 @@ class NodeGossip:
             while True:
                 next_slot = self.node.current_slot() + 1
                 await trio.sleep(max(0.0, self.node.slot_start_ms(next_slot) / 1000 - time.time()))
-                await self.update()
+                try:
+                    await self.update()
+                except Exception as error:  # noqa: BLE001 - the next slot plans again
+                    log.warning(
+                        "gossip subscription update failed slot=%d error=%r", next_slot, error
+                    )
 
     async def update(self) -> None:
         """Join the topics wanted at the current epoch, leave the others, and advertise
@@ -133,8 +138,8 @@ class NodeGossip:
     def compute_duties(self, epoch: int) -> tuple[SubnetDuties, frozenset[int], frozenset[int]]:
         """Return the subnets to join at `epoch`, and the attnets and syncnets to advertise.
 
-        Committees come from the head state, so only epochs within one of its epoch count
-        (the committee lookahead); a node far behind joins only its long-lived subnets.
+        Committees come from the head state, which knows them only one epoch ahead and
+        behind. So a node far behind the clock joins only its long-lived subnets.
         """
         spec = self.spec
         state = self.chain.snapshot.head_state
@@ -172,14 +177,22 @@ class NodeGossip:
 
     async def _join(self, topic: str) -> None:
         assert self._nursery is not None, "NodeGossip.run starts the readers"
-        queue = await self.sentinel.subscribe_topic(topic, self.network.guarded_validator)
+        try:
+            queue = await self.sentinel.subscribe_topic(topic, self.network.guarded_validator)
+        except Exception as error:  # py-libp2p raises its own types; the next slot retries
+            log.warning("gossip subscribe failed topic=%s error=%r", topic, error)
+            return
         scope = trio.CancelScope()
         self._readers[topic] = scope
         self._nursery.start_soon(self._read, topic, queue, scope)
 
     async def _leave(self, topic: str) -> None:
         self._readers.pop(topic).cancel()
-        await self.sentinel.unsubscribe_topic(topic)
+        try:
+            await self.sentinel.unsubscribe_topic(topic)
+        except Exception as error:  # py-libp2p raises its own types on closing streams
+            log.warning("gossip unsubscribe failed topic=%s error=%r", topic, error)
+            return
         log.debug("gossip topic left topic=%s", topic)
 
     async def _read(self, topic: str, queue: Any, scope: trio.CancelScope) -> None:
