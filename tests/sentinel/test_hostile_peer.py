@@ -587,17 +587,23 @@ async def _send_bad_frames(hostile: HostileSentinel, producer: str) -> None:
 
 
 async def _publish_invalid_blocks(hostile: HostileSentinel, producer: str) -> None:
-    """Publish an invalid block, a non-snappy message and an oversized one on beacon_block.
+    """Publish invalid blocks, a non-snappy message and an oversized one on beacon_block.
 
-    They go out back to back, so all three reach the producer before its Goodbye.
+    They go out back to back, so all of them reach the producer before its Goodbye.
     """
     await hostile.sentinel.subscribe("beacon_block")
     # Wait until the producer's subscription is known, so publishing reaches it.
     topic = hostile.sentinel.topic("beacon_block")
     pubsub = hostile.sentinel.pubsub
     await poll(lambda: bool(pubsub.peer_topics.get(topic)), 20, "the producer's subscription")
-    slot, root = await head(PRODUCER_PORTS[2])
-    await hostile.sentinel.publish("beacon_block", hostile.invalid_block(slot + 1, root, 1))
+    # The wall-clock slot, so the block is neither from the future nor IGNOREd as late.
+    genesis = await api(PRODUCER_PORTS[2], "/eth/v1/beacon/genesis")
+    slot = int((time.time() - int(genesis["genesis_time"])) * 1000) // NODE_SLOT_MS
+    _, root = await head(PRODUCER_PORTS[2])
+    # Two proposers, since one of them may be the slot's real proposer (an IGNORE if seen).
+    for proposer_index in (1, 2):
+        block = hostile.invalid_block(slot, root, proposer_index)
+        await hostile.sentinel.publish("beacon_block", block)
     # A snappy block declaring 16 bytes, then a copy from an impossible offset.
     await pubsub.publish(topic, b"\x10" + b"\xff" * 8)
     # A snappy block whose length prefix exceeds MAX_PAYLOAD_SIZE.
