@@ -301,9 +301,11 @@ def pooled_contribution(node: Any, slot: int, subcommittee: int, block_root: byt
     )
 
 
-def check_and_pool_sync_message(node: Any, message: Any) -> None:
+def check_and_pool_sync_message(node: Any, message: Any) -> list[int]:
     """Check a `SyncCommitteeMessage` (the validator sits in the committee of its slot and
     signed the block root), then pool it at each of its subcommittee positions.
+
+    Returns the subcommittees (sync committee subnets) the validator sits in.
 
     Raises:
         ApiError: 400 naming the failed check.
@@ -338,6 +340,7 @@ def check_and_pool_sync_message(node: Any, message: Any) -> None:
     pool = node.validators.sync_contributions
     for subcommittee, members in by_subcommittee.items():
         pool.add_message(slot, block_root, subcommittee, members, bytes(message.signature))
+    return sorted(by_subcommittee)
 
 
 def best_aggregate(node: Any, slot: int, data_root: bytes, committee_index: int | None) -> Any:
