@@ -308,6 +308,23 @@ class NodeNetwork:
         """Return the peer ids of the connected peers."""
         return list(self.sentinel.host.peers.connected)
 
+    def peer_connection(self, peer_id: str) -> tuple[str, str]:
+        """Return (remote multiaddr, "inbound" or "outbound") of a connected peer's first
+        libp2p connection, or ("", "outbound") when the swarm has none."""
+        from libp2p.peer.id import ID
+
+        connections = self.sentinel.host.libp2p.get_network().get_connections(
+            ID.from_base58(peer_id)
+        )
+        if not connections:
+            return "", "outbound"
+        muxed = connections[0].muxed_conn
+        secured = getattr(muxed, "secured_conn", None)
+        initiator = getattr(secured, "is_initiator", True)
+        remote = secured.get_remote_address() if secured is not None else None
+        address = f"/ip4/{remote[0]}/tcp/{remote[1]}/p2p/{peer_id}" if remote else ""
+        return address, "outbound" if initiator else "inbound"
+
 
 class _GuardedValidator:
     """A `GossipValidator` whose unexpected errors IGNORE the message instead of raising.
