@@ -1,21 +1,36 @@
 """`--chain=custom`: a config.yaml and genesis.ssz written by caplin, run, restarted, rejected."""
 
+import http.server
+import json
 import logging
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from caplin.cli import node_config, parse_args
 from caplin.config.constants import FAR_FUTURE_EPOCH
-from caplin.config.custom import custom_config_values, load_custom_config, load_genesis_state
+from caplin.config.custom import (
+    custom_config_values,
+    fetch_custom_chain,
+    load_custom_config,
+    load_genesis_state,
+)
 from caplin.config.forks import Fork
-from caplin.errors import BlockProcessingError, ConfigError, StorageError
+from caplin.errors import BlockProcessingError, CaplinError, ConfigError, StorageError
 from caplin.node.devchain import build_genesis_state
-from caplin.node.setup import CustomParameters, PreMergeExecution, open_custom_chain
+from caplin.node.setup import (
+    CustomParameters,
+    DevParameters,
+    PreMergeExecution,
+    open_custom_chain,
+    open_dev_chain,
+)
 from caplin.validator.keys import interop_keys
 from tests.node.test_node_process import stop, wait_for_log
 
@@ -205,3 +220,79 @@ def test_custom_node_process_restarts(tmp_path):
     )
     assert result.returncode == 1
     assert "datadir contains another custom chain" in result.stderr
+
+
+def test_dev_and_custom_datadirs_exclusive(tmp_path):
+    parameters = write_chain(tmp_path / "chain", 1_700_000_000)
+    custom = open_custom_chain(tmp_path / "custom", parameters)
+    custom.close()
+    with pytest.raises(StorageError, match="datadir contains a custom chain"):
+        open_dev_chain(tmp_path / "custom", DevParameters(validators=VALIDATORS))
+    assert not (tmp_path / "custom" / "execution").exists()
+
+    dev = open_dev_chain(tmp_path / "dev", DevParameters(validators=VALIDATORS))
+    dev.close()
+    # Both chains have the same 16 interop validators, so the genesis validators roots match
+    # and the stored chain kind rejects the datadir.
+    with pytest.raises(StorageError, match="datadir contains a dev chain"):
+        open_custom_chain(tmp_path / "dev", parameters)
+
+
+class _BeaconApi(http.server.BaseHTTPRequestHandler):
+    """Serves /eth/v1/config/spec as JSON strings and the genesis state as SSZ."""
+
+    config: dict = {}
+    genesis: bytes = b""
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server handler name
+        if self.path == "/eth/v1/config/spec":
+            body = json.dumps({"data": {k: str(v) for k, v in self.config.items()}}).encode()
+            content_type = "application/json"
+        elif self.path == "/eth/v2/debug/beacon/states/genesis":
+            body, content_type = self.genesis, "application/octet-stream"
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_fetch_from_beacon_api(tmp_path):
+    parameters = write_chain(tmp_path / "chain", 1_700_000_000)
+    _BeaconApi.config = CONFIG
+    _BeaconApi.genesis = parameters.genesis_path.read_bytes()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BeaconApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        config_path, genesis_path = fetch_custom_chain(url, tmp_path / "fetched")
+        args = parse_args(["--chain=custom", f"--custom-beacon-api={url}", f"--datadir={tmp_path}"])
+        node = node_config(args)
+    finally:
+        server.shutdown()
+        server.server_close()
+    spec = load_custom_config(config_path)
+    assert spec.fork_epoch(Fork.CAPELLA) == 3
+    assert spec.SLOT_DURATION_MS == 2000
+    assert genesis_path.read_bytes() == parameters.genesis_path.read_bytes()
+    assert node.custom.config_path == tmp_path / "custom" / "config.yaml"
+    assert node.custom.genesis_path.exists()
+    assert node.run_validators is False
+    assert node.network is not None
+
+    with pytest.raises(ConfigError, match="cannot fetch"):
+        fetch_custom_chain(url, tmp_path / "unreachable", timeout=2)
+
+
+def test_custom_flags_need_files(tmp_path):
+    with pytest.raises(CaplinError, match="--custom-config"):
+        node_config(parse_args(["--chain=custom", f"--datadir={tmp_path}"]))
+    with pytest.raises(CaplinError, match="need --chain=custom"):
+        node_config(parse_args(["--custom-config=x.yaml"]))
