@@ -84,11 +84,11 @@ class BatchResult:
 def check_known_payload(request: NewPayload) -> None:
     """Check that an already executed payload's fields hash to its block hash.
 
-    A stored block hash says nothing about the other fields of a request that
-    names it, so those are checked before the stored verdict is reused: the
-    header rebuilt from the request must hash to `block_hash`, and the
-    versioned hashes must be the transactions' (the header does not commit
-    to them). Raises InvalidPayloadError.
+    A request can name a stored block hash with other field values, so they
+    are checked before the stored verdict is reused. The header rebuilt from
+    the request must hash to `block_hash`, and the versioned hashes must be
+    the transactions' ones, because the header does not commit to them.
+    Raises InvalidPayloadError.
     """
     payload = request.payload
     try:
