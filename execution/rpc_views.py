@@ -67,6 +67,9 @@ def transaction_json(
         view["v"] = quantity(transaction.v)
         if transaction.chain_id is not None:
             view["chainId"] = quantity(transaction.chain_id)
+    if type_id == 3:  # EIP-4844 blob transaction
+        view["maxFeePerBlobGas"] = quantity(transaction.max_fee_per_blob_gas)
+        view["blobVersionedHashes"] = [data(h) for h in transaction.blob_versioned_hashes]
     return view
 
 

@@ -185,3 +185,30 @@ def test_eth_account_network_form(blobs):
     assert keccak(canonical) == bytes(signed.hash)
     assert sidecar.commitments == (blobs[0][1],)
     assert len(sidecar.cell_proofs) == 128
+
+
+def test_rpc_shows_pooled_blob_transaction(blobs):
+    node = new_node()
+    network, canonical = sign_blob(blobs, 0, 0, [0])
+    response = node.rpc.handle_call(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "eth_sendRawTransaction",
+            "params": ["0x" + network.hex()],
+        }
+    )
+    assert response["result"] == "0x" + keccak(canonical).hex()
+    view = node.rpc.handle_call(
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "eth_getTransactionByHash",
+            "params": [response["result"]],
+        }
+    )["result"]
+    assert view["type"] == "0x3"
+    assert view["maxFeePerBlobGas"] == hex(10**9)
+    assert view["blobVersionedHashes"] == [
+        "0x" + kzg.kzg_commitment_to_versioned_hash(blobs[0][1]).hex()
+    ]
