@@ -139,13 +139,31 @@ class NodeChainReader:
         return state.copy()
 
     def _state_at_slot(self, slot: int) -> Any | None:
-        """Return the canonical state at `slot`, replaying from the nearest kept state."""
+        """Return the canonical state at `slot`, replaying from the nearest kept state.
+
+        Slots before the last finalized block come from the archive, or raise ApiError 404
+        on a pruning node (except genesis).
+        """
         chain = self._chain
         if slot > chain.snapshot.head_slot:
             return None
+        history = chain.history
+        finalized_slot = history.finalized_slot()
+        if slot < finalized_slot:
+            if history.archive:
+                return history.state_at_slot(slot)
+            if slot == 0:
+                return self._state(StateId("genesis"))
+            raise ApiError(
+                404,
+                f"state at slot {slot} was pruned: this node is not an archive node and keeps "
+                f"states from slot {finalized_slot} on (and genesis); run a node with "
+                "--caplin.archive=true on a new datadir to query every state",
+            )
         roots: list[bytes] = []
         probe = slot
-        while probe >= 0:
+        # States before the finalized block may be pruned meanwhile: never replay from genesis.
+        while probe >= finalized_slot:
             root = chain.canonical_root_at_slot(probe)
             if root is not None:
                 roots.append(root)
@@ -166,14 +184,28 @@ class NodeChainReader:
         return state
 
     def _state_by_root(self, state_root: bytes) -> Any | None:
+        # Finalized history is the archive's (or pruned), even while fork choice still has it.
+        finalized_slot = self._chain.history.finalized_slot()
         for root, block in list(self._chain.store.blocks.items()):
-            if bytes(block.state_root) == state_root:
+            if int(block.slot) >= finalized_slot and bytes(block.state_root) == state_root:
                 state = self._chain.state_of(root)
                 return None if state is None else state.copy()
         head_state = self._chain.snapshot.head_state
         if bytes(head_state.hash_tree_root()) == state_root:
             return head_state.copy()
-        return None
+        chain = self._chain
+        history = chain.history
+        if history.archive:
+            return history.state_by_root(state_root)
+        genesis_block = None if self._genesis_root is None else chain.block(self._genesis_root)
+        if genesis_block is not None and bytes(genesis_block.message.state_root) == state_root:
+            return self._state(StateId("genesis"))
+        raise ApiError(
+            404,
+            f"state not found: 0x{state_root.hex()}; this node is not an archive node and "
+            f"finds states by root from slot {history.finalized_slot()} on (and genesis); "
+            "run a node with --caplin.archive=true to query every state",
+        )
 
     # --- fork choice -------------------------------------------------------------------
 
@@ -216,12 +248,11 @@ class NodeChainReader:
         network = self._node.network
         if network is None:
             return []
-        # NOTE: the host does not record directions or addresses yet, so every peer is
-        # reported as outbound without an address.
-        return [
-            PeerInfo(peer_id, None, "", "connected", "outbound")
-            for peer_id in network.connected_peers()
-        ]
+        peers = []
+        for peer_id in network.connected_peers():
+            address, direction = network.peer_connection(peer_id)
+            peers.append(PeerInfo(peer_id, None, address, "connected", direction))
+        return peers
 
     def sync_status(self) -> SyncStatus:
         snapshot = self._chain.snapshot
@@ -327,7 +358,69 @@ class NodeChainReader:
             await trio.to_thread.run_sync(self._chain.import_block, signed_block)
         except CaplinError as error:
             return BlockImportResult(BlockImportStatus.INVALID, root, str(error))
+        # A block from an external validator reaches peers only through this broadcast.
+        if self._node.network is not None:
+            await self._node.network.publish_block(signed_block)
         return BlockImportResult(BlockImportStatus.IMPORTED, root)
+
+    # --- validator namespace (the work is in caplin.node.validator_api) ------------------
+
+    async def head_state_at(self, slot: int) -> tuple[bytes, Any]:
+        head, state = await trio.to_thread.run_sync(self._node.validators.head_state_at, slot)
+        return head, state.copy()
+
+    async def produce_block(
+        self, slot: int, randao_reveal: bytes, graffiti: bytes, fee_recipient: bytes | None
+    ) -> Any:
+        from caplin.node.validator_api import produce_unsigned_block
+
+        return await trio.to_thread.run_sync(
+            produce_unsigned_block, self._node, slot, randao_reveal, graffiti, fee_recipient
+        )
+
+    def aggregate_attestation(
+        self, slot: int, data_root: bytes, committee_index: int | None
+    ) -> Any | None:
+        from caplin.node.validator_api import best_aggregate
+
+        return best_aggregate(self._node, slot, data_root, committee_index)
+
+    def sync_committee_contribution(
+        self, slot: int, subcommittee_index: int, block_root: bytes
+    ) -> Any | None:
+        from caplin.node.validator_api import pooled_contribution
+
+        return pooled_contribution(self._node, slot, subcommittee_index, block_root)
+
+    async def submit_sync_committee_message(self, message: Any) -> None:
+        from caplin.node.validator_api import check_and_pool_sync_message
+
+        subnets = await trio.to_thread.run_sync(check_and_pool_sync_message, self._node, message)
+        for subnet_id in subnets:
+            await self._broadcast("sync_committee", message, subnet_id)
+
+    async def submit_aggregate_and_proof(self, signed_aggregate: Any) -> None:
+        from caplin.node.validator_api import check_and_pool_aggregate
+
+        aggregate = await trio.to_thread.run_sync(
+            check_and_pool_aggregate, self._node, signed_aggregate
+        )
+        try:
+            await trio.to_thread.run_sync(self._chain.on_attestation, aggregate)
+        except CaplinError as error:
+            log.debug("submitted aggregate not applied to fork choice error=%s", error)
+        await self._broadcast("beacon_aggregate_and_proof", signed_aggregate)
+
+    async def submit_contribution_and_proof(self, signed_contribution: Any) -> None:
+        from caplin.node.validator_api import check_and_pool_contribution
+
+        await trio.to_thread.run_sync(check_and_pool_contribution, self._node, signed_contribution)
+        await self._broadcast("sync_committee_contribution_and_proof", signed_contribution)
+
+    async def _broadcast(self, topic: str, value: Any, subnet_id: int | None = None) -> None:
+        """Publish an accepted API submission on gossip; a failure is logged by the network."""
+        if self._node.network is not None:
+            await self._node.network.publish(topic, value.encode_bytes(), subnet_id)
 
     # --- events ------------------------------------------------------------------------
 
