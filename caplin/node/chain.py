@@ -171,6 +171,7 @@ class BeaconChain:
         # and the conflicting blocks when finality advances.
         self._index: dict[bytes, tuple[int, bytes]] = {}
         self._deferred: list[BlockWrite] = []
+        self._storing: tuple[bytes, Any] | None = None
         self.history = open_history(db, archive, restore_point_interval)
         self.store = self._load_store()
         self._stored_finalized = self.store.finalized_checkpoint
@@ -246,8 +247,14 @@ class BeaconChain:
             self.store.import_block(signed_block)
             self._index[root] = (int(block.slot), bytes(block.parent_root))
             previous_head = self.snapshot.head_root
-            head_changed, finalized_changed = self._update_head()
-            self._persist(root, signed_block, previous_head)
+            # The new head is visible to readers before its block is written: `block` serves
+            # it from here until the write is done.
+            self._storing = (root, signed_block)
+            try:
+                head_changed, finalized_changed = self._update_head()
+                self._persist(root, signed_block, previous_head)
+            finally:
+                self._storing = None
             self.imported_blocks += 1
             self._emit("block", root=root, slot=int(block.slot))
             self._emit_head_changes(previous_head, head_changed, finalized_changed)
@@ -498,6 +505,9 @@ class BeaconChain:
 
     def block(self, root: bytes) -> Any:
         """Return the `SignedBeaconBlock` with this root from storage, or None."""
+        storing = self._storing
+        if storing is not None and storing[0] == root:
+            return storing[1]
         return self.db.block(root)
 
     def state_of(self, root: bytes) -> Any:
