@@ -69,6 +69,10 @@ class StorageError(CaplinError):
     """The database is missing, corrupt, from another chain, or full."""
 
 
+class MapGrownError(StorageError):
+    """An LMDB write found the map full; the map was enlarged and the write can be retried."""
+
+
 class NetworkError(CaplinError):
     """A peer sent malformed or hostile data."""
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from caplin.config.forks import Fork
-from caplin.errors import CaplinError, require
+from caplin.errors import CaplinError, StorageError, require
 from caplin.storage.archive import DEFAULT_RESTORE_POINT_INTERVAL, open_history
 from caplin.storage.beacon_db import BeaconDB, BlockWrite
 from caplin.transition.block import process_block
@@ -172,6 +172,10 @@ class BeaconChain:
         self._index: dict[bytes, tuple[int, bytes]] = {}
         self._deferred: list[BlockWrite] = []
         self._storing: tuple[bytes, Any] | None = None
+        # Writes that failed, oldest first, with every write after them (see `_write`).
+        self._unwritten: list[BlockWrite] = []
+        self._last_write_failure_log = -60.0
+        self._writes_failing = False
         self.history = open_history(db, archive, restore_point_interval)
         self.store = self._load_store()
         self._stored_finalized = self.store.finalized_checkpoint
@@ -381,7 +385,7 @@ class BeaconChain:
         epoch_boundary = compute_epoch_at_slot(self.spec, int(block.slot)) > (
             compute_epoch_at_slot(self.spec, parent_slot) if parent_slot >= 0 else -1
         )
-        self.db.apply(self._base_write(root, signed_block))
+        self._write(self._base_write(root, signed_block))
         # Encoding a state takes longer than the rest of an import, so states are written
         # later by `flush`. The anchor moves only with that write, so a crash before it
         # restarts from the previous anchor and replays more blocks.
@@ -392,7 +396,7 @@ class BeaconChain:
     def _persist_head(self) -> None:
         """Store a head or finality change that came without a new block."""
         snapshot = self.snapshot
-        self.db.apply(
+        self._write(
             BlockWrite(
                 snapshot.head_root,
                 head=snapshot.head_root,
@@ -406,11 +410,55 @@ class BeaconChain:
         """Write the states that imports deferred (see `_persist`), one transaction each, then
         archive or prune the finalized states (`StateHistory.update`)."""
         with self.lock:
+            if not self._write_queued():
+                return
             deferred, self._deferred = self._deferred, []
-            for write in deferred:
-                self.db.apply(write)
+            for position, write in enumerate(deferred):
+                try:
+                    self.db.apply(write)
+                except StorageError as error:
+                    self._deferred[:0] = deferred[position:]
+                    self._log_write_failure(error)
+                    return
         # Archiving and pruning finalized states runs outside the lock, so imports go on.
         self.history.update(self.store.block_states.get)
+
+    def _write(self, write: BlockWrite) -> None:
+        """Write `write` after every earlier write that failed, in order.
+
+        A write that fails (full disk, I/O error) stays queued in memory with the ones after
+        it and is retried by the next write, so the database never skips a block: what it
+        holds is always the chain up to some import, as after a crash.
+        """
+        self._unwritten.append(write)
+        self._write_queued()
+
+    def _write_queued(self) -> bool:
+        """Apply the queued writes in order; return False when one failed (it stays queued)."""
+        while self._unwritten:
+            try:
+                self.db.apply(self._unwritten[0])
+            except StorageError as error:
+                self._log_write_failure(error)
+                return False
+            self._unwritten.pop(0)
+        if self._writes_failing:
+            self._writes_failing = False
+            log.info("database writes resumed")
+        return True
+
+    def _log_write_failure(self, error: StorageError) -> None:
+        self._writes_failing = True
+        now = time.monotonic()
+        if now - self._last_write_failure_log < 60:
+            return
+        self._last_write_failure_log = now
+        log.error(
+            "database write failed; imports are kept in memory and written once it works "
+            "again error=%s queued_writes=%d",
+            error,
+            len(self._unwritten),
+        )
 
     def _base_write(self, root: bytes, signed_block: Any) -> BlockWrite:
         snapshot = self.snapshot

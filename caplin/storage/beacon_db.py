@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from caplin.config.forks import Fork
-from caplin.errors import StorageError
+from caplin.errors import MapGrownError, StorageError
 from caplin.storage import KVStore, open_store
 
 SCHEMA_VERSION = 1
@@ -197,7 +197,16 @@ class BeaconDB:
     # --- writes ------------------------------------------------------------------------
 
     def apply(self, write: BlockWrite) -> None:
-        """Write one imported block and what it changed, in one transaction."""
+        """Write one imported block and what it changed, in one transaction.
+
+        A write that found the LMDB map full is retried once after the map grew.
+        """
+        try:
+            self._apply(write)
+        except MapGrownError:
+            self._apply(write)
+
+    def _apply(self, write: BlockWrite) -> None:
         with self.kv.write() as txn:
             if write.block is not None:
                 self._put_block(txn, write.root, write.block)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import lmdb
 
-from caplin.errors import StorageError
+from caplin.errors import MapGrownError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class LmdbStore:
         except lmdb.MapFullError:
             txn.abort()
             self._grow()
-            raise StorageError(
+            raise MapGrownError(
                 "database map was full; it has been enlarged, retry the write", path=self.path
             ) from None
         except lmdb.DiskError as error:
@@ -155,7 +155,21 @@ class LmdbStore:
                 raise StorageError(
                     "disk full; free space under the datadir", path=self.path
                 ) from error
-            raise
+            raise StorageError(
+                "disk write failed; check free space, file size limits and permissions under "
+                "the datadir",
+                path=self.path,
+                error=error,
+            ) from error
+        except lmdb.Error as error:
+            # Commit failures other than the ones above (EIO, EFBIG) arrive as plain lmdb.Error.
+            txn.abort()
+            raise StorageError(
+                "disk write failed; check free space, file size limits and permissions under "
+                "the datadir",
+                path=self.path,
+                error=error,
+            ) from error
         except BaseException:
             txn.abort()
             raise
@@ -165,9 +179,7 @@ class LmdbStore:
         try:
             with self.write() as txn:
                 apply(txn)
-        except StorageError as error:
-            if "map was full" not in error.message:
-                raise
+        except MapGrownError:
             with self.write() as txn:
                 apply(txn)
 
