@@ -257,6 +257,10 @@ async def run_node(
                 from caplin.node.network import NodeNetwork
 
                 node.network = NodeNetwork(node, config.network)
+                # No blob sidecars are built or published yet: peers could not import a block
+                # with blobs, so blocks on a network carry none.
+                if node.validators is not None:
+                    node.validators.max_blobs = 0
                 await nursery.start(node.network.run)
             if config.api_enabled:
                 await _start_api(nursery, node, shutdown)

@@ -105,6 +105,8 @@ def produce_unsigned_block(
         engine=engine,
         txpool=validators.txpool,
         fee_recipient=fee_recipient or validators.fee_recipient,
+        # The response carries no blobs or proofs yet, so the block takes no blob transactions.
+        max_blobs=0,
     )
 
     block = produced.signed_block.message

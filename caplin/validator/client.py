@@ -58,6 +58,8 @@ class ValidatorClient:
         self.chain = chain
         self.spec = chain.spec
         self.engine = engine
+        # Blob transactions a proposal may take (None: the fork's limit).
+        self.max_blobs: int | None = None
         self.txpool = txpool
         self.fee_recipient = fee_recipient
         self.attestations = AttestationPool()
@@ -220,6 +222,7 @@ class ValidatorClient:
             txpool=self.txpool,
             fee_recipient=self.fee_recipient,
             protection=self.protection,
+            max_blobs=self.max_blobs,
         )
 
     def _drop_included_transactions(self) -> None:

@@ -65,9 +65,13 @@ def produce_block(
     txpool: Any = None,
     fee_recipient: bytes = b"\x00" * 20,
     protection: SlashingProtection | None = None,
+    max_blobs: int | None = None,
 ) -> Any:
     """Build and sign a block for `pre_state.slot` on `parent_root`; return it as a
     `ProducedBlock`.
+
+    `max_blobs` caps the blob transactions taken from the pool (None: the fork's limit).
+    Blob sidecars are not built yet, so a block with blobs is available only to this node.
 
     `pre_state` is the parent's post-state advanced to the block's slot. `engine` (an
     `EmbeddedEngine`) builds the payload from bellatrix on; `sync_aggregate` is needed from
@@ -89,7 +93,9 @@ def produce_block(
     if fork >= Fork.ALTAIR:
         body["sync_aggregate"] = sync_aggregate
     if fork >= Fork.BELLATRIX:
-        built = _build_payload(spec, pre_state, parent_root, engine, txpool, fee_recipient)
+        built = _build_payload(
+            spec, pre_state, parent_root, engine, txpool, fee_recipient, max_blobs
+        )
         if built is not None:
             engine.import_built(built, set_head=False)
             body["execution_payload"] = payload_to_ssz(
@@ -124,7 +130,13 @@ def produce_block(
 
 
 def _build_payload(
-    spec: Any, state: Any, parent_root: bytes, engine: Any, txpool: Any, fee_recipient: bytes
+    spec: Any,
+    state: Any,
+    parent_root: bytes,
+    engine: Any,
+    txpool: Any,
+    fee_recipient: bytes,
+    max_blobs: int | None = None,
 ) -> Any:
     """Build the payload of a block on `state`; None for a bellatrix block before the merge
     when no terminal block is configured."""
@@ -153,5 +165,9 @@ def _build_payload(
         # The parent beacon root reaches the execution layer from deneb (EIP-4788).
         parent_beacon_block_root=parent_root if fork >= Fork.DENEB else ZERO_ROOT,
         withdrawals=withdrawals,
-        max_blobs=spec.max_blobs_per_block(get_current_epoch(spec, state)),
+        max_blobs=(
+            spec.max_blobs_per_block(get_current_epoch(spec, state))
+            if max_blobs is None
+            else max_blobs
+        ),
     )
