@@ -18,9 +18,11 @@ Beacon API on 25500, discv5 on UDP 25510 and libp2p on TCP 25511.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -265,9 +267,15 @@ def compare_heads(genesis_time: int, epochs: int) -> Agreement:
     return agreement
 
 
-def test_caplin_follows_lodestar_chain(tmp_path):
-    # pytest keeps tmp_path of the last runs, so the logs of a failure stay readable.
-    workdir = tmp_path
+@pytest.fixture
+def workdir():
+    """A directory for the nodes' data and logs; the caplin log is also copied out."""
+    directory = Path(tempfile.mkdtemp(prefix="caplin-follow-"))
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_caplin_follows_lodestar_chain(workdir):
     scripts = Path(LODESTAR_SCRIPTS)
     a_dir, b_dir, caplin_dir = workdir / "lodestar-a", workdir / "lodestar-b", workdir / "caplin"
     b_dir.mkdir()
@@ -317,6 +325,9 @@ def test_caplin_follows_lodestar_chain(tmp_path):
         stop_process(lodestar_b)
         subprocess.run(["bash", scripts / "stop.sh", a_dir], check=False, timeout=60)
 
+    kept = Path(tempfile.gettempdir()) / "caplin-follow-last.log"
+    shutil.copyfile(caplin_log, kept)
+    print(f"caplin log copied to {kept}")
     assert caplin_sync.slots_per_second > 0
     assert agreement.longest_mismatch_run <= 1, (agreement.mismatched_slots, tail(caplin_log))
     assert caplin_finalized == lodestar_finalized
