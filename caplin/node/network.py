@@ -10,9 +10,11 @@ validators.
 """
 
 import logging
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import coincurve
@@ -21,6 +23,7 @@ import trio
 from beacon_api.chain import NodeIdentity
 from caplin.config.constants import FAR_FUTURE_EPOCH
 from caplin.config.forks import Fork
+from caplin.errors import ConfigError
 from caplin.node.gossip import NodeGossip
 from caplin.node.pools import OperationPool, SidecarPool, committee_attestation
 from caplin.peerdas import get_validators_custody_requirement
@@ -54,6 +57,35 @@ class NetworkConfig:
     max_peers: int = 64
 
 
+def load_node_key(datadir: Path) -> bytes:
+    """Return the node's secp256k1 network key from `<datadir>/network/nodekey` (hex),
+    creating it on first start, so the peer id and ENR stay the same across restarts.
+
+    Raises:
+        ConfigError: the file exists but does not hold a valid key.
+    """
+    path = datadir / "network" / "nodekey"
+    if path.exists():
+        text = path.read_text().strip()
+        try:
+            key = bytes.fromhex(text.removeprefix("0x"))
+            coincurve.PrivateKey(key)
+        except ValueError as error:
+            raise ConfigError(
+                "the network key file does not hold a 32-byte hex secp256k1 key; fix it or "
+                "delete it to make a new peer id",
+                path=path,
+            ) from error
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = coincurve.PrivateKey().secret
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key.hex() + "\n")
+    log.info("created network key path=%s", path)
+    return key
+
+
 class NodeNetwork:
     """The Sentinel of one node, with the chain data it serves and the gossip it follows."""
 
@@ -76,9 +108,11 @@ class NodeNetwork:
             max_peers=config.max_peers,
             custody_group_count=self.custody_group_count,
         )
+        config_of_node = getattr(node, "config", None)
+        datadir = getattr(config_of_node, "datadir", None)
         self.sentinel = Sentinel(
             self.spec,
-            coincurve.PrivateKey().secret,
+            load_node_key(Path(datadir)) if datadir is not None else coincurve.PrivateKey().secret,
             self.genesis_validators_root,
             self,
             sentinel_config,
