@@ -10,6 +10,7 @@ import argparse
 import logging
 import signal
 import sys
+import time
 import tomllib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -29,6 +30,11 @@ DEFAULT_DATADIR = Path.home() / ".local" / "share" / "caplin"
 # The dev chain runs 4-second slots instead of the minimal config's 6, so its first
 # finalized checkpoints arrive within a few minutes of starting (epoch 3 at slot 40).
 DEV_SLOT_DURATION_MS = 4000
+MIN_DEV_SLOT_DURATION_MS = 500
+# A dev genesis further back than this (30 days) would make the node tick through that many
+# slots before it starts.
+MAX_DEV_PAST = 30 * 86_400
+KNOWN_CHAINS = ("dev", "custom", "mainnet", "sepolia", "holesky", "hoodi")
 API_NAMESPACES = (
     "beacon",
     "builder",
@@ -488,10 +494,17 @@ def node_config(args: argparse.Namespace) -> Any:
             ) from error
         if not isinstance(overrides, dict):
             raise CaplinError("dev chain config must be a mapping", path=args.dev_config)
-    if args.dev_slot_duration <= 0:
+    if args.dev_slot_duration < MIN_DEV_SLOT_DURATION_MS:
         raise CaplinError(
-            "--dev.slot-duration must be a positive number of milliseconds",
+            f"--dev.slot-duration must be at least {MIN_DEV_SLOT_DURATION_MS} milliseconds: "
+            "shorter slots leave no time to produce and import a block",
             value=args.dev_slot_duration,
+        )
+    if args.dev_genesis_time is not None and args.dev_genesis_time < time.time() - MAX_DEV_PAST:
+        raise CaplinError(
+            "--dev.genesis-time lies more than 30 days in the past: the node would first have "
+            "to tick through every slot since then; give a recent Unix time or leave it out",
+            value=args.dev_genesis_time,
         )
     overrides.setdefault("SLOT_DURATION_MS", args.dev_slot_duration)
     fee_recipient = args.dev_fee_recipient or dev_accounts(1)[0][0]
@@ -631,6 +644,9 @@ def main(argv: list[str] | None = None) -> int:
         dir_verbosity=args.log_dir_verbosity,
         dir_json=args.log_dir_json,
     )
+    if args.chain not in KNOWN_CHAINS:
+        log.error("unknown chain chain=%s; choose one of %s", args.chain, ", ".join(KNOWN_CHAINS))
+        return 2
     if args.chain not in ("dev", "custom"):
         log.error(
             "only the dev chain and custom chains run in this build: public networks need "

@@ -1,5 +1,7 @@
 """Networking flags: off by default, on with --sentinel.enable, bootnodes or static peers."""
 
+import time
+
 from caplin.cli import node_config, parse_args
 
 PEER = "/ip4/127.0.0.1/tcp/4001/p2p/16Uiu2HAmAbc"
@@ -36,9 +38,10 @@ def test_static_peers_enable_network():
 
 
 def test_follower_flags():
+    genesis_time = int(time.time()) - 3600
     config = node_config(
-        parse_args(["--dev.run-validators=false", "--dev.genesis-time=1700000000"])
+        parse_args(["--dev.run-validators=false", f"--dev.genesis-time={genesis_time}"])
     )
     assert config.run_validators is False
-    assert config.genesis_time == 1700000000
+    assert config.genesis_time == genesis_time
     assert config.network is None
