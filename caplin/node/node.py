@@ -10,6 +10,7 @@ as late.
 
 import logging
 import math
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import trio
 
-from caplin.errors import CaplinError
+from caplin.errors import CaplinError, ConfigError
 from caplin.metrics import NodeMetrics
 from caplin.node.setup import (
     CustomParameters,
@@ -227,6 +228,7 @@ async def run_node(
 ) -> None:
     """Open the chain, run the node until `shutdown` is set, then close the databases."""
     shutdown = shutdown if shutdown is not None else trio.Event()
+    check_ports(config)
     dev = await trio.to_thread.run_sync(_open_chain, config)
     node: Node | None = None
     try:
@@ -276,6 +278,50 @@ async def run_node(
             node.validators.close()
         dev.close()
         log.info("node stopped")
+
+
+def check_ports(config: NodeConfig) -> None:
+    """Fail before anything opens when a port the node would listen on is taken.
+
+    Raises:
+        ConfigError: naming the port, its address and the flag that moves it.
+    """
+    wanted: list[tuple[str, int, int, str]] = []
+    if config.rpc_enabled:
+        wanted.append((config.rpc_addr, config.rpc_port, socket.SOCK_STREAM, "--http.port"))
+    if config.metrics_enabled:
+        wanted.append(
+            (config.metrics_addr, config.metrics_port, socket.SOCK_STREAM, "--metrics.port")
+        )
+    if config.network is not None:
+        network = config.network
+        wanted.append(
+            (network.listen_host, network.udp_port, socket.SOCK_DGRAM, "--caplin.discovery.port")
+        )
+        wanted.append(
+            (
+                network.listen_host,
+                network.tcp_port,
+                socket.SOCK_STREAM,
+                "--caplin.discovery.tcpport",
+            )
+        )
+    for host, port, kind, flag in wanted:
+        if port == 0:
+            continue
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, kind) as probe:
+            if kind == socket.SOCK_STREAM:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as error:
+                protocol = "TCP" if kind == socket.SOCK_STREAM else "UDP"
+                raise ConfigError(
+                    f"{protocol} port {port} on {host} is unavailable: stop the other process "
+                    f"or choose another port with {flag}",
+                    error=error.strerror,
+                ) from error
 
 
 def _open_chain(config: NodeConfig) -> DevChain:
