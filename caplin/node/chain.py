@@ -8,7 +8,8 @@ as the Beacon API use `snapshot`, an immutable view replaced after each head cha
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,6 +177,7 @@ class BeaconChain:
         self._unwritten: list[BlockWrite] = []
         self._last_write_failure_log = -60.0
         self._writes_failing = False
+        self._holding_writes = False
         self.history = open_history(db, archive, restore_point_interval)
         self.store = self._load_store()
         self._stored_finalized = self.store.finalized_checkpoint
@@ -431,17 +433,31 @@ class BeaconChain:
         holds is always the chain up to some import, as after a crash.
         """
         self._unwritten.append(write)
-        self._write_queued()
+        if not self._holding_writes:
+            self._write_queued()
+
+    @contextmanager
+    def batched_writes(self) -> Iterator[None]:
+        """Hold the writes of the imports inside the block and apply them in one transaction
+        at its end (a range-sync batch): one commit instead of one per block."""
+        with self.lock:
+            self._holding_writes = True
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._holding_writes = False
+                self._write_queued()
 
     def _write_queued(self) -> bool:
-        """Apply the queued writes in order; return False when one failed (it stays queued)."""
-        while self._unwritten:
+        """Apply the queued writes in order; return False when they failed (they stay queued)."""
+        if self._unwritten:
             try:
-                self.db.apply(self._unwritten[0])
+                self.db.apply_many(self._unwritten)
             except StorageError as error:
                 self._log_write_failure(error)
                 return False
-            self._unwritten.pop(0)
+            self._unwritten = []
         if self._writes_failing:
             self._writes_failing = False
             log.info("database writes resumed")
@@ -556,6 +572,10 @@ class BeaconChain:
         storing = self._storing
         if storing is not None and storing[0] == root:
             return storing[1]
+        # Imports whose writes are held by a batch or wait after a failed write.
+        for write in list(self._unwritten):
+            if write.block is not None and write.root == root:
+                return write.block
         return self.db.block(root)
 
     def state_of(self, root: bytes) -> Any:

@@ -229,7 +229,7 @@ class NodeGossip:
         except CaplinError as error:
             # An unknown parent means we are behind: range sync fetches the gap.
             log.info("gossip block not imported slot=%d error=%s", slot, error)
-            self.network.sync.wake()
+            self.network.sync.wake(seen_slot=slot)
             return False
         log.debug("gossip block imported slot=%d", slot)
         return True

@@ -201,34 +201,42 @@ class BeaconDB:
 
         A write that found the LMDB map full is retried once after the map grew.
         """
-        try:
-            self._apply(write)
-        except MapGrownError:
-            self._apply(write)
+        self.apply_many([write])
 
-    def _apply(self, write: BlockWrite) -> None:
+    def apply_many(self, writes: list[BlockWrite]) -> None:
+        """Apply `writes` in order in one transaction (a range-sync batch, for example)."""
+        try:
+            self._apply(writes)
+        except MapGrownError:
+            self._apply(writes)
+
+    def _apply(self, writes: list[BlockWrite]) -> None:
         with self.kv.write() as txn:
-            if write.block is not None:
-                self._put_block(txn, write.root, write.block)
-            if write.state is not None:
-                txn.put("states", write.root, self._encode(write.state))
-            if write.head is not None:
-                txn.put("meta", _HEAD, write.head)
-            if write.justified is not None:
-                txn.put("meta", _JUSTIFIED, _u64(write.justified[0]) + write.justified[1])
-            if write.finalized is not None:
-                txn.put("meta", _FINALIZED, _u64(write.finalized[0]) + write.finalized[1])
-            if write.anchor_root is not None:
-                txn.put("states", write.anchor_root, self._encode(write.finalized_state))
-                txn.put("meta", _ANCHOR, write.anchor_root)
-            for slot, root in write.canonical.items():
-                txn.put("canonical", _u64(slot), root)
-            for slot, root in write.prune:
-                txn.delete("blocks", root)
-                txn.delete("block_slots", _u64(slot) + root)
-                txn.delete("states", root)
-            if write.pruned_slot is not None:
-                txn.put("meta", _PRUNED_SLOT, _u64(write.pruned_slot))
+            for write in writes:
+                self._apply_one(txn, write)
+
+    def _apply_one(self, txn: Any, write: BlockWrite) -> None:
+        if write.block is not None:
+            self._put_block(txn, write.root, write.block)
+        if write.state is not None:
+            txn.put("states", write.root, self._encode(write.state))
+        if write.head is not None:
+            txn.put("meta", _HEAD, write.head)
+        if write.justified is not None:
+            txn.put("meta", _JUSTIFIED, _u64(write.justified[0]) + write.justified[1])
+        if write.finalized is not None:
+            txn.put("meta", _FINALIZED, _u64(write.finalized[0]) + write.finalized[1])
+        if write.anchor_root is not None:
+            txn.put("states", write.anchor_root, self._encode(write.finalized_state))
+            txn.put("meta", _ANCHOR, write.anchor_root)
+        for slot, root in write.canonical.items():
+            txn.put("canonical", _u64(slot), root)
+        for slot, root in write.prune:
+            txn.delete("blocks", root)
+            txn.delete("block_slots", _u64(slot) + root)
+            txn.delete("states", root)
+        if write.pruned_slot is not None:
+            txn.put("meta", _PRUNED_SLOT, _u64(write.pruned_slot))
 
     def _put_block(self, txn: Any, root: bytes, signed_block: Any) -> None:
         txn.put("blocks", root, self._encode(signed_block))

@@ -26,6 +26,8 @@ log = logging.getLogger("caplin.sync")
 
 BATCH_SLOTS = 64
 IDLE_SECONDS = 2.0
+# The shortest gap between two requests for the slots just after our head (`_fetch_tail`).
+TAIL_FETCH_SECONDS = 2.0
 REQUEST_TIMEOUT_SECONDS = 20.0
 # Score lost for a batch with an invalid block. Two in a row reach the peer manager's
 # disconnect threshold (-20) and five its ban threshold (-50).
@@ -35,6 +37,9 @@ PROGRESS_LOG_SECONDS = 10.0
 # Minimum time between two Status requests to one peer. Lodestar 1.5.1 answered a Status every
 # 2 seconds with REQUEST_ERROR_RATE_LIMITED and then banned the peer (Goodbye 251).
 STATUS_REFRESH_SECONDS = 10.0
+# The shortest gap when a gossip block shows a peer is ahead of its cached Status: Lodestar
+# 1.5.1 takes 5 Status requests per 15 seconds from one peer.
+STATUS_HINT_SECONDS = 3.5
 
 
 @dataclass
@@ -75,9 +80,20 @@ class RangeSync:
         self._prefetch: _Prefetch | None = None
         # peer id -> (time.monotonic() of the Status, its head slot)
         self._statuses: dict[str, tuple[float, int]] = {}
+        self._tail_fetched_at = 0.0
 
-    def wake(self) -> None:
-        """Start the next round now (a gossip block had an unknown parent, say)."""
+    def wake(self, seen_slot: int | None = None) -> None:
+        """Start the next round now (a gossip block had an unknown parent, say).
+
+        `seen_slot` is the slot of a block seen on gossip: cached Statuses with an older head
+        are asked again (no more often than every `STATUS_HINT_SECONDS`), so a missed block
+        is fetched within a slot or two instead of at the next regular Status refresh.
+        """
+        if seen_slot is not None:
+            now = time.monotonic()
+            for peer, (asked_at, head_slot) in list(self._statuses.items()):
+                if head_slot < seen_slot and now - asked_at >= STATUS_HINT_SECONDS:
+                    del self._statuses[peer]
         self._wake.set()
 
     async def run(self) -> None:
@@ -104,6 +120,8 @@ class RangeSync:
         ahead = [(slot, peer) for slot, peer in ahead if slot > head_slot]
         if not ahead:
             self._finish(head_slot)
+            if peers and now_slot > head_slot + 1:
+                return await self._fetch_tail(peers[0][1], head_slot, now_slot)
             return False
         if not self.is_syncing:
             self.is_syncing = True
@@ -121,6 +139,19 @@ class RangeSync:
                 self._log_progress()
                 return outcome
         return False
+
+    async def _fetch_tail(self, peer: str, head_slot: int, now_slot: int) -> bool:
+        """Ask `peer` for the slots after our head when the head is two or more slots behind
+        the clock but no Status says a peer is ahead: gossip missed a block, or its mesh is
+        still forming after the sync. At most every `TAIL_FETCH_SECONDS`; True when the head
+        moved."""
+        now = time.monotonic()
+        if now - self._tail_fetched_at < TAIL_FETCH_SECONDS:
+            return False
+        self._tail_fetched_at = now
+        count = min(BATCH_SLOTS, now_slot - head_slot)
+        await self._sync_batch(peer, head_slot + 1, count)
+        return self.chain.snapshot.head_slot > head_slot
 
     def _finish(self, head_slot: int) -> None:
         if self.is_syncing:
@@ -231,9 +262,11 @@ class RangeSync:
         execute_blocks = getattr(self.chain.execution, "execute_blocks", None)
         if execute_blocks is not None:
             execute_blocks(self.spec, blocks)
-        for signed_block in blocks:
-            self.chain.import_block(signed_block)
-            self.imported += 1
+        # The batch's database writes land in one transaction (a failure keeps them queued).
+        with self.chain.batched_writes():
+            for signed_block in blocks:
+                self.chain.import_block(signed_block)
+                self.imported += 1
         self.chain.flush()
 
     def _restart_from_finalized(self, peer: str, start_slot: int) -> None:
