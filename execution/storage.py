@@ -99,6 +99,20 @@ class LMDBBackend:
             raise ExecutionStorageError(
                 "LMDB map is full; reopen with a larger map_size", path=self.path
             ) from error
+        except (lmdb.DiskError, OSError) as error:
+            raise ExecutionStorageError(
+                "execution database write failed; free disk space under the datadir, "
+                "nothing of this batch was stored",
+                path=self.path,
+                error=error,
+            ) from error
+        except lmdb.Error as error:
+            raise ExecutionStorageError(
+                "execution database write failed; check free space, file size limits and "
+                "permissions under the datadir, nothing of this batch was stored",
+                path=self.path,
+                error=error,
+            ) from error
         self.commits += 1
 
     def keys_with_prefix(self, prefix: bytes, start: bytes | None = None) -> Iterable[bytes]:
@@ -126,6 +140,7 @@ class LevelDBBackend:
             self.db = plyvel.DB(path, create_if_missing=True)
         except plyvel.Error as error:
             raise ExecutionStorageError("cannot open LevelDB database", path=path) from error
+        self.path = path
         self.sync = sync
         self.commits = 0
 
@@ -133,12 +148,22 @@ class LevelDBBackend:
         return self.db.get(key)
 
     def commit(self, changes: Changes) -> None:
-        with self.db.write_batch(sync=self.sync) as batch:
-            for key, value in changes.items():
-                if value is None:
-                    batch.delete(key)
-                else:
-                    batch.put(key, value)
+        import plyvel
+
+        try:
+            with self.db.write_batch(sync=self.sync) as batch:
+                for key, value in changes.items():
+                    if value is None:
+                        batch.delete(key)
+                    else:
+                        batch.put(key, value)
+        except plyvel.Error as error:
+            raise ExecutionStorageError(
+                "execution database write failed; free disk space under the datadir, "
+                "nothing of this batch was stored",
+                path=self.path,
+                error=error,
+            ) from error
         self.commits += 1
 
     def keys_with_prefix(self, prefix: bytes, start: bytes | None = None) -> Iterable[bytes]:

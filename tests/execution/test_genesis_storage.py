@@ -1,6 +1,8 @@
 """Execution genesis, the dev accounts, and the LMDB and LevelDB backends."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 from execution_testkit import ACCOUNTS, build_chain, genesis
@@ -135,3 +137,35 @@ def test_lmdb_engine_rejects_other_genesis(tmp_path):
     other = parse_genesis({"config": {"chainId": 5}, "alloc": {}})
     with pytest.raises(ExecutionStorageError):
         EmbeddedEngine.open_lmdb(path, other)
+
+
+FILE_SIZE_LIMIT_SCRIPT = """
+import os, resource, signal, sys
+from execution.errors import ExecutionStorageError
+from execution.storage import LevelDBBackend, LMDBBackend
+
+backend = {"lmdb": LMDBBackend, "leveldb": LevelDBBackend}[sys.argv[1]](sys.argv[2])
+backend.commit({b"kept": b"1"})
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+try:
+    backend.commit({os.urandom(32): os.urandom(1000) for _ in range(5000)})
+except ExecutionStorageError as error:
+    print("rejected:", error)
+print("kept:", backend.get_raw(b"kept"))
+"""
+
+
+@pytest.mark.parametrize("engine", ["lmdb", "leveldb"])
+def test_backend_write_failure_names_fix(tmp_path, engine):
+    # A 1 MiB file size limit makes the real write fail as a full disk does.
+    result = subprocess.run(
+        [sys.executable, "-c", FILE_SIZE_LIMIT_SCRIPT, engine, str(tmp_path / "db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "rejected: execution database write failed" in result.stdout
+    assert "free" in result.stdout
+    assert "kept: b'1'" in result.stdout
