@@ -25,6 +25,16 @@ Changes = Mapping[bytes, bytes | None]
 DEFAULT_LMDB_MAP_SIZE = 64 << 30
 
 
+def write_failed(path: str, error: Exception) -> ExecutionStorageError:
+    """Return the error for a failed commit, which stored nothing of its changes."""
+    return ExecutionStorageError(
+        "execution database write failed, nothing of this batch was stored; check free "
+        "space, file size limits and permissions under the datadir",
+        path=path,
+        error=error,
+    )
+
+
 class KVBackend(Protocol):
     """A durable key-value store that applies a set of changes atomically."""
 
@@ -99,20 +109,9 @@ class LMDBBackend:
             raise ExecutionStorageError(
                 "LMDB map is full; reopen with a larger map_size", path=self.path
             ) from error
-        except (lmdb.DiskError, OSError) as error:
-            raise ExecutionStorageError(
-                "execution database write failed; free disk space under the datadir, "
-                "nothing of this batch was stored",
-                path=self.path,
-                error=error,
-            ) from error
         except lmdb.Error as error:
-            raise ExecutionStorageError(
-                "execution database write failed; check free space, file size limits and "
-                "permissions under the datadir, nothing of this batch was stored",
-                path=self.path,
-                error=error,
-            ) from error
+            # Commit failures other than a full map (ENOSPC, EIO, EFBIG) arrive as lmdb.Error.
+            raise write_failed(self.path, error) from error
         self.commits += 1
 
     def keys_with_prefix(self, prefix: bytes, start: bytes | None = None) -> Iterable[bytes]:
@@ -158,12 +157,7 @@ class LevelDBBackend:
                     else:
                         batch.put(key, value)
         except plyvel.Error as error:
-            raise ExecutionStorageError(
-                "execution database write failed; free disk space under the datadir, "
-                "nothing of this batch was stored",
-                path=self.path,
-                error=error,
-            ) from error
+            raise write_failed(self.path, error) from error
         self.commits += 1
 
     def keys_with_prefix(self, prefix: bytes, start: bytes | None = None) -> Iterable[bytes]:
