@@ -232,9 +232,14 @@ class EmbeddedEngine:
             return False
         return self.backend.get_raw(header.state_root) is not None
 
-    def build_vm(self, db: AtomicDB, header: BlockHeaderAPI) -> CaplinPragueVM:
-        """Build a VM whose pending block is `header` (its parent's state is the pre-state)."""
-        return self.vm_class(
+    def build_vm(
+        self, db: AtomicDB, header: BlockHeaderAPI, vm_class: type[CaplinPragueVM] | None = None
+    ) -> CaplinPragueVM:
+        """Build a VM whose pending block is `header` (its parent's state is the pre-state).
+
+        `vm_class` replaces the engine's VM class, such as a `timed_vm_class` of it.
+        """
+        return (vm_class or self.vm_class)(
             header=header,
             chaindb=ChainDB(db),
             chain_context=self.chain_context,

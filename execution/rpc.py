@@ -41,6 +41,7 @@ from execution.rpc_views import (
 )
 from execution.storage import Overlay
 from execution.txpool import TransactionPool, fee_field
+from execution.vm import CallTimeoutError, call_deadline, timed_vm_class
 
 logger = logging.getLogger("caplin.execution.rpc")
 
@@ -53,6 +54,10 @@ SERVER_ERROR = -32000
 EXECUTION_REVERTED = 3
 
 DEFAULT_MAX_BATCH = 100
+# geth's defaults for --rpc.gascap and --rpc.evmtimeout: the most gas an eth_call or
+# eth_estimateGas may use, and how long it may run.
+DEFAULT_GAS_CAP = 50_000_000
+DEFAULT_CALL_TIMEOUT = 5.0
 DEFAULT_PRIORITY_FEE = 1_000_000_000  # 1 Gwei, the tip suggested when recent blocks paid none
 MAX_FEE_HISTORY_BLOCKS = 1024
 FEE_HISTORY_WINDOW = 20  # blocks sampled for the suggested priority fee
@@ -68,25 +73,44 @@ class RpcError(Exception):
         self.data = data
 
 
+def _shown(value: Any) -> str:
+    """Return `value` for an error message, cut to 70 characters."""
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 70 else text[:67] + "..."
+
+
 def parse_quantity(value: Any, name: str) -> int:
+    """Parse a JSON-RPC quantity: 0x-prefixed hex without leading zeros, as geth accepts."""
     if not isinstance(value, str) or not value.startswith("0x") or len(value) < 3:
-        raise RpcError(INVALID_PARAMS, f"invalid {name}: expected a hex quantity like 0x1a")
+        raise RpcError(
+            INVALID_PARAMS, f"invalid {name} {_shown(value)}: expected a hex quantity like 0x1a"
+        )
+    if len(value) > 3 and value[2] == "0":
+        raise RpcError(
+            INVALID_PARAMS, f"invalid {name} {_shown(value)}: hex quantity with leading zeros"
+        )
+    if len(value) > 66:
+        raise RpcError(INVALID_PARAMS, f"invalid {name} {_shown(value)}: larger than 256 bits")
     try:
         return int(value, 16)
     except ValueError:
-        raise RpcError(INVALID_PARAMS, f"invalid {name}: {value!r} is not hex") from None
+        raise RpcError(INVALID_PARAMS, f"invalid {name} {_shown(value)}: not hex") from None
 
 
 def parse_data(value: Any, name: str, length: int | None = None) -> bytes:
     if not isinstance(value, str) or not value.startswith("0x") or len(value) % 2:
-        raise RpcError(INVALID_PARAMS, f"invalid {name}: expected 0x-prefixed hex of whole bytes")
+        raise RpcError(
+            INVALID_PARAMS,
+            f"invalid {name} {_shown(value)}: expected 0x-prefixed hex of whole bytes",
+        )
     try:
         decoded = bytes.fromhex(value[2:])
     except ValueError:
-        raise RpcError(INVALID_PARAMS, f"invalid {name}: {value!r} is not hex") from None
+        raise RpcError(INVALID_PARAMS, f"invalid {name} {_shown(value)}: not hex") from None
     if length is not None and len(decoded) != length:
         raise RpcError(
-            INVALID_PARAMS, f"invalid {name}: expected {length} bytes, got {len(decoded)}"
+            INVALID_PARAMS,
+            f"invalid {name} {_shown(value)}: expected {length} bytes, got {len(decoded)}",
         )
     return decoded
 
@@ -120,30 +144,36 @@ class EthRpc:
         pool: TransactionPool,
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
+        gas_cap: int = DEFAULT_GAS_CAP,
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
         on_transaction: Callable[[bytes], None] | None = None,
     ) -> None:
         self.engine = engine
         self.pool = pool
         self.max_batch = max_batch
+        self.gas_cap = gas_cap
+        self.call_timeout = call_timeout
+        self._timed_vm_class = timed_vm_class(engine.vm_class)
         self.on_transaction = on_transaction
-        self.methods: dict[str, Callable[[list[Any]], Any]] = {
-            "eth_chainId": lambda p: quantity(engine.chain_id),
-            "net_version": lambda p: str(engine.chain_id),
-            "web3_clientVersion": lambda p: client_version(),
-            "eth_blockNumber": lambda p: quantity(engine.head().block_number),
-            "eth_getBalance": self.get_balance,
-            "eth_getTransactionCount": self.get_transaction_count,
-            "eth_getCode": self.get_code,
-            "eth_sendRawTransaction": self.send_raw_transaction,
-            "eth_getBlockByNumber": self.get_block_by_number,
-            "eth_getBlockByHash": self.get_block_by_hash,
-            "eth_getTransactionByHash": self.get_transaction_by_hash,
-            "eth_getTransactionReceipt": self.get_transaction_receipt,
-            "eth_call": self.call,
-            "eth_estimateGas": self.estimate_gas,
-            "eth_gasPrice": self.gas_price,
-            "eth_maxPriorityFeePerGas": lambda p: quantity(self.suggested_priority_fee()),
-            "eth_feeHistory": self.fee_history,
+        # Each method with its handler and the largest number of params it takes.
+        self.methods: dict[str, tuple[Callable[[list[Any]], Any], int]] = {
+            "eth_chainId": (lambda p: quantity(engine.chain_id), 0),
+            "net_version": (lambda p: str(engine.chain_id), 0),
+            "web3_clientVersion": (lambda p: client_version(), 0),
+            "eth_blockNumber": (lambda p: quantity(engine.head().block_number), 0),
+            "eth_getBalance": (self.get_balance, 2),
+            "eth_getTransactionCount": (self.get_transaction_count, 2),
+            "eth_getCode": (self.get_code, 2),
+            "eth_sendRawTransaction": (self.send_raw_transaction, 1),
+            "eth_getBlockByNumber": (self.get_block_by_number, 2),
+            "eth_getBlockByHash": (self.get_block_by_hash, 2),
+            "eth_getTransactionByHash": (self.get_transaction_by_hash, 1),
+            "eth_getTransactionReceipt": (self.get_transaction_receipt, 1),
+            "eth_call": (self.call, 2),
+            "eth_estimateGas": (self.estimate_gas, 2),
+            "eth_gasPrice": (self.gas_price, 0),
+            "eth_maxPriorityFeePerGas": (lambda p: quantity(self.suggested_priority_fee()), 0),
+            "eth_feeHistory": (self.fee_history, 3),
         }
 
     # --- envelope ---
@@ -151,15 +181,19 @@ class EthRpc:
     def handle(self, body: bytes) -> bytes | None:
         """Handle one raw JSON-RPC request body (single or batch) and return the response body."""
         try:
-            request = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _encode(_error_response(None, RpcError(PARSE_ERROR, "parse error")))
+            request = json.loads(body, parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as error:
+            return _encode(_error_response(None, RpcError(PARSE_ERROR, f"parse error: {error}")))
+        except RecursionError:
+            error = RpcError(PARSE_ERROR, "parse error: JSON nested too deeply")
+            return _encode(_error_response(None, error))
         if isinstance(request, list):
             if not request:
                 return _encode(_error_response(None, RpcError(INVALID_REQUEST, "empty batch")))
             if len(request) > self.max_batch:
                 error = RpcError(
-                    INVALID_REQUEST, f"batch too large: at most {self.max_batch} calls"
+                    INVALID_REQUEST,
+                    f"batch of {len(request)} calls is too large: at most {self.max_batch}",
                 )
                 return _encode(_error_response(None, error))
             responses = [r for r in (self.handle_call(item) for item in request) if r is not None]
@@ -168,21 +202,44 @@ class EthRpc:
         return _encode(response) if response is not None else None
 
     def handle_call(self, request: Any) -> dict[str, Any] | None:
-        if not isinstance(request, dict) or request.get("jsonrpc") != "2.0":
-            return _error_response(None, RpcError(INVALID_REQUEST, "invalid request"))
+        if not isinstance(request, dict):
+            return _error_response(
+                None, RpcError(INVALID_REQUEST, "invalid request: expected a JSON object")
+            )
         request_id = request.get("id")
+        if not _valid_id(request_id):
+            error = RpcError(
+                INVALID_REQUEST,
+                f"invalid request id {_shown(request_id)}: expected a string, number or null",
+            )
+            return _error_response(None, error)
+        if request.get("jsonrpc") != "2.0":
+            error = RpcError(
+                INVALID_REQUEST,
+                f'invalid request: jsonrpc is {_shown(request.get("jsonrpc"))}, expected "2.0"',
+            )
+            return _error_response(request_id, error)
         is_notification = "id" not in request
         method = request.get("method")
         params = request.get("params", [])
         try:
             if not isinstance(method, str):
                 raise RpcError(INVALID_REQUEST, "invalid request: method must be a string")
+            if params is None:
+                params = []
             if not isinstance(params, list):
                 raise RpcError(INVALID_PARAMS, "params must be an array")
-            handler = self.methods.get(method)
-            if handler is None:
+            entry = self.methods.get(method)
+            if entry is None:
                 raise RpcError(
-                    METHOD_NOT_FOUND, f"the method {method} does not exist/is not available"
+                    METHOD_NOT_FOUND, f"the method {_shown(method)} does not exist/is not available"
+                )
+            handler, max_params = entry
+            if len(params) > max_params:
+                raise RpcError(
+                    INVALID_PARAMS,
+                    f"too many arguments for {method}: got {len(params)}, want at most "
+                    f"{max_params}",
                 )
             result = handler(params)
         except RpcError as error:
@@ -255,7 +312,8 @@ class EthRpc:
         try:
             tx_hash = self.pool.add(raw, lambda a: (state.get_nonce(a), state.get_balance(a)))
         except TransactionPoolError as error:
-            raise RpcError(error.code, error.message) from None
+            # The message first, as geth words it, since tools match on it; then the values.
+            raise RpcError(error.code, str(error)) from None
         logger.debug("transaction accepted hash=0x%s", tx_hash.hex())
         if self.on_transaction is not None:
             self.on_transaction(tx_hash)
@@ -324,16 +382,23 @@ class EthRpc:
 
     # --- calls ---
 
-    def _call_transaction(self, call: Any, state: Any, header: BlockHeaderAPI, gas: int) -> Any:
+    def _call_transaction(self, call: Any, state: Any, header: BlockHeaderAPI) -> Any:
         if not isinstance(call, dict):
             raise RpcError(INVALID_PARAMS, "invalid call object: expected an object")
         sender = parse_data(call["from"], "from", 20) if call.get("from") else b"\x00" * 20
         to = parse_data(call["to"], "to", 20) if call.get("to") else b""
-        payload = call.get("input", call.get("data"))
+        if call.get("input") and call.get("data") and call["input"] != call["data"]:
+            raise RpcError(
+                INVALID_PARAMS,
+                'both "data" and "input" are set and not equal; pass call data in "input"',
+            )
+        payload = call.get("input") or call.get("data")
         call_data = parse_data(payload, "input") if payload else b""
         value = parse_quantity(call["value"], "value") if call.get("value") else 0
-        if call.get("gas"):
-            gas = parse_quantity(call["gas"], "gas")
+        gas = parse_quantity(call["gas"], "gas") if call.get("gas") else header.gas_limit
+        if gas > self.gas_cap:
+            logger.debug("call gas capped gas=%d cap=%d", gas, self.gas_cap)
+            gas = self.gas_cap
         unsigned = self.engine.vm_class.create_unsigned_transaction(
             nonce=state.get_nonce(sender), gas_price=0, gas=gas, to=to, value=value, data=call_data
         )
@@ -341,7 +406,14 @@ class EthRpc:
 
     def _costless_vm(self, header: BlockHeaderAPI) -> Any:
         db = AtomicDB(Overlay(self.engine.backend))
-        return self.engine.build_vm(db, header)
+        return self.engine.build_vm(db, header, self._timed_vm_class)
+
+    def _timed_out(self) -> RpcError:
+        return RpcError(
+            SERVER_ERROR,
+            f"execution aborted (timeout = {self.call_timeout:g}s); lower the call's gas or "
+            "simplify the call",
+        )
 
     def call(self, params: list[Any]) -> str:
         # NOTE: py-evm's costless state runs the call in a child block of `header`, so
@@ -350,13 +422,15 @@ class EthRpc:
         header = self.resolve_block(_param(params, 1, "block", "latest"))
         vm = self._costless_vm(header)
         with vm.in_costless_state() as state:
-            transaction = self._call_transaction(
-                _param(params, 0, "call"), state, header, header.gas_limit
-            )
+            transaction = self._call_transaction(_param(params, 0, "call"), state, header)
             try:
-                computation = state.costless_execute_transaction(transaction)
-            except ValidationError as error:
-                raise RpcError(SERVER_ERROR, str(error)) from None
+                with call_deadline(self.call_timeout):
+                    computation = state.costless_execute_transaction(transaction)
+            except CallTimeoutError:
+                raise self._timed_out() from None
+            except (VMError, ValidationError) as error:
+                # Checks before the EVM runs, such as EIP-3860's init code size limit.
+                raise RpcError(SERVER_ERROR, f"execution failed: {error}") from None
         if computation.is_error:
             _raise_execution_error(computation)
         return data(computation.output)
@@ -365,11 +439,13 @@ class EthRpc:
         header = self.resolve_block(_param(params, 1, "block", "latest"))
         vm = self._costless_vm(header)
         with vm.in_costless_state() as state:
-            transaction = self._call_transaction(
-                _param(params, 0, "call"), state, header, header.gas_limit
-            )
+            transaction = self._call_transaction(_param(params, 0, "call"), state, header)
             try:
-                return quantity(binary_gas_search(state, transaction, tolerance=1))
+                # One deadline for the whole binary search, which runs the call many times.
+                with call_deadline(self.call_timeout):
+                    return quantity(binary_gas_search(state, transaction, tolerance=1))
+            except CallTimeoutError:
+                raise self._timed_out() from None
             except Revert as error:
                 raise RpcError(
                     EXECUTION_REVERTED, "execution reverted", _revert_data(error)
@@ -500,7 +576,19 @@ def _raise_execution_error(computation: Any) -> None:
     error = computation.error
     if isinstance(error, Revert):
         raise RpcError(EXECUTION_REVERTED, "execution reverted", data(computation.output))
-    raise RpcError(SERVER_ERROR, f"execution failed: {error!r}")
+    raise RpcError(SERVER_ERROR, f"execution failed: {type(error).__name__}: {error}")
+
+
+def _reject_constant(name: str) -> Any:
+    # JSON has no NaN or Infinity, but Python's json module accepts them by default.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _valid_id(request_id: Any) -> bool:
+    """Return whether `request_id` is a JSON-RPC 2.0 id: a string, a number or null."""
+    if request_id is None or isinstance(request_id, str):
+        return True
+    return isinstance(request_id, (int, float)) and not isinstance(request_id, bool)
 
 
 def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:

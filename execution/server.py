@@ -8,6 +8,7 @@ to `max_body_bytes`.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
@@ -18,21 +19,29 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
-from execution.rpc import EthRpc
+from execution.rpc import INVALID_REQUEST, EthRpc
 
 logger = logging.getLogger("caplin.execution.server")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8545
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024  # geth's default HTTP request limit
+# Requests handled at once, each in a worker thread. Calls hold the GIL while the EVM runs,
+# so a few suffice and the node's own block production keeps its share of the CPU.
+DEFAULT_MAX_CONCURRENT_REQUESTS = 4
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def make_app(rpc: EthRpc, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Any:
+def make_app(
+    rpc: EthRpc,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT_REQUESTS,
+) -> Any:
     """Build the ASGI app that answers JSON-RPC POSTs at any path."""
+    limiter = trio.CapacityLimiter(max_concurrent)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -53,14 +62,22 @@ def make_app(rpc: EthRpc, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Any:
             message = await receive()
             body.extend(message.get("body", b""))
             if len(body) > max_body_bytes:
-                await _respond(send, 413, b'{"error":"request body too large"}')
+                await _respond(send, 413, _too_large(max_body_bytes))
                 return
             if not message.get("more_body", False):
                 break
-        response = await trio.to_thread.run_sync(rpc.handle, bytes(body))
+        response = await trio.to_thread.run_sync(rpc.handle, bytes(body), limiter=limiter)
         await _respond(send, 200, response or b"")
 
     return app
+
+
+def _too_large(max_body_bytes: int) -> bytes:
+    error = {
+        "code": INVALID_REQUEST,
+        "message": f"request body too large: at most {max_body_bytes} bytes",
+    }
+    return json.dumps({"jsonrpc": "2.0", "id": None, "error": error}).encode()
 
 
 async def _respond(send: Send, status: int, body: bytes) -> None:

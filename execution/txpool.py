@@ -50,6 +50,10 @@ DEFAULT_MAX_TRANSACTION_BYTES = 128 * 1024  # geth's txMaxSize
 DEFAULT_MAX_POOL_SIZE = 4096
 DEFAULT_MAX_PER_SENDER = 64
 DEFAULT_PRICE_BUMP_PERCENT = 10
+MAX_NONCE = 2**64 - 1  # EIP-2681: the first nonce a transaction may not carry
+# EIP-2718 type bytes that Prague accepts: access list, dynamic fee, blob, set code.
+# Legacy transactions are RLP lists, whose first byte is 0xc0 or above.
+SUPPORTED_TRANSACTION_TYPES = (0x01, 0x02, 0x03, 0x04)
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,14 @@ class TransactionPool:
                 size=len(raw),
                 limit=self.max_transaction_bytes,
             )
+        if not raw:
+            raise TransactionPoolError("invalid transaction: empty data", ERROR_INVALID_INPUT)
+        if raw[0] < 0xC0 and raw[0] not in SUPPORTED_TRANSACTION_TYPES:
+            raise TransactionPoolError(
+                f"invalid transaction: unsupported transaction type 0x{raw[0]:02x}",
+                ERROR_INVALID_INPUT,
+                supported=",".join(f"0x{kind:02x}" for kind in SUPPORTED_TRANSACTION_TYPES),
+            )
         try:
             transaction = PragueBlock.transaction_builder.decode(raw)
             transaction.check_signature_validity()
@@ -204,6 +216,9 @@ class TransactionPool:
                 blobs=pooled.blob_count,
                 limit=self.max_blobs_per_transaction,
             )
+        if pooled.nonce >= MAX_NONCE:
+            # EIP-2681: a nonce of 2**64 - 1 could never be raised again, so no block takes it.
+            raise TransactionPoolError("nonce has max value", ERROR_REJECTED, nonce=pooled.nonce)
         chain_id = getattr(transaction, "chain_id", None)
         if chain_id is None:
             raise TransactionPoolError(

@@ -8,6 +8,8 @@ max 9 blobs per block).
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -431,3 +433,52 @@ def vm_class_for(deposit_contract_address: bytes) -> type[CaplinPragueVM]:
         (CaplinPragueVM,),
         {"deposit_contract_address": deposit_contract_address},
     )
+
+
+class CallTimeoutError(Exception):
+    """A call run by `timed_vm_class` passed its deadline.
+
+    It derives from Exception, not py-evm's VMError, so the computation does not
+    catch it as a failed call: it unwinds the whole call.
+    """
+
+
+_call_deadline = threading.local()
+
+
+class _DeadlineOpcodes(dict):
+    """An opcode table that checks the calling thread's deadline on every opcode lookup."""
+
+    def __getitem__(self, opcode: int) -> Any:
+        deadline = getattr(_call_deadline, "at", None)
+        if deadline is not None and time.monotonic() > deadline:
+            raise CallTimeoutError(f"call ran past its deadline at opcode 0x{opcode:02x}")
+        return dict.__getitem__(self, opcode)
+
+
+@contextlib.contextmanager
+def call_deadline(seconds: float) -> Iterator[None]:
+    """Make calls of a `timed_vm_class` VM in this thread raise CallTimeoutError after `seconds`."""
+    _call_deadline.at = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _call_deadline.at = None
+
+
+def timed_vm_class(vm_class: type[CaplinPragueVM]) -> type[CaplinPragueVM]:
+    """Return a subclass of `vm_class` whose EVM stops at the deadline of `call_deadline`.
+
+    For eth_call and eth_estimateGas: the caller sets the gas, so a loop can
+    run far longer than any block allows. Block execution keeps the plain
+    opcode table, because the lookup check costs time on every opcode.
+    """
+    state_class = vm_class._state_class
+    computation_class = state_class.computation_class
+    timed_computation = type(
+        "TimedComputation",
+        (computation_class,),
+        {"opcodes": _DeadlineOpcodes(computation_class.opcodes)},
+    )
+    timed_state = type("TimedState", (state_class,), {"computation_class": timed_computation})
+    return type(vm_class.__name__, (vm_class,), {"_state_class": timed_state})
