@@ -155,19 +155,22 @@ async def serve(
     log.info(
         "starting Beacon API addr=%s:%d namespaces=%s", host, port, ",".join(app.state.namespaces)
     )
+    port_taken = False
     try:
         await hypercorn_serve(app, config, task_status=task_status)  # type: ignore[arg-type]
     except (OSError, BaseExceptionGroup) as error:
         # hypercorn binds inside its own nursery, so the OSError may come in a group.
         if not _address_in_use(error):
             raise
+        port_taken = True
         raise NetworkError(
             f"Beacon API port {port} on {host} is already in use: stop the other process or "
             "choose another port with --beacon.api.port",
             port=port,
         ) from None
     finally:
-        log.info("stopped Beacon API addr=%s:%d", host, port)
+        if not port_taken:
+            log.info("stopped Beacon API addr=%s:%d", host, port)
 
 
 def _address_in_use(error: BaseException) -> bool:

@@ -14,7 +14,7 @@ class NodeMetrics:
         self.head_slot = Gauge("beacon_head_slot", "Slot of the head block", registry=registry)
         self.head_root = Gauge(
             "beacon_head_root",
-            "First 8 bytes of the head block root, as an int",
+            "First 6 bytes of the head block root as an integer (exact in a float64 sample)",
             registry=registry,
         )
         self.finalized_epoch = Gauge(
@@ -63,7 +63,7 @@ class NodeMetrics:
         """Copy the chain's head and checkpoints into the gauges."""
         snapshot = chain.snapshot
         self.head_slot.set(snapshot.head_slot)
-        self.head_root.set(int.from_bytes(snapshot.head_root[:8], "big") >> 1)
+        self.head_root.set(int.from_bytes(snapshot.head_root[:6], "big"))
         self.finalized_epoch.set(snapshot.finalized.epoch)
         self.current_justified_epoch.set(snapshot.justified.epoch)
         self.previous_justified_epoch.set(snapshot.previous_justified.epoch)
