@@ -15,6 +15,7 @@ from typing import Any
 
 from caplin.config.forks import Fork
 from caplin.errors import CaplinError, StorageError, require
+from caplin.node.sidecars import NodeAvailability
 from caplin.storage.archive import DEFAULT_RESTORE_POINT_INTERVAL, open_history
 from caplin.storage.beacon_db import BeaconDB, BlockWrite
 from caplin.transition.block import process_block
@@ -43,6 +44,17 @@ class NodeStore(Store):
             payload = block.body.execution_payload
             return payload.hash_tree_root() != type(payload)().hash_tree_root()
         return super()._is_merge_transition_block(pre_state, block)
+
+    def on_block(self, signed_block: Any, *, optimistic: bool = False) -> bytes:
+        # The availability check gets only the block root; `NodeAvailability` needs the block.
+        expect = getattr(self.availability, "expect_block", None)
+        if expect is None:
+            return super().on_block(signed_block, optimistic=optimistic)
+        expect(signed_block.message)
+        try:
+            return super().on_block(signed_block, optimistic=optimistic)
+        finally:
+            expect(None)
 
     # The validator client advances the head state to the next slot ahead of time (epoch
     # processing included). A block on that parent at that slot starts from a copy of it
@@ -179,6 +191,8 @@ class BeaconChain:
         self._writes_failing = False
         self._holding_writes = False
         self.history = open_history(db, archive, restore_point_interval)
+        # Blob and data column sidecars for fork choice's data-availability check.
+        self.availability = NodeAvailability(spec, db)
         self.store = self._load_store()
         self._stored_finalized = self.store.finalized_checkpoint
         self.snapshot = self._take_snapshot()
@@ -198,6 +212,7 @@ class BeaconChain:
             anchor_block.message,
             engine=self.execution,
             verify_signatures=False,
+            availability=self.availability,
         )
         store.on_tick(max(int(time.time() * 1000), store.time_ms))
 
@@ -271,6 +286,10 @@ class BeaconChain:
         """Offer `state`, the post-state of `parent_root` advanced to `slot`, to the import of
         a block at `slot` (it replaces any earlier offer)."""
         self.store.advanced_states = {(parent_root, slot): state}
+
+    def sidecars(self, root: bytes) -> list[Any]:
+        """Return the stored blob or data column sidecars of block `root`, by index."""
+        return self.db.sidecars(root)
 
     def offer_produced(self, root: bytes, post_state: Any, sigs: SignatureBatch) -> None:
         """Hand the production post-state and unverified signatures of our own block `root`
@@ -484,6 +503,7 @@ class BeaconChain:
             head=snapshot.head_root,
             justified=tuple(snapshot.justified),
             finalized=tuple(snapshot.finalized),
+            sidecars=self.availability.take_found(root),
         )
 
     def _add_finality(self) -> None:

@@ -124,6 +124,8 @@ class NodeNetwork:
         self.record: Any = None
         self.operations = OperationPool()
         self.sidecars = SidecarPool()
+        # Fork choice finds the sidecars of blocks from peers in the gossip pool.
+        self.chain.availability.pool = self.sidecars
         self.metadata_seq = 1
         self.attnets: frozenset[int] = frozenset()
         self.syncnets: frozenset[int] = frozenset()

@@ -8,7 +8,9 @@ Tables (every integer key is 8 bytes big-endian, so keys sort by slot):
 - `block_slots`: slot ++ block root -> empty, every stored block by slot;
 - `canonical`: slot -> block root of the finalized chain;
 - `states`: block root -> fork byte ++ SSZ `BeaconState`, the post-state of that block, kept
-  for epoch-boundary blocks and finalized checkpoint blocks.
+  for epoch-boundary blocks and finalized checkpoint blocks;
+- `sidecars`: block root ++ index -> fork byte ++ SSZ sidecar: the `BlobSidecar`s (deneb,
+  electra) or `DataColumnSidecar`s (fulu, index = column) that made the block available.
 
 `apply` writes everything one imported block changes in a single transaction, so a crash
 leaves the database at the previous block or at this one, never in between.
@@ -34,6 +36,7 @@ TABLES = [
     "block_slots",
     "canonical",
     "states",
+    "sidecars",
     "archive_meta",
     "archive_snapshots",
     "archive_roots",
@@ -51,6 +54,11 @@ _PRUNED_SLOT = b"pruned_slot"
 
 def _u64(value: int) -> bytes:
     return int(value).to_bytes(8, "big")
+
+
+def _after_sidecars(root: bytes) -> bytes:
+    """Return a key above every `sidecars` key of block `root` (root ++ 8-byte index)."""
+    return root + b"\xff" * 9
 
 
 def _checkpoint(value: bytes | None) -> tuple[int, bytes] | None:
@@ -81,6 +89,8 @@ class BlockWrite:
     canonical: dict[int, bytes] = field(default_factory=dict)
     prune: list[tuple[int, bytes]] = field(default_factory=list)
     pruned_slot: int | None = None
+    # The blob or data column sidecars of `block`, written with it.
+    sidecars: list[Any] = field(default_factory=list)
 
 
 LOCK_FILE = "caplin.lock"
@@ -218,6 +228,11 @@ class BeaconDB:
     def _apply_one(self, txn: Any, write: BlockWrite) -> None:
         if write.block is not None:
             self._put_block(txn, write.root, write.block)
+            if write.sidecars:
+                fork = bytes([int(self.spec.fork_of(write.block))])
+                for sidecar in write.sidecars:
+                    key = write.root + _u64(int(sidecar.index))
+                    txn.put("sidecars", key, fork + sidecar.encode_bytes())
         if write.state is not None:
             txn.put("states", write.root, self._encode(write.state))
         if write.head is not None:
@@ -235,6 +250,8 @@ class BeaconDB:
             txn.delete("blocks", root)
             txn.delete("block_slots", _u64(slot) + root)
             txn.delete("states", root)
+            for key, _ in list(txn.items("sidecars", root, _after_sidecars(root))):
+                txn.delete("sidecars", key)
         if write.pruned_slot is not None:
             txn.put("meta", _PRUNED_SLOT, _u64(write.pruned_slot))
 
@@ -258,6 +275,16 @@ class BeaconDB:
         with self.kv.read() as txn:
             raw = txn.get("states", root)
         return None if raw is None else self._decode(raw, "BeaconState")
+
+    def sidecars(self, root: bytes) -> list[Any]:
+        """Return the stored sidecars of block `root` in index order (empty when none are)."""
+        with self.kv.read() as txn:
+            raws = [raw for _, raw in txn.items("sidecars", root, _after_sidecars(root))]
+        result = []
+        for raw in raws:
+            name = "DataColumnSidecar" if raw[0] >= int(Fork.FULU) else "BlobSidecar"
+            result.append(self._decode(raw, name))
+        return result
 
     def has_block(self, root: bytes) -> bool:
         with self.kv.read() as txn:

@@ -187,6 +187,8 @@ class ValidatorClient:
         signed_block = produced.signed_block
         root = bytes(signed_block.message.hash_tree_root())
         self.chain.offer_produced(root, produced.post_state, produced.sigs)
+        if produced.sidecars:
+            self.chain.availability.offer(root, produced.sidecars)
         result = self.chain.import_block(signed_block)
         self.proposed += 1
         log.info(

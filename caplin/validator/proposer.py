@@ -5,9 +5,10 @@ The builder's execution is stored at once (`import_built`), so importing the blo
 run the payload a second time.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from caplin.blobs import build_sidecars
 from caplin.config.constants import DOMAIN_BEACON_PROPOSER, DOMAIN_RANDAO
 from caplin.config.forks import Fork
 from caplin.transition.block import process_block
@@ -39,6 +40,8 @@ class ProducedBlock:
     signed_block: Any
     post_state: Any
     sigs: SignatureBatch
+    # The blob sidecars (deneb, electra) or data column sidecars (fulu) of the block.
+    sidecars: list[Any] = field(default_factory=list)
 
 
 def uint64_root(value: int) -> bytes:
@@ -71,7 +74,7 @@ def produce_block(
     `ProducedBlock`.
 
     `max_blobs` caps the blob transactions taken from the pool (None: the fork's limit).
-    Blob sidecars are not built yet, so a block with blobs is available only to this node.
+    The block's blob or data column sidecars come with it in `ProducedBlock.sidecars`.
 
     `pre_state` is the parent's post-state advanced to the block's slot. `engine` (an
     `EmbeddedEngine`) builds the payload from bellatrix on; `sync_aggregate` is needed from
@@ -92,6 +95,7 @@ def produce_block(
     }
     if fork >= Fork.ALTAIR:
         body["sync_aggregate"] = sync_aggregate
+    built = None
     if fork >= Fork.BELLATRIX:
         built = _build_payload(
             spec, pre_state, parent_root, engine, txpool, fee_recipient, max_blobs
@@ -124,9 +128,14 @@ def produce_block(
     if protection is not None:
         protection.check_and_record_block(key.pubkey, slot, signing_root)
     signature = key.sign(signing_root)
-    return ProducedBlock(
-        types.SignedBeaconBlock(message=block, signature=signature), post_state, sigs
-    )
+    signed_block = types.SignedBeaconBlock(message=block, signature=signature)
+    sidecars: list[Any] = []
+    if built is not None and built.blobs_bundle.blobs:
+        bundle = built.blobs_bundle
+        sidecars = build_sidecars(
+            spec, signed_block, bundle.blobs, bundle.proofs, bundle.cell_proofs
+        )
+    return ProducedBlock(signed_block, post_state, sigs, sidecars)
 
 
 def _build_payload(
