@@ -23,7 +23,7 @@ def build_sidecars(
 ) -> list[Any]:
     """Return the sidecars of our own `signed_block`, whose commitments are those of `blobs`.
 
-    Before fulu, `proofs` holds one blob KZG proof per blob and the result is one
+    Before fulu, `proofs` contains one blob KZG proof per blob and the result is one
     `BlobSidecar` per blob. From fulu on the result is every `DataColumnSidecar` of the
     block; `cell_proofs` (`CELLS_PER_EXT_BLOB` per blob, as EIP-7594 transactions carry
     them) saves computing the proofs again, and without them the cells and proofs are

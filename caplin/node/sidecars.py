@@ -1,4 +1,4 @@
-"""Where the node finds the blob data of a block for fork choice's data-availability check.
+"""The source of blob data for fork choice's data-availability check of the node's blocks.
 
 `NodeAvailability` is the `AvailabilitySource` of the node's fork-choice store. It looks for
 a block's sidecars among those offered for the block being imported (our own proposals),
@@ -19,7 +19,7 @@ class NodeAvailability:
     """The node's `AvailabilitySource`: offered, gossiped and stored sidecars, in that order.
 
     `expect_block` names the block fork choice is importing, because the availability
-    interface receives only its root but the answer depends on its blob commitments.
+    interface receives only its root but the result depends on its blob commitments.
     `custody_columns` are the columns this node must hold of each fulu block; None means
     all of them, as for a node without peers, which builds every column itself.
     """

@@ -1,0 +1,150 @@
+"""Blob transactions on a dev chain: sidecars of own blocks, availability, storage, restart."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from caplin.blobs import blobs_of, build_sidecars
+from caplin.config.forks import Fork
+from caplin.crypto import kzg
+from caplin.merkle import get_generalized_index, get_subtree_index, is_valid_merkle_branch
+from caplin.node.setup import DevParameters, open_dev_chain
+from caplin.peerdas import (
+    verify_data_column_sidecar_inclusion_proof,
+    verify_data_column_sidecar_kzg_proofs,
+)
+from caplin.transition.helpers import get_beacon_proposer_index
+from caplin.transition.slot import process_slots
+from caplin.validator.client import ValidatorClient
+from forkchoice.errors import BlockNotReadyError
+from tests.node.devnet import drive, open_past_chain
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "execution"))
+from test_blobs import make_blob, sign_blob  # noqa: E402
+
+VALIDATORS = 16
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """Two blobs with their commitments, blob proofs and cell proofs."""
+    result = []
+    for seed in range(2):
+        blob = make_blob(seed)
+        commitment = kzg.blob_to_kzg_commitment(blob)
+        proof = kzg.compute_blob_kzg_proof(blob, commitment)
+        _, cell_proofs = kzg.compute_cells_and_kzg_proofs(blob)
+        result.append((blob, commitment, proof, cell_proofs))
+    return result
+
+
+def add_blob_transaction(dev, blobs, sender: int = 3) -> None:
+    network_form, _ = sign_blob(blobs, sender, 0, [0, 1], cell_proofs=True)
+    state = dev.engine.state_at(dev.engine.head())
+    dev.txpool.add(network_form, lambda a: (state.get_nonce(a), state.get_balance(a)))
+
+
+def blob_block(dev):
+    """Return (root, signed block) of the head chain's block that carries blobs."""
+    root = dev.chain.snapshot.head_root
+    while root in dev.chain.store.blocks:
+        signed = dev.db.block(root)
+        if signed is None:
+            break
+        if len(signed.message.body.blob_kzg_commitments) > 0:
+            return root, signed
+        root = bytes(signed.message.parent_root)
+    raise AssertionError("no block with blob commitments on the head chain")
+
+
+def check_inclusion_proofs(dev, sidecars) -> None:
+    spec = dev.spec
+    for sidecar in sidecars:
+        if hasattr(sidecar, "column"):
+            assert verify_data_column_sidecar_inclusion_proof(spec, sidecar)
+            assert verify_data_column_sidecar_kzg_proofs(spec, sidecar)
+            continue
+        body_type = spec.types(Fork.ELECTRA).BeaconBlockBody
+        gindex = get_generalized_index(body_type, "blob_kzg_commitments", int(sidecar.index))
+        assert is_valid_merkle_branch(
+            bytes(sidecar.kzg_commitment.hash_tree_root()),
+            [bytes(node) for node in sidecar.kzg_commitment_inclusion_proof],
+            int(spec.KZG_COMMITMENT_INCLUSION_PROOF_DEPTH),
+            get_subtree_index(gindex),
+            bytes(sidecar.signed_block_header.message.body_root),
+        )
+        assert kzg.verify_blob_kzg_proof(
+            bytes(sidecar.blob), bytes(sidecar.kzg_commitment), bytes(sidecar.kzg_proof)
+        )
+
+
+@pytest.mark.parametrize(("fork", "expected_sidecars"), [("electra", 2), ("fulu", 128)])
+def test_blob_block_stored_and_replayed(tmp_path, blobs, fork, expected_sidecars):
+    dev = open_past_chain(tmp_path, fork, slots=8, validators=VALIDATORS)
+    try:
+        client = ValidatorClient(dev.chain, dev.keys, engine=dev.engine, txpool=dev.txpool)
+        drive(dev, client, 1, 1)
+        add_blob_transaction(dev, blobs)
+        drive(dev, client, 2, 4)
+        assert dev.chain.snapshot.head_slot == 4
+        root, signed = blob_block(dev)
+        sidecars = dev.db.sidecars(root)
+        assert len(sidecars) == expected_sidecars
+        assert [int(sidecar.index) for sidecar in sidecars] == list(range(expected_sidecars))
+        assert blobs_of(dev.spec, signed.message, sidecars) == [blobs[0][0], blobs[1][0]]
+        check_inclusion_proofs(dev, sidecars)
+        head = dev.chain.snapshot.head_root
+    finally:
+        dev.close()
+
+    # A restart replays the stored blocks through fork choice, availability check included.
+    dev = open_dev_chain(tmp_path, DevParameters(validators=VALIDATORS, genesis_fork=fork))
+    try:
+        assert dev.chain.snapshot.head_root == head
+        assert root in dev.chain.store.blocks
+    finally:
+        dev.close()
+
+
+@pytest.mark.parametrize("fork", ["electra", "fulu"])
+def test_block_without_sidecars_not_imported(tmp_path, blobs, fork):
+    dev = open_past_chain(tmp_path, fork, slots=8, validators=VALIDATORS)
+    try:
+        client = ValidatorClient(dev.chain, dev.keys, engine=dev.engine, txpool=dev.txpool)
+        drive(dev, client, 1, 1)
+        add_blob_transaction(dev, blobs)
+        # Produce the block as the proposer duty does, but import it with no sidecars offered.
+        state = process_slots(dev.spec, dev.chain.snapshot.head_state.copy(), 2)
+        proposer = get_beacon_proposer_index(dev.spec, state)
+        head = dev.chain.snapshot.head_root
+        types = dev.spec.types(dev.spec.fork_of(state))
+        sync_aggregate = client.sync_contributions.sync_aggregate(dev.spec, types, 1, head)
+        produced = client._produce(state, head, proposer, client.keys[proposer], [], sync_aggregate)
+        assert len(produced.signed_block.message.body.blob_kzg_commitments) == 2
+        assert produced.sidecars
+        with pytest.raises(BlockNotReadyError) as raised:
+            dev.chain.import_block(produced.signed_block)
+        assert "data_available" in str(raised.value)
+
+        # Offered, the same block imports and its sidecars are stored with it.
+        root = bytes(produced.signed_block.message.hash_tree_root())
+        dev.chain.availability.offer(root, produced.sidecars)
+        dev.chain.import_block(produced.signed_block)
+        assert root in dev.chain.store.blocks
+        assert len(dev.db.sidecars(root)) == len(produced.sidecars)
+    finally:
+        dev.close()
+
+
+def test_build_sidecars_rejects_blob_count(tmp_path, blobs):
+    dev = open_past_chain(tmp_path, "electra", slots=4, validators=VALIDATORS)
+    try:
+        client = ValidatorClient(dev.chain, dev.keys, engine=dev.engine, txpool=dev.txpool)
+        add_blob_transaction(dev, blobs)
+        signed = client.propose(1)
+        assert len(signed.message.body.blob_kzg_commitments) == 2
+        with pytest.raises(ValueError, match="1 blobs for 2 blob commitments"):
+            build_sidecars(dev.spec, signed, [blobs[0][0]], [blobs[0][2]])
+    finally:
+        dev.close()
