@@ -450,6 +450,21 @@ class SentinelHost:
         request = p.BLOCKS_BY_ROOT.request_type(self.spec, Fork.PHASE0)(*roots)
         return [block for _, block in await self.request(peer_id, p.BLOCKS_BY_ROOT, request)]
 
+    async def blob_sidecars_by_range(self, peer_id: str, start_slot: int, count: int) -> list[Any]:
+        """Download the blob sidecars of blocks in [start_slot, start_slot + count)."""
+        request_type = p.BLOBS_BY_RANGE.request_type(self.spec, Fork.DENEB)
+        request = request_type(start_slot=start_slot, count=count)
+        return [sidecar for _, sidecar in await self.request(peer_id, p.BLOBS_BY_RANGE, request)]
+
+    async def data_column_sidecars_by_range(
+        self, peer_id: str, start_slot: int, count: int, columns: list[int]
+    ) -> list[Any]:
+        """Download the `columns` sidecars of blocks in [start_slot, start_slot + count)."""
+        request_type = p.COLUMNS_BY_RANGE.request_type(self.spec, Fork.FULU)
+        request = request_type(start_slot=start_slot, count=count, columns=columns)
+        responses = await self.request(peer_id, p.COLUMNS_BY_RANGE, request)
+        return [sidecar for _, sidecar in responses]
+
     def _fork(self) -> Fork:
         return self.forks.fork_of_digest(bytes(self.chain.status().fork_digest))
 

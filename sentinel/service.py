@@ -209,6 +209,10 @@ class Sentinel:
         """Publish SSZ bytes on a gossip topic at the current fork digest (snappy-compressed)."""
         await self.pubsub.publish(self.topic(name, subnet_id), compress_payload(ssz))
 
+    def topic_has_peers(self, name: str, subnet_id: int | None = None) -> bool:
+        """Return whether any connected peer subscribes to the topic at the current digest."""
+        return bool(self.pubsub.peer_topics.get(self.topic(name, subnet_id)))
+
     def refresh_record(self) -> ENR:
         """Re-sign the local ENR with the current fork id and subnets (seq + 1).
 

@@ -35,6 +35,7 @@ from caplin.transition.helpers import (
     get_beacon_committee,
     get_committee_count_per_slot,
 )
+from forkchoice.errors import BlockNotReadyError
 from sentinel.gossip import message_type, parse_topic
 from sentinel.gossip.attestations import compute_subnet_for_attestation
 from sentinel.gossip.subscriptions import (
@@ -69,6 +70,8 @@ class NodeGossip:
         self.duties = SubnetDuties()
         # Messages applied per topic name (accepted by validation and taken by the handler).
         self.applied: Counter[str] = Counter()
+        # Gossip blocks whose blob data had not arrived, by block root (see `_on_block`).
+        self._awaiting_data: dict[bytes, Any] = {}
         self._readers: dict[str, trio.CancelScope] = {}
         self._duties_key: tuple[int, int] | None = None
         self._record_digest: bytes | None = None
@@ -226,6 +229,16 @@ class NodeGossip:
         slot = int(signed_block.message.slot)
         try:
             await trio.to_thread.run_sync(self.chain.import_block, signed_block)
+        except BlockNotReadyError as error:
+            if error.rule == "data_available":
+                # Its sidecars may still be on their way: they retry the import on arrival.
+                self._awaiting_data[bytes(signed_block.message.hash_tree_root())] = signed_block
+                self._drop_stale_awaiting(slot)
+                log.debug("gossip block waits for its blob data slot=%d", slot)
+                return False
+            log.info("gossip block not imported slot=%d error=%s", slot, error)
+            self.network.sync.wake(seen_slot=slot)
+            return False
         except CaplinError as error:
             # An unknown parent means we are behind: range sync fetches the gap.
             log.info("gossip block not imported slot=%d error=%s", slot, error)
@@ -233,6 +246,34 @@ class NodeGossip:
             return False
         log.debug("gossip block imported slot=%d", slot)
         return True
+
+    async def _retry_awaiting(self, block_root: bytes) -> None:
+        """Import a gossip block that waited for blob data, once a sidecar of it arrives."""
+        signed_block = self._awaiting_data.get(block_root)
+        if signed_block is None:
+            return
+        try:
+            await trio.to_thread.run_sync(self.chain.import_block, signed_block)
+        except BlockNotReadyError as error:
+            if error.rule != "data_available":
+                self._awaiting_data.pop(block_root, None)
+            return
+        except CaplinError as error:
+            self._awaiting_data.pop(block_root, None)
+            log.info(
+                "gossip block not imported slot=%d error=%s", int(signed_block.message.slot), error
+            )
+            return
+        self._awaiting_data.pop(block_root, None)
+        self.applied["beacon_block"] += 1
+        log.debug("gossip block imported with its blob data slot=%d", signed_block.message.slot)
+
+    def _drop_stale_awaiting(self, slot: int) -> None:
+        # Blocks more than an epoch older than the newest one are left to range sync.
+        horizon = slot - int(self.spec.SLOTS_PER_EPOCH)
+        for root, waiting in list(self._awaiting_data.items()):
+            if int(waiting.message.slot) < horizon:
+                del self._awaiting_data[root]
 
     async def _on_aggregate(self, signed: Any, fork: Fork, subnet_id: int | None) -> bool:
         aggregate = signed.message.aggregate
@@ -331,10 +372,12 @@ class NodeGossip:
 
     async def _on_blob_sidecar(self, sidecar: Any, fork: Fork, subnet_id: int | None) -> bool:
         self.network.sidecars.add_blob_sidecar(sidecar)
+        await self._retry_awaiting(bytes(sidecar.signed_block_header.message.hash_tree_root()))
         return True
 
     async def _on_data_column_sidecar(
         self, sidecar: Any, fork: Fork, subnet_id: int | None
     ) -> bool:
         self.network.sidecars.add_data_column_sidecar(sidecar)
+        await self._retry_awaiting(bytes(sidecar.signed_block_header.message.hash_tree_root()))
         return True

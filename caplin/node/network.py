@@ -12,7 +12,7 @@ validators.
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,11 @@ from caplin.config.forks import Fork
 from caplin.errors import ConfigError
 from caplin.node.gossip import NodeGossip
 from caplin.node.pools import OperationPool, SidecarPool, committee_attestation
-from caplin.peerdas import get_validators_custody_requirement
+from caplin.peerdas import (
+    compute_subnet_for_data_column_sidecar,
+    get_custody_columns,
+    get_validators_custody_requirement,
+)
 from caplin.sync.range_sync import RangeSync
 from caplin.transition.helpers import (
     compute_epoch_at_slot,
@@ -124,12 +128,17 @@ class NodeNetwork:
         self.record: Any = None
         self.operations = OperationPool()
         self.sidecars = SidecarPool()
-        # Fork choice finds the sidecars of blocks from peers in the gossip pool.
-        self.chain.availability.pool = self.sidecars
         self.metadata_seq = 1
         self.attnets: frozenset[int] = frozenset()
         self.syncnets: frozenset[int] = frozenset()
         self.gossip = NodeGossip(self)
+        # Fork choice finds the sidecars of blocks from peers in the gossip pool, and from
+        # fulu on it needs only the columns this node custodies.
+        self.chain.availability.pool = self.sidecars
+        if self.custody_group_count is not None:
+            self.chain.availability.custody_columns = get_custody_columns(
+                self.spec, self.gossip.node_id, self.custody_group_count
+            )
 
     @property
     def gossip_blocks(self) -> int:
@@ -226,18 +235,82 @@ class NodeNetwork:
                 yield block
 
     def blob_sidecars_by_root(self, identifiers: list[tuple[bytes, int]]) -> list[Any]:
-        """Return the pooled blob sidecars among (block root, index) `identifiers`."""
-        found = (self.sidecars.blob_sidecar(root, index) for root, index in identifiers)
-        return [sidecar for sidecar in found if sidecar is not None]
+        """Return the blob sidecars among (block root, index) `identifiers`, pooled or stored."""
+        found = []
+        for root, index in identifiers:
+            sidecar = self.sidecars.blob_sidecar(root, index)
+            if sidecar is None:
+                sidecar = self._stored_sidecar(bytes(root), int(index))
+            if sidecar is not None:
+                found.append(sidecar)
+        return found
 
     def data_column_sidecars_by_root(self, identifiers: list[tuple[bytes, list[int]]]) -> list[Any]:
-        """Return the pooled data column sidecars among (block root, columns) `identifiers`."""
-        found = (
-            self.sidecars.data_column_sidecar(root, column)
-            for root, columns in identifiers
-            for column in columns
-        )
-        return [sidecar for sidecar in found if sidecar is not None]
+        """Return the data column sidecars among (block root, columns) `identifiers`, pooled
+        or stored."""
+        found = []
+        for root, columns in identifiers:
+            for column in columns:
+                sidecar = self.sidecars.data_column_sidecar(root, column)
+                if sidecar is None:
+                    sidecar = self._stored_sidecar(bytes(root), int(column))
+                if sidecar is not None:
+                    found.append(sidecar)
+        return found
+
+    def blob_sidecars_by_range(self, start_slot: int, count: int) -> Iterable[Any]:
+        """Yield the stored blob sidecars of canonical blocks in [start_slot, start_slot + count),
+        by slot and index."""
+        for root in self._canonical_roots(start_slot, count):
+            yield from self.chain.sidecars(root)
+
+    def data_column_sidecars_by_range(
+        self, start_slot: int, count: int, columns: list[int]
+    ) -> Iterable[Any]:
+        """Yield the stored `columns` sidecars of canonical blocks in the range, by slot."""
+        wanted = {int(column) for column in columns}
+        for root in self._canonical_roots(start_slot, count):
+            yield from (s for s in self.chain.sidecars(root) if int(s.index) in wanted)
+
+    def _canonical_roots(self, start_slot: int, count: int) -> Iterator[bytes]:
+        head_slot = self.chain.snapshot.head_slot
+        for slot in range(start_slot, min(start_slot + count, head_slot + 1)):
+            root = self.chain.canonical_root_at_slot(slot)
+            if root is not None:
+                yield root
+
+    def _stored_sidecar(self, root: bytes, index: int) -> Any | None:
+        for sidecar in self.chain.sidecars(root):
+            if int(sidecar.index) == index:
+                return sidecar
+        return None
+
+    async def publish_sidecars(self, sidecars: list[Any]) -> None:
+        """Publish our block's blob or data column sidecars, each on its subnet.
+
+        The proposer publishes them before the block, so a peer that receives the block
+        already has its blob data. A failure is logged, not raised.
+        """
+        for sidecar in sidecars:
+            if hasattr(sidecar, "column"):
+                topic = "data_column_sidecar"
+                subnet = compute_subnet_for_data_column_sidecar(self.spec, int(sidecar.index))
+                # Each peer subscribes to its custody subnets only. py-libp2p 0.8 queues a
+                # message for every connected peer outside the topic (up to 100 per peer,
+                # then it drops the oldest), so columns nobody subscribes to are not sent.
+                if not self.sentinel.topic_has_peers(topic, subnet):
+                    continue
+            else:
+                topic = "blob_sidecar"
+                subnet = int(sidecar.index) % self._blob_subnet_count(sidecar)
+            if not await self.publish(topic, sidecar.encode_bytes(), subnet):
+                return
+
+    def _blob_subnet_count(self, sidecar: Any) -> int:
+        slot = int(sidecar.signed_block_header.message.slot)
+        if compute_epoch_at_slot(self.spec, slot) >= int(self.spec.ELECTRA_FORK_EPOCH):
+            return int(self.spec.BLOB_SIDECAR_SUBNET_COUNT_ELECTRA)
+        return int(self.spec.BLOB_SIDECAR_SUBNET_COUNT)
 
     # --- service -----------------------------------------------------------------------
 
@@ -312,8 +385,8 @@ class NodeNetwork:
             finalized_slot = compute_start_slot_at_epoch(self.spec, snapshot.finalized.epoch)
             self.view.forget_unimported_before(finalized_slot)
             self.operations.prune(snapshot.head_state)
-            # NOTE: sidecars are kept for two epochs only, so BlobSidecarsByRoot and
-            # DataColumnSidecarsByRoot serve recent ones; the node has no sidecar storage.
+            # The pool keeps gossiped sidecars for two epochs; those of imported blocks are
+            # stored with them and served from the database.
             recent = self.node.current_slot() - 2 * int(self.spec.SLOTS_PER_EPOCH)
             self.sidecars.prune(max(finalized_slot, recent))
 

@@ -132,6 +132,8 @@ class Node:
                     "propose", self._propose, slot, slot=slot, deadline_bps=attestation_bps
                 )
                 if block is not None and self.network is not None:
+                    # Sidecars first, so peers have the blob data when the block arrives.
+                    await self.network.publish_sidecars(self.validators.last_sidecars)
                     await self.network.publish_block(block)
             await self.sleep_until_ms(start_ms + spec.SLOT_DURATION_MS * attestation_bps // 10000)
             await self._run_duty("update_head", self.chain.update_head, slot=slot)
@@ -259,10 +261,6 @@ async def run_node(
                 from caplin.node.network import NodeNetwork
 
                 node.network = NodeNetwork(node, config.network)
-                # No blob sidecars are built or published yet: peers could not import a block
-                # with blobs, so blocks on a network carry none.
-                if node.validators is not None:
-                    node.validators.max_blobs = 0
                 await nursery.start(node.network.run)
             if config.api_enabled:
                 await _start_api(nursery, node, shutdown)

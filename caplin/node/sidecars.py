@@ -14,6 +14,9 @@ from typing import Any
 
 from forkchoice.availability import DataUnavailable
 
+# Blocks whose offered sidecars are kept at once: two range-sync batches of 64 slots.
+MAX_OFFERED_BLOCKS = 128
+
 
 class NodeAvailability:
     """The node's `AvailabilitySource`: offered, gossiped and stored sidecars, in that order.
@@ -36,20 +39,36 @@ class NodeAvailability:
         self._lock = threading.Lock()
 
     def offer(self, block_root: bytes, sidecars: Sequence[Any]) -> None:
-        """Make `sidecars` (of our own block `block_root`) available to its import."""
+        """Make `sidecars` of block `block_root` available to its import: our own block's,
+        or those range sync downloaded with the block. Later offers add to earlier ones."""
         with self._lock:
-            self._offered[bytes(block_root)] = list(sidecars)
+            while len(self._offered) >= MAX_OFFERED_BLOCKS:
+                # Offers of blocks that never imported; the oldest go first.
+                del self._offered[next(iter(self._offered))]
+            offered = self._offered.setdefault(bytes(block_root), [])
+            known = {int(sidecar.index) for sidecar in offered}
+            offered.extend(s for s in sidecars if int(s.index) not in known)
+
+    def forget_offers(self) -> None:
+        """Drop every offered sidecar (of blocks that did not import)."""
+        with self._lock:
+            self._offered.clear()
 
     def expect_block(self, block: Any) -> None:
         self._block = block
 
     def take_found(self, block_root: bytes) -> list[Any]:
-        """Return and forget the sidecars that made `block_root` available, to store them."""
+        """Return and forget the sidecars of `block_root` to store with it: those that made
+        it available, and every offered one (our own block's columns beyond our custody)."""
         with self._lock:
-            self._offered.pop(bytes(block_root), None)
+            offered = self._offered.pop(bytes(block_root), [])
             root, sidecars = self._found
             self._found = (b"", [])
-            return sidecars if root == bytes(block_root) else []
+        if root != bytes(block_root):
+            sidecars = []
+        indices = {int(sidecar.index) for sidecar in sidecars}
+        extra = [sidecar for sidecar in offered if int(sidecar.index) not in indices]
+        return sorted(sidecars + extra, key=lambda sidecar: int(sidecar.index))
 
     # --- AvailabilitySource ---------------------------------------------------------------
 
@@ -67,7 +86,13 @@ class NodeAvailability:
         columns = self.custody_columns
         if columns is None:
             columns = list(range(int(self.spec.NUMBER_OF_COLUMNS)))
-        sidecars = self._collect(bytes(block_root), columns, self._pooled_column)
+        # A column of other commitments (from a faulty or hostile peer) is not this block's.
+        commitments = list(self._block.body.blob_kzg_commitments)
+        sidecars = [
+            sidecar
+            for sidecar in self._collect(bytes(block_root), columns, self._pooled_column)
+            if list(sidecar.kzg_commitments) == commitments
+        ]
         if len(sidecars) < len(columns):
             raise DataUnavailable(f"{len(sidecars)} of {len(columns)} custody columns found")
         self._remember(block_root, sidecars)

@@ -18,6 +18,7 @@ from typing import Any
 
 import trio
 
+from caplin.config.forks import Fork
 from caplin.errors import CaplinError
 from caplin.transition.helpers import compute_start_slot_at_epoch
 from forkchoice.errors import BlockNotReadyError, InvalidBlockError
@@ -242,6 +243,8 @@ class RangeSync:
             # Our head is on another branch: start again from the finalized checkpoint.
             self._restart_from_finalized(peer, start_slot)
             return True
+        if not await self._fetch_blob_data(peer, blocks):
+            return None
         self._start_prefetch(peer, start_slot + count)
         try:
             await trio.to_thread.run_sync(self._import_batch, blocks)
@@ -255,6 +258,39 @@ class RangeSync:
             return None
         # Empty slots at the end of the range still count as covered.
         self._cursor = start_slot + count
+        return True
+
+    async def _fetch_blob_data(self, peer: str, blocks: list[Any]) -> bool:
+        """Download the sidecars of the batch's blocks that carry blobs and offer them to
+        their import. Returns False when the peer failed to send them."""
+        with_blobs = [b for b in blocks if len(getattr(b.message.body, "blob_kzg_commitments", ()))]
+        # Blob sidecars before fulu, data column sidecars from fulu on.
+        blob_blocks = [b for b in with_blobs if self.spec.fork_of(b) < Fork.FULU]
+        column_blocks = [b for b in with_blobs if self.spec.fork_of(b) >= Fork.FULU]
+        availability = self.chain.availability
+        sidecars: list[Any] = []
+        try:
+            if blob_blocks:
+                start_slot, count = _slot_range(blob_blocks)
+                sidecars += await self.host.blob_sidecars_by_range(peer, start_slot, count)
+            if column_blocks:
+                start_slot, count = _slot_range(column_blocks)
+                columns = availability.custody_columns
+                if columns is None:
+                    columns = list(range(int(self.spec.NUMBER_OF_COLUMNS)))
+                sidecars += await self.host.data_column_sidecars_by_range(
+                    peer, start_slot, count, columns
+                )
+        except Exception as error:  # codec errors, timeouts and py-libp2p stream errors
+            log.info("sidecars by range failed peer=%s error=%r", peer, error)
+            self.host.penalize(peer, PENALTY_FAILED_REQUEST, "sidecars by range failed")
+            return False
+        by_root: dict[bytes, list[Any]] = {}
+        for sidecar in sidecars:
+            root = bytes(sidecar.signed_block_header.message.hash_tree_root())
+            by_root.setdefault(root, []).append(sidecar)
+        for root, found in by_root.items():
+            availability.offer(root, found)
         return True
 
     def _import_batch(self, blocks: list[Any]) -> None:
@@ -295,3 +331,9 @@ class RangeSync:
             "unknown" if eta == float("inf") else f"{eta:.0f}",
         )
         self._progress_at, self._progress_slot = now, head_slot
+
+
+def _slot_range(blocks: list[Any]) -> tuple[int, int]:
+    """Return (start slot, count) of the slots from the first to the last of `blocks`."""
+    start_slot = int(blocks[0].message.slot)
+    return start_slot, int(blocks[-1].message.slot) - start_slot + 1

@@ -60,6 +60,8 @@ class ValidatorClient:
         self.engine = engine
         # Blob transactions a proposal may take (None: the fork's limit).
         self.max_blobs: int | None = None
+        # The blob or data column sidecars of the last block `propose` produced, to publish.
+        self.last_sidecars: list[Any] = []
         self.txpool = txpool
         self.fee_recipient = fee_recipient
         self.attestations = AttestationPool()
@@ -187,6 +189,7 @@ class ValidatorClient:
         signed_block = produced.signed_block
         root = bytes(signed_block.message.hash_tree_root())
         self.chain.offer_produced(root, produced.post_state, produced.sigs)
+        self.last_sidecars = produced.sidecars
         if produced.sidecars:
             self.chain.availability.offer(root, produced.sidecars)
         result = self.chain.import_block(signed_block)
