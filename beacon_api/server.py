@@ -48,7 +48,7 @@ DEFAULT_NAMESPACES = tuple(name for name in NAMESPACES if name != "builder")
 ROUTERS: dict[str, tuple[APIRouter, ...]] = {
     "beacon": (blocks.router, states.router, pool.router),
     "config": (config.router,),
-    "debug": (debug.router,),
+    "debug": (debug.router, blocks.debug_router),
     "events": (events.router,),
     "node": (node.router,),
     "validator": (validator.router, production.router),

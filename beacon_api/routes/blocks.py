@@ -1,31 +1,45 @@
-"""The `beacon` namespace's genesis, header and block routes, including block publication."""
+"""The `beacon` namespace's genesis, header, block and blob routes, including block publication.
+
+The `debug` namespace's data column sidecar route is here too, in `debug_router`, because it
+shares the blob routes' helpers.
+"""
 
 from collections import OrderedDict
 from typing import Any
 
+import orjson
+import trio
 from fastapi import APIRouter, Request, Response
 
 from beacon_api.chain import ChainReader
 from beacon_api.ids import (
     ResolvedBlock,
     describe_block,
+    parse_hex,
     parse_root,
     parse_uint,
     resolve_block,
 )
 from beacon_api.responses import (
+    JSON,
+    SSZ,
     VERSION_HEADER,
     data_response,
     encode_json_data,
     error_response,
     json_response,
     versioned_response,
+    wants_ssz,
 )
-from beacon_api.routes.common import chain_of
+from beacon_api.routes.common import chain_of, query_list
 from beacon_api.submission import decode_block_submission
+from caplin.blobs import blobs_of
 from caplin.config.forks import Fork
+from caplin.crypto.kzg import kzg_commitment_to_versioned_hash
 from caplin.errors import ApiError
-from caplin.types.ssz import hash_tree_root
+from caplin.types.basic import List
+from caplin.types.json import to_json
+from caplin.types.ssz import encode, hash_tree_root
 
 router = APIRouter()
 
@@ -293,3 +307,177 @@ async def _publish(request: Request, fork: Fork, validation: str) -> Response:
     if status == 202:
         return error_response(202, result.message or "block broadcast but not imported")
     return error_response(status, result.message or "invalid block")
+
+
+# Blob data: the blob sidecars of deneb and electra blocks, the data column sidecars of fulu
+# blocks, and the blobs of either.
+
+# Router of the `debug` namespace's data column route, which `beacon_api.server` registers.
+debug_router = APIRouter()
+
+
+def stored_sidecars(chain: ChainReader, block_root: bytes) -> list[Any]:
+    """Return the stored sidecars of a block. A reader without a `sidecars` method has none."""
+    read = getattr(chain, "sidecars", None)
+    return [] if read is None else list(read(block_root))
+
+
+async def read_sidecars(chain: ChainReader, block_root: bytes) -> list[Any]:
+    """Return `stored_sidecars`, read in a worker thread because decoding them takes long."""
+    return await trio.to_thread.run_sync(stored_sidecars, chain, block_root)
+
+
+def parse_indices(request: Request, what: str, limit: int | None) -> set[int] | None:
+    """Return the `indices` query values, or None when the query has none.
+
+    Raises:
+        ApiError: 400 for a value that is not a uint64, or is `limit` or more.
+    """
+    texts = query_list(request, "indices")
+    if not texts:
+        return None
+    indices = set()
+    for text in texts:
+        index = parse_uint(text, what)
+        if limit is not None and index >= limit:
+            raise ApiError(400, f"invalid {what} {index}: expected 0 to {limit - 1}")
+        indices.add(index)
+    return indices
+
+
+async def sidecars_response(request: Request, value: Any, block: ResolvedBlock) -> Response:
+    """Return an SSZ list of sidecars as versioned JSON, or as SSZ bytes on request.
+
+    Both forms are built in a worker thread: a list of blob or column sidecars takes several
+    megabytes.
+    """
+    headers = {VERSION_HEADER: block.fork.lower}
+    if wants_ssz(request):
+        return Response(
+            await trio.to_thread.run_sync(encode, value), media_type=SSZ, headers=headers
+        )
+
+    def build() -> bytes:
+        body = {
+            "version": block.fork.lower,
+            "execution_optimistic": block.execution_optimistic,
+            "finalized": block.finalized,
+            "data": to_json(value),
+        }
+        return orjson.dumps(body)
+
+    return Response(await trio.to_thread.run_sync(build), media_type=JSON, headers=headers)
+
+
+@router.get("/eth/v1/beacon/blob_sidecars/{block_id}")
+async def get_blob_sidecars(request: Request, block_id: str) -> Response:
+    chain = chain_of(request)
+    spec = chain.spec
+    block = resolve_block(chain, block_id)
+    if block.fork >= Fork.FULU:
+        raise ApiError(
+            400,
+            f"block {block_id} is a {block.fork.lower} block, and blob sidecars do not exist "
+            f"from fulu on: request its blobs from /eth/v1/beacon/blobs/{block_id}",
+        )
+    # A block's blob indices are below its fork's blob limit. Blocks before deneb have no
+    # blobs, so any index matches nothing there.
+    limit = None
+    if block.fork >= Fork.DENEB:
+        limit = spec.max_blobs_per_block(block.slot // spec.SLOTS_PER_EPOCH)
+    indices = parse_indices(request, "blob index", limit)
+
+    sidecars = []
+    if block.fork >= Fork.DENEB:
+        count = len(block.signed_block.message.body.blob_kzg_commitments)
+        requested = [index for index in range(count) if indices is None or index in indices]
+        stored = {int(sidecar.index): sidecar for sidecar in await read_sidecars(chain, block.root)}
+        missing = [index for index in requested if index not in stored]
+        if missing:
+            raise ApiError(
+                404,
+                f"blob sidecars {missing} of block 0x{block.root.hex()} not found: the node "
+                "never received them or has pruned them",
+            )
+        sidecars = [stored[index] for index in requested]
+
+    # Blocks before deneb have no blobs, and their empty list is encoded with deneb's type.
+    types = spec.types(max(block.fork, Fork.DENEB))
+    value = List[types.BlobSidecar, spec.MAX_BLOB_COMMITMENTS_PER_BLOCK](*sidecars)
+    return await sidecars_response(request, value, block)
+
+
+@router.get("/eth/v1/beacon/blobs/{block_id}")
+async def get_blobs(request: Request, block_id: str) -> Response:
+    chain = chain_of(request)
+    block = resolve_block(chain, block_id)
+    hashes = {
+        parse_hex(text, "versioned hash", 32) for text in query_list(request, "versioned_hashes")
+    }
+
+    requested: list[int] = []
+    if block.fork >= Fork.DENEB:
+        commitments = block.signed_block.message.body.blob_kzg_commitments
+        for position, commitment in enumerate(commitments):
+            if not hashes or kzg_commitment_to_versioned_hash(bytes(commitment)) in hashes:
+                requested.append(position)
+    blobs: list[bytes] = []
+    if requested:
+        sidecars = await read_sidecars(chain, block.root)
+        all_blobs = blobs_of(chain.spec, block.signed_block.message, sidecars)
+        if all_blobs is None:
+            raise ApiError(404, _missing_blobs_message(chain.spec, block, sidecars))
+        blobs = [all_blobs[position] for position in requested]
+
+    if wants_ssz(request):
+        # A list of fixed-size items such as `Blob` encodes as their concatenation.
+        return Response(b"".join(blobs), media_type=SSZ)
+    return data_response(
+        ["0x" + blob.hex() for blob in blobs],
+        execution_optimistic=block.execution_optimistic,
+        finalized=block.finalized,
+    )
+
+
+def _missing_blobs_message(spec: Any, block: ResolvedBlock, sidecars: list[Any]) -> str:
+    root = "0x" + block.root.hex()
+    if block.fork < Fork.FULU:
+        count = len(block.signed_block.message.body.blob_kzg_commitments)
+        return (
+            f"blobs of block {root} not found: the node stores {len(sidecars)} of its {count} "
+            "blob sidecars"
+        )
+    half = int(spec.CELLS_PER_EXT_BLOB) // 2
+    present = sum(1 for sidecar in sidecars if int(sidecar.index) < half)
+    return (
+        f"blobs of block {root} not found: the node stores {present} of the data columns 0 to "
+        f"{half - 1} that contain them, and rebuilding blobs from other columns is not "
+        "implemented"
+    )
+
+
+@debug_router.get("/eth/v1/debug/beacon/data_column_sidecars/{block_id}")
+async def get_data_column_sidecars(request: Request, block_id: str) -> Response:
+    chain = chain_of(request)
+    spec = chain.spec
+    block = resolve_block(chain, block_id)
+    if block.fork < Fork.FULU:
+        advice = ""
+        if block.fork >= Fork.DENEB:
+            advice = f": request its blob sidecars from /eth/v1/beacon/blob_sidecars/{block_id}"
+        raise ApiError(
+            400,
+            f"block {block_id} is a {block.fork.lower} block, and data column sidecars exist "
+            f"from fulu on{advice}",
+        )
+    indices = parse_indices(request, "data column index", int(spec.NUMBER_OF_COLUMNS))
+
+    # Only the columns the node custodies are stored, so this may be a subset of the columns.
+    sidecars = [
+        sidecar
+        for sidecar in await read_sidecars(chain, block.root)
+        if indices is None or int(sidecar.index) in indices
+    ]
+    types = spec.types(block.fork)
+    value = List[types.DataColumnSidecar, spec.NUMBER_OF_COLUMNS](*sidecars)
+    return await sidecars_response(request, value, block)

@@ -107,6 +107,9 @@ class NodeChainReader:
             return False
         return store.is_optimistic(block_root)
 
+    def sidecars(self, block_root: bytes) -> list[Any]:
+        return self._chain.sidecars(block_root)
+
     # --- states ------------------------------------------------------------------------
 
     async def state(self, state_id: StateId) -> Any | None:

@@ -7,7 +7,9 @@ processors on a copy of the head state. Validator `i` has secret key `i + 1`.
 """
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from remerkleable.basic import uint64
@@ -23,9 +25,10 @@ from beacon_api.chain import (
     SyncStatus,
 )
 from beacon_api.event_bus import BlockEvent, EventBus, FinalizedCheckpointEvent, HeadEvent
+from caplin.blobs import build_sidecars
 from caplin.config import ChainSpec, constants
 from caplin.config.forks import Fork
-from caplin.crypto import bls
+from caplin.crypto import bls, kzg
 from caplin.errors import BlockProcessingError, CaplinError
 from caplin.merkle import compute_merkle_proof, get_generalized_index
 from caplin.transition import helpers as h
@@ -89,6 +92,20 @@ def fake_block_hash(label: bytes) -> bytes:
     return hashlib.sha256(b"beacon-api-test" + label).digest()
 
 
+class StoredSidecars:
+    """The store's `AvailabilitySource`: the sidecars `DevChain` stored for each block."""
+
+    def __init__(self, sidecars: dict[bytes, list[Any]]) -> None:
+        self._sidecars = sidecars
+
+    def retrieve_blobs_and_proofs(self, block_root: bytes) -> tuple[list[Any], list[Any]]:
+        sidecars = self._sidecars.get(block_root, [])
+        return [sidecar.blob for sidecar in sidecars], [sidecar.kzg_proof for sidecar in sidecars]
+
+    def retrieve_column_sidecars(self, block_root: bytes) -> list[Any]:
+        return list(self._sidecars.get(block_root, []))
+
+
 @dataclass
 class Pools:
     attestations: list[Any] = field(default_factory=list)
@@ -122,7 +139,11 @@ class DevChain:
         self.genesis_state = genesis
 
         genesis_block = self.types.BeaconBlock(state_root=genesis.hash_tree_root())
-        self.store = get_forkchoice_store(self._spec, genesis, genesis_block)
+        # Blob or data column sidecars by block root, in index order.
+        self.stored_sidecars: dict[bytes, list[Any]] = {}
+        self.store = get_forkchoice_store(
+            self._spec, genesis, genesis_block, availability=StoredSidecars(self.stored_sidecars)
+        )
         self.genesis_root = bytes(genesis_block.hash_tree_root())
         self.signed_blocks: dict[bytes, Any] = {
             self.genesis_root: self.types.SignedBeaconBlock(message=genesis_block)
@@ -210,8 +231,13 @@ class DevChain:
         *,
         randao_reveal: bytes | None = None,
         graffiti: bytes = b"caplin-api-test".ljust(32, b"\x00"),
+        blobs: Sequence[bytes] = (),
     ) -> Any:
-        """Return a signed block at `slot` on `parent_root` (the head by default)."""
+        """Return a signed block at `slot` on `parent_root` (the head by default).
+
+        From deneb on the block commits to `blobs`. Its payload lists no blob transactions,
+        which the consensus checks without an execution engine do not notice.
+        """
         spec, types = self._spec, self.types
         parent_root = self._head if parent_root is None else parent_root
         parent_state = self.post_states[parent_root]
@@ -238,6 +264,8 @@ class DevChain:
             )
         if self.fork >= Fork.BELLATRIX:
             body["execution_payload"] = self._payload(state, slot)
+        if blobs:
+            body["blob_kzg_commitments"] = [kzg.blob_to_kzg_commitment(blob) for blob in blobs]
         block = types.BeaconBlock(
             slot=slot,
             proposer_index=proposer,
@@ -321,6 +349,25 @@ class DevChain:
             if slot not in skip:
                 self.import_block(self.make_block(slot))
 
+    def add_blob_block(self, blobs: Sequence[bytes]) -> bytes:
+        """Import a block carrying `blobs` at the next slot, with its sidecars, and return its root.
+
+        Deneb and electra blocks get one `BlobSidecar` per blob, fulu blocks every
+        `DataColumnSidecar`, as a node that custodies all columns stores them.
+        """
+        slot = int(self.signed_blocks[self._head].message.slot) + 1
+        signed_block = self.make_block(slot, blobs=blobs)
+        commitments = signed_block.message.body.blob_kzg_commitments
+        proofs = []
+        if self.fork < Fork.FULU:
+            proofs = [
+                kzg.compute_blob_kzg_proof(blob, bytes(commitment))
+                for blob, commitment in zip(blobs, commitments, strict=True)
+            ]
+        root = bytes(signed_block.message.hash_tree_root())
+        self.stored_sidecars[root] = build_sidecars(self._spec, signed_block, blobs, proofs)
+        return self.import_block(signed_block)
+
     # ChainReader: identity.
 
     @property
@@ -373,6 +420,9 @@ class DevChain:
 
     def is_optimistic(self, block_root: bytes) -> bool:
         return block_root in self.optimistic
+
+    def sidecars(self, block_root: bytes) -> list[Any]:
+        return list(self.stored_sidecars.get(block_root, []))
 
     # ChainReader: states.
 
@@ -637,3 +687,25 @@ class DevChain:
         if not bls.Verify(pubkey, root, bytes(message.signature)):
             raise BlockProcessingError("sync_committee_message", "invalid signature")
         self.sync_messages.append(message)
+
+
+def make_blob(seed: int) -> bytes:
+    """Return a valid blob whose field elements depend on `seed`."""
+    # Each 32-byte field element starts with a zero byte, so it is below the BLS modulus.
+    return b"".join(b"\x00" + bytes([(seed + i) % 256]) * 31 for i in range(4096))
+
+
+BLOB_CHAIN_SLOTS = 3
+
+
+@cache
+def blob_chain(fork: Fork) -> DevChain:
+    """Return a `fork` chain whose block at slot `BLOB_CHAIN_SLOTS + 1` carries two blobs.
+
+    It is cached because building one takes a few seconds for the KZG proofs and, for fulu,
+    the cells of every column. Callers must not extend the chain.
+    """
+    chain = DevChain(fork)
+    chain.extend(BLOB_CHAIN_SLOTS)
+    chain.add_blob_block([make_blob(1), make_blob(2)])
+    return chain

@@ -112,21 +112,29 @@ def document_for(route: str, body: Any = None) -> str:
 
 
 def validate(
-    route: str, method: str, status: int, body: Any, media: str = "application/json"
+    route: str,
+    method: str,
+    status: int,
+    body: Any,
+    media: str = "application/json",
+    document: str | None = None,
 ) -> str:
     """Check `body` against the schema of `route` for `status`; return the document's name.
+
+    The document is `document` when given (one of `DOCUMENTS`), else `document_for`'s choice.
 
     Raises:
         AssertionError: the document has no such response, or the body does not match; the
             message lists every schema error with its JSON path.
     """
-    name = document_for(route, body)
-    document = _document(name)
-    operation = document["paths"][route][method.lower()]
+    name = document or document_for(route, body)
+    document_paths = _document(name)["paths"]
+    assert route in document_paths, f"route {route} is not in {name}"
+    operation = document_paths[route][method.lower()]
     responses = operation["responses"]
     key = str(status)
     assert key in responses, f"{method} {route}: status {status} is not documented in {name}"
-    response = _resolve(document, responses[key])
+    response = _resolve(_document(name), responses[key])
     content = response.get("content")
     if content is None:
         assert body in (None, b"", ""), f"{method} {route} {status}: expected no body"

@@ -1,13 +1,23 @@
 """Every implemented route, success and error responses, checked against the OpenAPI documents."""
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
-from beacon_api_chain import DevChain
-from conftest import SKIPPED_SLOT
+from beacon_api_chain import DevChain, blob_chain
+from conftest import SKIPPED_SLOT, ServerThread
 from oapi_check import validate
+
+from caplin.config.forks import Fork
+from caplin.crypto.kzg import kzg_commitment_to_versioned_hash
 
 UNKNOWN_ROOT = "0x" + "ab" * 32
 STATE = "/eth/v1/beacon/states/{state_id}"
+BLOB_SIDECARS = "/eth/v1/beacon/blob_sidecars/{block_id}"
+BLOBS = "/eth/v1/beacon/blobs/{block_id}"
+COLUMNS = "/eth/v1/debug/beacon/data_column_sidecars/{block_id}"
+V4 = "beacon-node-oapi-v4.0.0.yaml"
+SSZ = "application/octet-stream"
 
 # (route template, path with its ids filled in, expected status). `{root}` in a path is the
 # head block root and `{state_root}` the head state root, filled in by the test.
@@ -144,7 +154,26 @@ GET_CASES = [
         "/eth/v1/beacon/pool/bls_to_execution_changes",
         200,
     ),
+    # beacon: blob data. The chain is fulu and its blocks have no blobs.
+    (BLOB_SIDECARS, "/eth/v1/beacon/blob_sidecars/head", 400),
+    (BLOB_SIDECARS, "/eth/v1/beacon/blob_sidecars/x", 400),
+    (BLOB_SIDECARS, "/eth/v1/beacon/blob_sidecars/999", 404),
+    (BLOB_SIDECARS, f"/eth/v1/beacon/blob_sidecars/{UNKNOWN_ROOT}", 404),
+    (BLOBS, "/eth/v1/beacon/blobs/head", 200),
+    (BLOBS, "/eth/v1/beacon/blobs/{root}", 200),
+    (BLOBS, "/eth/v1/beacon/blobs/genesis", 200),
+    (BLOBS, f"/eth/v1/beacon/blobs/head?versioned_hashes={UNKNOWN_ROOT}", 200),
+    (BLOBS, "/eth/v1/beacon/blobs/head?versioned_hashes=0x12", 400),
+    (BLOBS, "/eth/v1/beacon/blobs/x", 400),
+    (BLOBS, "/eth/v1/beacon/blobs/999", 404),
+    (BLOBS, f"/eth/v1/beacon/blobs/{UNKNOWN_ROOT}", 404),
     # debug
+    (COLUMNS, "/eth/v1/debug/beacon/data_column_sidecars/head", 200),
+    (COLUMNS, "/eth/v1/debug/beacon/data_column_sidecars/head?indices=0,127", 200),
+    (COLUMNS, "/eth/v1/debug/beacon/data_column_sidecars/head?indices=128", 400),
+    (COLUMNS, "/eth/v1/debug/beacon/data_column_sidecars/head?indices=-1", 400),
+    (COLUMNS, "/eth/v1/debug/beacon/data_column_sidecars/x", 400),
+    (COLUMNS, "/eth/v1/debug/beacon/data_column_sidecars/999", 404),
     ("/eth/v2/debug/beacon/states/{state_id}", "/eth/v2/debug/beacon/states/head", 200),
     ("/eth/v2/debug/beacon/states/{state_id}", "/eth/v2/debug/beacon/states/genesis", 200),
     ("/eth/v2/debug/beacon/states/{state_id}", "/eth/v2/debug/beacon/states/x", 400),
@@ -213,3 +242,73 @@ def test_post_matches_openapi(
     response = client.post(path, json=body)
     assert response.status_code == status, response.text[:500]
     validate(route, "POST", status, response.json())
+
+
+# Blob data of chains whose head block carries two blobs: (genesis fork, route template, path,
+# expected status). `{hash}` in a path is the versioned hash of the head's second blob. Every
+# response is checked against the v4.0.0 document, which lists all three routes.
+BLOB_CASES = [
+    (Fork.ELECTRA, BLOB_SIDECARS, "/eth/v1/beacon/blob_sidecars/head", 200),
+    (Fork.ELECTRA, BLOB_SIDECARS, "/eth/v1/beacon/blob_sidecars/head?indices=1", 200),
+    (Fork.ELECTRA, BLOB_SIDECARS, "/eth/v1/beacon/blob_sidecars/head?indices=0&indices=1", 200),
+    (Fork.ELECTRA, BLOB_SIDECARS, "/eth/v1/beacon/blob_sidecars/head?indices=5", 200),
+    (Fork.ELECTRA, BLOB_SIDECARS, "/eth/v1/beacon/blob_sidecars/genesis", 200),
+    (Fork.ELECTRA, BLOB_SIDECARS, "/eth/v1/beacon/blob_sidecars/head?indices=9", 400),
+    (Fork.ELECTRA, BLOB_SIDECARS, "/eth/v1/beacon/blob_sidecars/head?indices=one", 400),
+    (Fork.ELECTRA, BLOB_SIDECARS, "/eth/v1/beacon/blob_sidecars/0x12", 400),
+    (Fork.ELECTRA, BLOB_SIDECARS, "/eth/v1/beacon/blob_sidecars/999", 404),
+    (Fork.ELECTRA, BLOBS, "/eth/v1/beacon/blobs/head", 200),
+    (Fork.ELECTRA, BLOBS, "/eth/v1/beacon/blobs/head?versioned_hashes={hash}", 200),
+    (Fork.ELECTRA, BLOBS, "/eth/v1/beacon/blobs/head?versioned_hashes=0xzz", 400),
+    (Fork.ELECTRA, BLOBS, "/eth/v1/beacon/blobs/999", 404),
+    (Fork.ELECTRA, COLUMNS, "/eth/v1/debug/beacon/data_column_sidecars/head", 400),
+    (Fork.FULU, COLUMNS, "/eth/v1/debug/beacon/data_column_sidecars/head", 200),
+    (Fork.FULU, COLUMNS, "/eth/v1/debug/beacon/data_column_sidecars/head?indices=3,64", 200),
+    (Fork.FULU, COLUMNS, "/eth/v1/debug/beacon/data_column_sidecars/head?indices=128", 400),
+    (Fork.FULU, COLUMNS, "/eth/v1/debug/beacon/data_column_sidecars/999", 404),
+    (Fork.FULU, BLOBS, "/eth/v1/beacon/blobs/head", 200),
+    (Fork.FULU, BLOBS, "/eth/v1/beacon/blobs/head?versioned_hashes={hash}", 200),
+    (Fork.FULU, BLOB_SIDECARS, "/eth/v1/beacon/blob_sidecars/head", 400),
+]
+
+
+@pytest.fixture(scope="module")
+def blob_clients() -> Iterator[dict[Fork, tuple[DevChain, httpx.Client]]]:
+    chains = {fork: blob_chain(fork) for fork in (Fork.ELECTRA, Fork.FULU)}
+    with (
+        ServerThread(chains[Fork.ELECTRA]) as electra,
+        ServerThread(chains[Fork.FULU]) as fulu,
+        httpx.Client(base_url=electra.url, timeout=30) as electra_client,
+        httpx.Client(base_url=fulu.url, timeout=30) as fulu_client,
+    ):
+        yield {
+            Fork.ELECTRA: (chains[Fork.ELECTRA], electra_client),
+            Fork.FULU: (chains[Fork.FULU], fulu_client),
+        }
+
+
+@pytest.mark.parametrize(
+    ("fork", "route", "path", "status"),
+    BLOB_CASES,
+    ids=[f"{c[0].lower}{c[2]}" for c in BLOB_CASES],
+)
+def test_blob_route_matches_openapi(
+    blob_clients: dict[Fork, tuple[DevChain, httpx.Client]],
+    fork: Fork,
+    route: str,
+    path: str,
+    status: int,
+) -> None:
+    chain, client = blob_clients[fork]
+    head_block = chain.block_by_root(chain.head()[0])
+    commitment = bytes(head_block.message.body.blob_kzg_commitments[1])
+    versioned_hash = "0x" + kzg_commitment_to_versioned_hash(commitment).hex()
+    response = client.get(path.replace("{hash}", versioned_hash))
+    assert response.status_code == status, response.text[:500]
+    validate(route, "GET", status, response.json(), document=V4)
+    if status != 200:
+        return
+    ssz = client.get(path.replace("{hash}", versioned_hash), headers={"Accept": SSZ})
+    assert ssz.status_code == 200, ssz.text[:500]
+    assert ssz.headers["content-type"] == SSZ
+    validate(route, "GET", 200, ssz.content, media=SSZ, document=V4)
