@@ -380,29 +380,30 @@ async def get_blob_sidecars(request: Request, block_id: str) -> Response:
             f"block {block_id} is a {block.fork.lower} block, and blob sidecars do not exist "
             f"from fulu on: request its blobs from /eth/v1/beacon/blobs/{block_id}",
         )
-    # A block's blob indices are below its fork's blob limit. Blocks before deneb have no
-    # blobs, so any index matches nothing there.
-    limit = None
-    if block.fork >= Fork.DENEB:
-        limit = spec.max_blobs_per_block(block.slot // spec.SLOTS_PER_EPOCH)
+    if block.fork < Fork.DENEB:
+        # The response's `version` can only be a fork with blob sidecars.
+        raise ApiError(
+            400,
+            f"block {block_id} is a {block.fork.lower} block, and blob sidecars exist from "
+            "deneb on",
+        )
+    # A block's blob indices are below its fork's blob limit.
+    limit = spec.max_blobs_per_block(block.slot // spec.SLOTS_PER_EPOCH)
     indices = parse_indices(request, "blob index", limit)
 
-    sidecars = []
-    if block.fork >= Fork.DENEB:
-        count = len(block.signed_block.message.body.blob_kzg_commitments)
-        requested = [index for index in range(count) if indices is None or index in indices]
-        stored = {int(sidecar.index): sidecar for sidecar in await read_sidecars(chain, block.root)}
-        missing = [index for index in requested if index not in stored]
-        if missing:
-            raise ApiError(
-                404,
-                f"blob sidecars {missing} of block 0x{block.root.hex()} not found: the node "
-                "never received them or has pruned them",
-            )
-        sidecars = [stored[index] for index in requested]
+    count = len(block.signed_block.message.body.blob_kzg_commitments)
+    requested = [index for index in range(count) if indices is None or index in indices]
+    stored = {int(sidecar.index): sidecar for sidecar in await read_sidecars(chain, block.root)}
+    missing = [index for index in requested if index not in stored]
+    if missing:
+        raise ApiError(
+            404,
+            f"blob sidecars {missing} of block 0x{block.root.hex()} not found: the node "
+            "never received them or has pruned them",
+        )
+    sidecars = [stored[index] for index in requested]
 
-    # Blocks before deneb have no blobs, and their empty list is encoded with deneb's type.
-    types = spec.types(max(block.fork, Fork.DENEB))
+    types = spec.types(block.fork)
     value = List[types.BlobSidecar, spec.MAX_BLOB_COMMITMENTS_PER_BLOCK](*sidecars)
     return await sidecars_response(request, value, block)
 

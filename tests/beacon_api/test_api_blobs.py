@@ -240,15 +240,11 @@ def test_routes_on_capella_block() -> None:
     chain.extend(1)
     with served(chain) as client:
         response = client.get("/eth/v1/beacon/blob_sidecars/head?indices=0")
-        assert response.status_code == 200
-        body = response.json()
-        # NOTE: the v4.0.0 document allows only deneb and electra as `version` here, but the
-        # block is a capella block, so this body is not checked against it.
-        assert body["version"] == "capella"
-        assert response.headers["eth-consensus-version"] == "capella"
-        assert body["data"] == []
-        ssz = client.get("/eth/v1/beacon/blob_sidecars/head", headers={"Accept": SSZ})
-        assert ssz.content == b""
+        assert response.status_code == 400
+        assert "from deneb on" in response.json()["message"]
+        validate(
+            "/eth/v1/beacon/blob_sidecars/{block_id}", "GET", 400, response.json(), document=V4
+        )
 
         blobs = client.get("/eth/v1/beacon/blobs/head")
         assert blobs.status_code == 200
