@@ -1,5 +1,7 @@
 """Blob transactions: pool admission with sidecars, blob limits and fees in the builder."""
 
+import functools
+
 import pytest
 import rlp
 from eth_account import Account
@@ -21,9 +23,9 @@ def make_blob(seed: int) -> bytes:
     return b"".join(b"\x00" + bytes([(seed + i) % 256]) * 31 for i in range(4096))
 
 
-@pytest.fixture(scope="module")
-def blobs():
-    """Four blobs with their commitments, blob proofs and cell proofs."""
+@functools.cache
+def blob_set() -> list[tuple[bytes, bytes, bytes, list[bytes]]]:
+    """Return four blobs with their commitments, blob proofs and cell proofs."""
     result = []
     for seed in range(4):
         blob = make_blob(seed)
@@ -32,6 +34,11 @@ def blobs():
         _, cell_proofs = kzg.compute_cells_and_kzg_proofs(blob)
         result.append((blob, commitment, proof, cell_proofs))
     return result
+
+
+@pytest.fixture()
+def blobs():
+    return blob_set()
 
 
 def sign_blob(

@@ -21,22 +21,14 @@ from forkchoice.errors import BlockNotReadyError
 from tests.node.devnet import drive, open_past_chain
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "execution"))
-from test_blobs import make_blob, sign_blob  # noqa: E402
+from test_blobs import blob_set, sign_blob  # noqa: E402
 
 VALIDATORS = 16
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def blobs():
-    """Two blobs with their commitments, blob proofs and cell proofs."""
-    result = []
-    for seed in range(2):
-        blob = make_blob(seed)
-        commitment = kzg.blob_to_kzg_commitment(blob)
-        proof = kzg.compute_blob_kzg_proof(blob, commitment)
-        _, cell_proofs = kzg.compute_cells_and_kzg_proofs(blob)
-        result.append((blob, commitment, proof, cell_proofs))
-    return result
+    return blob_set()
 
 
 def add_blob_transaction(dev, blobs, sender: int = 3) -> None:

@@ -11,7 +11,9 @@ import pytest
 from spec_tests.cli import all_cases, run_serial
 from spec_tests.execute import FAILED, PASSED
 
-SPEC_TESTS = Path(os.environ.get("CAPLIN_SPEC_TESTS", Path(__file__).parents[3] / "shared" / "spec-tests"))
+SPEC_TESTS = Path(
+    os.environ.get("CAPLIN_SPEC_TESTS", Path(__file__).parents[3] / "shared" / "spec-tests")
+)
 ARCHIVES = sorted(SPEC_TESTS.glob("*.tar.gz"))
 CASES_PER_HANDLER = 1
 

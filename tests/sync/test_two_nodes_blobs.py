@@ -13,27 +13,19 @@ import pytest
 import trio
 
 from caplin.config.forks import Fork
-from caplin.crypto import kzg
 from caplin.node.network import NetworkConfig
 from caplin.node.node import NodeConfig, run_node
 from caplin.node.setup import DevParameters
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "execution"))
-from test_blobs import make_blob, sign_blob  # noqa: E402
+from test_blobs import blob_set, sign_blob  # noqa: E402
 
 SLOT_MS = 2000
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def blobs():
-    result = []
-    for seed in range(2):
-        blob = make_blob(seed)
-        commitment = kzg.blob_to_kzg_commitment(blob)
-        proof = kzg.compute_blob_kzg_proof(blob, commitment)
-        _, cell_proofs = kzg.compute_cells_and_kzg_proofs(blob)
-        result.append((blob, commitment, proof, cell_proofs))
-    return result
+    return blob_set()
 
 
 def node_config(datadir: Path, fork: str, genesis_time: int, **options) -> NodeConfig:
