@@ -27,6 +27,7 @@ from beacon_api.event_bus import (
     FinalizedCheckpointEvent,
     HeadEvent,
 )
+from caplin.blobs import build_sidecars
 from caplin.config.constants import DOMAIN_BEACON_ATTESTER
 from caplin.config.forks import Fork
 from caplin.crypto import bls
@@ -357,12 +358,33 @@ class NodeChainReader:
         broadcast_validation: str = "gossip",
     ) -> BlockImportResult:
         root = bytes(signed_block.message.hash_tree_root())
+        sidecars: list[Any] = []
+        if blobs:
+            spec = self._chain.spec
+            fulu = spec.fork_of(signed_block) >= Fork.FULU
+            try:
+                sidecars = await trio.to_thread.run_sync(
+                    lambda: build_sidecars(
+                        spec,
+                        signed_block,
+                        blobs,
+                        () if fulu else kzg_proofs,
+                        kzg_proofs if fulu else (),
+                    )
+                )
+            except (ValueError, CaplinError) as error:
+                return BlockImportResult(
+                    BlockImportStatus.INVALID, root, f"blob sidecars not built: {error}"
+                )
+            self._chain.availability.offer(root, sidecars)
         try:
             await trio.to_thread.run_sync(self._chain.import_block, signed_block)
         except CaplinError as error:
             return BlockImportResult(BlockImportStatus.INVALID, root, str(error))
-        # A block from an external validator reaches peers only through this broadcast.
+        # A block from an external validator reaches peers only through this broadcast,
+        # its sidecars first.
         if self._node.network is not None:
+            await self._node.network.publish_sidecars(sidecars)
             await self._node.network.publish_block(signed_block)
         return BlockImportResult(BlockImportStatus.IMPORTED, root)
 

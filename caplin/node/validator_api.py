@@ -19,7 +19,7 @@ from caplin.config.constants import (
     SYNC_COMMITTEE_SUBNET_COUNT,
 )
 from caplin.config.forks import Fork
-from caplin.crypto import bls
+from caplin.crypto import bls, kzg
 from caplin.errors import ApiError
 from caplin.node.pools import AttestationPool, committee_attestation
 from caplin.transition.helpers import (
@@ -105,8 +105,9 @@ def produce_unsigned_block(
         engine=engine,
         txpool=validators.txpool,
         fee_recipient=fee_recipient or validators.fee_recipient,
-        # The response carries no blobs or proofs yet, so the block takes no blob transactions.
-        max_blobs=0,
+        # The validator signs the block, and `submit_block` builds the sidecars from the
+        # blobs and proofs it sends back with it.
+        build_blob_sidecars=False,
     )
 
     block = produced.signed_block.message
@@ -118,11 +119,28 @@ def produce_unsigned_block(
     block.state_root = post_state.hash_tree_root()
     # The import of the signed block then reuses this post-state, after checking signatures.
     chain.offer_produced(bytes(block.hash_tree_root()), post_state, produced.sigs)
+    blobs, kzg_proofs = _blobs_and_proofs(spec, fork, produced.blobs_bundle)
     return BlockProposal(
         block,
         execution_payload_value=0 if engine is None else engine.block_value,
         consensus_block_value=_proposer_reward(spec, state, post_state, block, proposer_index),
+        blobs=blobs,
+        kzg_proofs=kzg_proofs,
     )
+
+
+def _blobs_and_proofs(spec: Any, fork: Fork, bundle: Any) -> tuple[list[bytes], list[bytes]]:
+    """Return the blobs of a produced block and the proofs its block contents carry: one blob
+    proof per blob before fulu, every cell proof of each blob from fulu on."""
+    if bundle is None or not bundle.blobs:
+        return [], []
+    blobs = [bytes(blob) for blob in bundle.blobs]
+    if fork < Fork.FULU:
+        return blobs, [bytes(proof) for proof in bundle.proofs]
+    if len(bundle.cell_proofs) == len(blobs) * int(spec.CELLS_PER_EXT_BLOB):
+        return blobs, [bytes(proof) for proof in bundle.cell_proofs]
+    proofs = [proof for blob in blobs for proof in kzg.compute_cells_and_kzg_proofs(blob)[1]]
+    return blobs, proofs
 
 
 def _proposer_reward(

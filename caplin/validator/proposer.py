@@ -42,6 +42,8 @@ class ProducedBlock:
     sigs: SignatureBatch
     # The blob sidecars (deneb, electra) or data column sidecars (fulu) of the block.
     sidecars: list[Any] = field(default_factory=list)
+    # The payload's `BlobsBundle` (blobs, commitments and proofs), or None before bellatrix.
+    blobs_bundle: Any = None
 
 
 def uint64_root(value: int) -> bytes:
@@ -69,12 +71,15 @@ def produce_block(
     fee_recipient: bytes = b"\x00" * 20,
     protection: SlashingProtection | None = None,
     max_blobs: int | None = None,
+    build_blob_sidecars: bool = True,
 ) -> Any:
     """Build and sign a block for `pre_state.slot` on `parent_root`; return it as a
     `ProducedBlock`.
 
     `max_blobs` caps the blob transactions taken from the pool (None: the fork's limit).
-    The block's blob or data column sidecars come with it in `ProducedBlock.sidecars`.
+    The block's blob or data column sidecars come with it in `ProducedBlock.sidecars`, unless
+    `build_blob_sidecars` is False (a block that an external validator signs, so its sidecars
+    can only be built once it is signed).
 
     `pre_state` is the parent's post-state advanced to the block's slot. `engine` (an
     `EmbeddedEngine`) builds the payload from bellatrix on; `sync_aggregate` is needed from
@@ -130,12 +135,12 @@ def produce_block(
     signature = key.sign(signing_root)
     signed_block = types.SignedBeaconBlock(message=block, signature=signature)
     sidecars: list[Any] = []
-    if built is not None and built.blobs_bundle.blobs:
-        bundle = built.blobs_bundle
+    bundle = None if built is None else built.blobs_bundle
+    if build_blob_sidecars and bundle is not None and bundle.blobs:
         sidecars = build_sidecars(
             spec, signed_block, bundle.blobs, bundle.proofs, bundle.cell_proofs
         )
-    return ProducedBlock(signed_block, post_state, sigs, sidecars)
+    return ProducedBlock(signed_block, post_state, sigs, sidecars, bundle)
 
 
 def _build_payload(

@@ -39,7 +39,9 @@ LODESTAR_API_DIR = os.environ.get("CAPLIN_LODESTAR_API_DIR", "")
 class LiveNode:
     """A `caplin` dev node subprocess and an HTTP client for its Beacon API."""
 
-    def __init__(self, datadir: Path, port: int, run_validators: bool) -> None:
+    def __init__(
+        self, datadir: Path, port: int, run_validators: bool, options: tuple[str, ...] = ()
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = datadir.with_suffix(".log")
         command = [
@@ -52,6 +54,8 @@ class LiveNode:
             f"--dev.slot-duration={SLOT_MS}",
             "--dev.genesis-delay=2",
             f"--dev.run-validators={str(run_validators).lower()}",
+            # Later flags replace earlier ones, so `options` may turn the JSON-RPC on.
+            *options,
         ]
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
