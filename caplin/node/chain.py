@@ -191,6 +191,7 @@ class BeaconChain:
         self._writes_failing = False
         self._holding_writes = False
         self.history = open_history(db, archive, restore_point_interval)
+        self.archive = archive
         # Blob and data column sidecars for fork choice's data-availability check.
         self.availability = NodeAvailability(spec, db)
         self.store = self._load_store()
@@ -443,6 +444,37 @@ class BeaconChain:
                     return
         # Archiving and pruning finalized states runs outside the lock, so imports go on.
         self.history.update(self.store.block_states.get)
+        self._prune_sidecars()
+
+    def _prune_sidecars(self) -> None:
+        """Delete sidecars older than the blob retention window, up to the finalized slot.
+
+        Peers may request blob and column sidecars of the last
+        `MIN_EPOCHS_FOR_BLOB_SIDECARS_REQUESTS` (deneb, electra) or
+        `MIN_EPOCHS_FOR_DATA_COLUMN_SIDECARS_REQUESTS` (fulu) epochs, so a node keeps those.
+        An archive node keeps every sidecar.
+        """
+        if self.archive:
+            return
+        snapshot = self.snapshot
+        window = max(
+            int(getattr(self.spec, "MIN_EPOCHS_FOR_BLOB_SIDECARS_REQUESTS", 0)),
+            int(getattr(self.spec, "MIN_EPOCHS_FOR_DATA_COLUMN_SIDECARS_REQUESTS", 0)),
+        )
+        current_epoch = compute_epoch_at_slot(self.spec, snapshot.head_slot)
+        if window == 0 or current_epoch <= window:
+            return
+        cutoff = min(
+            compute_start_slot_at_epoch(self.spec, current_epoch - window),
+            compute_start_slot_at_epoch(self.spec, snapshot.finalized.epoch),
+        )
+        try:
+            deleted = self.db.prune_sidecars(cutoff)
+        except StorageError as error:
+            log.warning("sidecar pruning failed before_slot=%d error=%s", cutoff, error)
+            return
+        if deleted:
+            log.info("pruned sidecars before_slot=%d sidecars=%d", cutoff, deleted)
 
     def _write(self, write: BlockWrite) -> None:
         """Write `write` after every earlier write that failed, in order.

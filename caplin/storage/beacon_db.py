@@ -50,6 +50,7 @@ _JUSTIFIED = b"justified"
 _FINALIZED = b"finalized"
 _ANCHOR = b"anchor"
 _PRUNED_SLOT = b"pruned_slot"
+_SIDECARS_PRUNED_SLOT = b"sidecars_pruned_slot"
 
 
 def _u64(value: int) -> bytes:
@@ -330,6 +331,24 @@ class BeaconDB:
         """Return the root of the block fork choice restarts from (the last finalized block)."""
         with self.kv.read() as txn:
             return txn.get("meta", _ANCHOR)
+
+    def prune_sidecars(self, before_slot: int) -> int:
+        """Delete the sidecars of every block below `before_slot`, in one transaction, and
+        return how many were deleted. Blocks below the previous call's slot are not read
+        again."""
+        deleted = 0
+        with self.kv.write() as txn:
+            raw = txn.get("meta", _SIDECARS_PRUNED_SLOT)
+            start = 0 if raw is None else int.from_bytes(raw, "big")
+            if before_slot <= start:
+                return 0
+            roots = [key[8:] for key, _ in txn.items("block_slots", _u64(start), _u64(before_slot))]
+            for root in roots:
+                for key, _ in list(txn.items("sidecars", root, _after_sidecars(root))):
+                    txn.delete("sidecars", key)
+                    deleted += 1
+            txn.put("meta", _SIDECARS_PRUNED_SLOT, _u64(before_slot))
+        return deleted
 
     def pruned_slot(self) -> int:
         with self.kv.read() as txn:

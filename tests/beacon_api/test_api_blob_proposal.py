@@ -1,9 +1,9 @@
 """An external validator proposes a block with blobs through a running node's Beacon API.
 
-The node (a `caplin` subprocess with no validators of its own, JSON-RPC on) pools a blob
-transaction; the test requests the block, which comes as `BlockContents` with the blobs and
-their proofs, signs it, and publishes the block contents. The node builds the sidecars from
-them, imports the block and serves the blobs.
+The node is a `caplin` subprocess with no validators of its own and with JSON-RPC on. It
+pools a blob transaction. The test requests the block, which comes as `BlockContents` with
+the blobs and their proofs, then signs it and publishes the block contents. The node builds
+the sidecars from them, imports the block and serves the blobs.
 """
 
 import sys

@@ -125,6 +125,13 @@ def test_block_without_sidecars_not_imported(tmp_path, blobs, fork):
         dev.chain.import_block(produced.signed_block)
         assert root in dev.chain.store.blocks
         assert len(dev.db.sidecars(root)) == len(produced.sidecars)
+
+        # Past the retention window the sidecars go, once; the block stays.
+        assert dev.db.prune_sidecars(2) == 0
+        assert dev.db.prune_sidecars(3) == len(produced.sidecars)
+        assert dev.db.sidecars(root) == []
+        assert dev.db.block(root) is not None
+        assert dev.db.prune_sidecars(3) == 0
     finally:
         dev.close()
 
