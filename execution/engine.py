@@ -51,7 +51,12 @@ from execution.pruning import Marker, sweep
 from execution.senders import SenderRecovery, assign_sender
 from execution.storage import KVBackend, LMDBBackend, MemoryBackend, Overlay
 from execution.trie import ordered_trie_root
-from execution.validation import check_execution_results, check_header_fields, reject
+from execution.validation import (
+    check_execution_results,
+    check_header_fields,
+    check_transaction_rules,
+    reject,
+)
 from execution.vm import CachingAtomicDB, CaplinPragueVM, StateTrieCache, vm_class_for
 
 logger = logging.getLogger("caplin.execution")
@@ -395,6 +400,7 @@ class EmbeddedEngine:
             transactions = decode_transactions(payload.transactions)
         except Exception as error:  # rlp and py-evm raise many types on malformed input
             reject(payload, "transactions", f"cannot decode a transaction: {error}")
+        check_transaction_rules(payload, transactions)
         raw_transactions = payload.transactions
         for index, transaction in enumerate(transactions):
             sender = senders.get(first_transaction + index, raw_transactions[index])

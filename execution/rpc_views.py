@@ -9,6 +9,7 @@ from eth._utils.address import generate_contract_address
 from eth.abc import BlockHeaderAPI
 from eth_utils import to_checksum_address
 
+from execution.blobs import BLOB_TRANSACTION_TYPE, GAS_PER_BLOB, blob_base_fee
 from execution.txpool import fee_field
 
 
@@ -111,7 +112,7 @@ def receipt_json(
         }
         for position, log in enumerate(receipt.logs)
     ]
-    return {
+    view = {
         **common,
         "from": address(transaction.sender),
         "to": address(transaction.to) if transaction.to else None,
@@ -124,6 +125,11 @@ def receipt_json(
         "status": quantity(1 if receipt.state_root == b"\x01" else 0),
         "type": quantity(type_id),
     }
+    if type_id == BLOB_TRANSACTION_TYPE:
+        # EIP-4844: the blob gas this transaction paid for, at the block's blob base fee.
+        view["blobGasUsed"] = quantity(GAS_PER_BLOB * len(transaction.blob_versioned_hashes))
+        view["blobGasPrice"] = quantity(blob_base_fee(header.excess_blob_gas))
+    return view
 
 
 def block_json(

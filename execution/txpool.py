@@ -34,12 +34,14 @@ from execution.blobs import (
     BLOB_TRANSACTION_TYPE,
     GAS_PER_BLOB,
     MAX_BLOBS_PER_BLOCK,
+    MIN_BLOB_BASE_FEE,
     BlobSidecar,
     BlobSidecarError,
     is_network_form,
     split_network_form,
 )
 from execution.errors import TransactionPoolError
+from execution.validation import transaction_rule_violation
 
 # JSON-RPC error codes clients recognise for transaction rejections (geth's).
 ERROR_INVALID_INPUT = -32602
@@ -215,6 +217,16 @@ class TransactionPool:
                 ERROR_REJECTED,
                 blobs=pooled.blob_count,
                 limit=self.max_blobs_per_transaction,
+            )
+        problem = transaction_rule_violation(transaction)
+        if problem is not None:
+            raise TransactionPoolError(problem, ERROR_INVALID_INPUT)
+        if pooled.blob_count and pooled.max_fee_per_blob_gas < MIN_BLOB_BASE_FEE:
+            raise TransactionPoolError(
+                "max fee per blob gas below the minimum blob base fee",
+                ERROR_REJECTED,
+                max_fee_per_blob_gas=pooled.max_fee_per_blob_gas,
+                minimum=MIN_BLOB_BASE_FEE,
             )
         if pooled.nonce >= MAX_NONCE:
             # EIP-2681: a nonce of 2**64 - 1 could never be raised again, so no block takes it.

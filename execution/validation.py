@@ -9,6 +9,7 @@ from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth.vm.forks.prague.constants import MAX_BLOB_GAS_PER_BLOCK
 from eth.vm.forks.prague.headers import calc_excess_blob_gas_prague
 
+from execution.blobs import BLOB_TRANSACTION_TYPE
 from execution.errors import InvalidPayloadError
 from execution.payload import ExecutionPayload, NewPayload
 
@@ -35,6 +36,35 @@ def reject(
         actual=actual,
         **extra,
     )
+
+
+SET_CODE_TRANSACTION_TYPE = 0x04  # EIP-7702
+
+
+def transaction_rule_violation(transaction: Any) -> str | None:
+    """Return why a decoded transaction breaks a rule its type adds, or None.
+
+    EIP-4844 blob transactions and EIP-7702 set-code transactions cannot create a
+    contract, and a set-code transaction needs at least one authorization. py-evm checks
+    these only in `validate()`, which block import does not call.
+    """
+    type_id = getattr(transaction, "type_id", None)
+    if type_id not in (BLOB_TRANSACTION_TYPE, SET_CODE_TRANSACTION_TYPE):
+        return None
+    name = "blob" if type_id == BLOB_TRANSACTION_TYPE else "set code"
+    if len(transaction.to) != 20:
+        return f"{name} transaction of type create: it must have a 20-byte to address"
+    if type_id == SET_CODE_TRANSACTION_TYPE and not transaction.authorization_list:
+        return "set code transaction with an empty authorization list"
+    return None
+
+
+def check_transaction_rules(payload: ExecutionPayload, transactions: list[Any]) -> None:
+    """Reject `payload` when one of its transactions breaks `transaction_rule_violation`."""
+    for index, transaction in enumerate(transactions):
+        problem = transaction_rule_violation(transaction)
+        if problem is not None:
+            reject(payload, "transactions", f"transaction {index} is invalid: {problem}")
 
 
 def check_header_fields(request: NewPayload, parent: BlockHeaderAPI) -> None:

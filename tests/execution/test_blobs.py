@@ -6,13 +6,14 @@ import pytest
 import rlp
 from eth_account import Account
 from eth_hash.auto import keccak
+from eth_keys import keys
 from execution_testkit import ACCOUNTS, RECIPIENT, add, genesis, new_node
 
 from caplin.crypto import kzg
 from execution.blobs import GAS_PER_BLOB, split_network_form
 from execution.builder import build_payload
 from execution.engine import EmbeddedEngine
-from execution.errors import TransactionPoolError
+from execution.errors import InvalidPayloadError, TransactionPoolError
 from execution.genesis import DEV_CHAIN_ID
 from execution.trie import decode_rlp
 from execution.txpool import TransactionPool
@@ -152,7 +153,10 @@ def test_builder_keeps_the_blob_limit_and_blob_fee(blobs):
     engine = node.engine
     best = add(node, sign_blob(blobs, 0, 0, [0, 1], tip=3 * 10**9)[0])
     add(node, sign_blob(blobs, 1, 0, [2, 3], tip=2 * 10**9)[0])
-    add(node, sign_blob(blobs, 2, 0, [3], max_fee_per_blob_gas=0)[0])
+    # A blob fee cap below the minimum blob base fee could never be included.
+    assert rejection(node, sign_blob(blobs, 2, 0, [3], max_fee_per_blob_gas=0)[0]).startswith(
+        "max fee per blob gas below"
+    )
     head = engine.head()
     options = {
         "parent_hash": head.hash,
@@ -162,7 +166,7 @@ def test_builder_keeps_the_blob_limit_and_blob_fee(blobs):
         "parent_beacon_block_root": b"\x00" * 32,
     }
     built = build_payload(engine, node.pool, max_blobs=3, **options)
-    # The best tip fits; the second would make 4 blobs; the third pays no blob fee.
+    # The best tip fits; the second would make 4 blobs.
     assert built.transaction_hashes == (best,)
     assert len(built.blobs_bundle.blobs) == 2
     everything = build_payload(engine, node.pool, max_blobs=9, **options)
@@ -219,3 +223,67 @@ def test_rpc_shows_pooled_blob_transaction(blobs):
     assert view["blobVersionedHashes"] == [
         "0x" + kzg.kzg_commitment_to_versioned_hash(blobs[0][1]).hex()
     ]
+
+
+def sign_blob_create(blobs, sender: int, *, max_fee_per_blob_gas: int = 10**9) -> bytes:
+    """Return, in network form, a blob transaction with no `to`: a contract creation, which
+    EIP-4844 forbids and eth-account refuses to sign, so it is signed here field by field."""
+    blob, commitment, proof, _ = blobs[0]
+    versioned_hash = kzg.kzg_commitment_to_versioned_hash(commitment)
+    # chain_id, nonce, max_priority_fee_per_gas, max_fee_per_gas, gas, to, value, data,
+    # access_list, max_fee_per_blob_gas, blob_versioned_hashes.
+    fields = [DEV_CHAIN_ID, 0, 10**9, 10**10, 100_000, b"", 0, b"\x60\x00"]
+    fields += [[], max_fee_per_blob_gas, [versioned_hash]]
+    signature = keys.PrivateKey(ACCOUNTS[sender][1]).sign_msg_hash(
+        keccak(b"\x03" + rlp.encode(fields))
+    )
+    body = fields + [signature.v, signature.r, signature.s]
+    return b"\x03" + rlp.encode([body, [blob], [commitment], [proof]])
+
+
+def test_pool_rejects_blob_contract_creation(blobs):
+    node = new_node()
+    assert rejection(node, sign_blob_create(blobs, 0)).startswith("blob transaction of type create")
+
+
+def test_pool_rejects_zero_blob_fee_cap(blobs):
+    node = new_node()
+    raw, _ = sign_blob(blobs, 0, 0, [0], max_fee_per_blob_gas=0)
+    assert rejection(node, raw) == "max fee per blob gas below the minimum blob base fee"
+
+
+def test_engine_rejects_blob_contract_creation(blobs):
+    from test_engine_batch import rehash
+
+    from execution.payload import NewPayload
+
+    node = new_node()
+    add(node, sign_blob(blobs, 0, 0, [0])[0])
+    built = node.build()
+    canonical = split_network_form(sign_blob_create(blobs, 1))[0]
+    request = built.request
+    payload = request.payload.replace(transactions=(*request.payload.transactions, canonical))
+    tampered = rehash(NewPayload(**{**request.__dict__, "payload": payload}))
+    fresh = EmbeddedEngine.in_memory(genesis())
+    with pytest.raises(InvalidPayloadError) as raised:
+        fresh.execute_batch([tampered])
+    assert raised.value.field == "transactions"
+    assert "transaction 1 is invalid: blob transaction of type create" in str(raised.value)
+
+
+def test_blob_receipt_has_blob_gas(blobs):
+    import json
+
+    node = new_node()
+    tx_hash = add(node, sign_blob(blobs, 0, 0, [0, 1])[0])
+    node.build_block()
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "eth_getTransactionReceipt",
+        "params": ["0x" + tx_hash.hex()],
+    }
+    receipt = json.loads(node.rpc.handle(json.dumps(body).encode()))["result"]
+    assert receipt["type"] == "0x3"
+    assert int(receipt["blobGasUsed"], 16) == 2 * GAS_PER_BLOB
+    assert int(receipt["blobGasPrice"], 16) >= 1
