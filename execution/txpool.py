@@ -39,6 +39,7 @@ from execution.blobs import (
     BlobSidecarError,
     is_network_form,
     split_network_form,
+    with_cell_proofs,
 )
 from execution.errors import TransactionPoolError
 from execution.validation import transaction_rule_violation
@@ -122,8 +123,12 @@ class TransactionPool:
         price_bump_percent: int = DEFAULT_PRICE_BUMP_PERCENT,
         min_fee: int = 0,
         max_blobs_per_transaction: int = MAX_BLOBS_PER_BLOCK,
+        cell_proofs: bool = False,
     ) -> None:
         self.chain_id = chain_id
+        # Compute the cell proofs of blob transactions sent with one proof per blob, so a
+        # fulu proposer has them at hand instead of computing them in its slot.
+        self.cell_proofs = cell_proofs
         self.block_gas_limit = block_gas_limit
         self.max_transaction_bytes = max_transaction_bytes
         self.max_pool_size = max_pool_size
@@ -168,6 +173,8 @@ class TransactionPool:
         if is_network_form(raw):
             try:
                 raw, sidecar = split_network_form(raw)
+                if self.cell_proofs:
+                    sidecar = with_cell_proofs(sidecar)
             except BlobSidecarError as error:
                 raise TransactionPoolError(
                     f"invalid blob transaction: {error}", ERROR_INVALID_INPUT

@@ -55,13 +55,13 @@ def is_data_available(spec: Any, source: AvailabilitySource, block_root: bytes, 
         return True
     try:
         if fork >= Fork.FULU:
-            # Fulu: the sampled column sidecars, each checked on its own.
+            # Fulu: the sampled column sidecars. Each one's shape is checked on its own, and
+            # their cell proofs in one batch, which gives the same verdict as one batch per
+            # column (up to the batch's negligible soundness error) in a fraction of the time.
             sidecars = source.retrieve_column_sidecars(block_root)
-            return all(
-                verify_data_column_sidecar(spec, sidecar)
-                and verify_data_column_sidecar_kzg_proofs(sidecar)
-                for sidecar in sidecars
-            )
+            if not all(verify_data_column_sidecar(spec, sidecar) for sidecar in sidecars):
+                return False
+            return verify_data_column_sidecars_kzg_proofs(sidecars)
         blobs, proofs = source.retrieve_blobs_and_proofs(block_root)
         commitments = [bytes(commitment) for commitment in block.body.blob_kzg_commitments]
         if not len(blobs) == len(commitments) == len(proofs):
@@ -89,15 +89,18 @@ def verify_data_column_sidecar(spec: Any, sidecar: Any) -> bool:
     return len(sidecar.column) == commitments == len(sidecar.kzg_proofs)
 
 
-def verify_data_column_sidecar_kzg_proofs(sidecar: Any) -> bool:
-    """Check the KZG proof of every cell of the column against its blob commitment."""
-    # The column index is the cell index in every row.
-    count = len(sidecar.column)
-    if count == 0:
+def verify_data_column_sidecars_kzg_proofs(sidecars: Any) -> bool:
+    """Check the KZG proof of every cell of every column in `sidecars`, in one batch."""
+    commitments, indices, cells, proofs = [], [], [], []
+    for sidecar in sidecars:
+        # The column index is the cell index in every row.
+        for commitment, cell, proof in zip(
+            sidecar.kzg_commitments, sidecar.column, sidecar.kzg_proofs, strict=True
+        ):
+            commitments.append(bytes(commitment))
+            indices.append(int(sidecar.index))
+            cells.append(bytes(cell))
+            proofs.append(bytes(proof))
+    if not cells:
         return True
-    return kzg.verify_cell_kzg_proof_batch(
-        [bytes(commitment) for commitment in sidecar.kzg_commitments],
-        [int(sidecar.index)] * count,
-        [bytes(cell) for cell in sidecar.column],
-        [bytes(proof) for proof in sidecar.kzg_proofs],
-    )
+    return kzg.verify_cell_kzg_proof_batch(commitments, indices, cells, proofs)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from caplin.config.constants import FAR_FUTURE_EPOCH
 from caplin.config.custom import chain_identity, load_custom_config, load_genesis_state
 from caplin.config.forks import Fork
 from caplin.errors import BlockProcessingError, ConfigError, StorageError
@@ -177,7 +178,12 @@ def open_dev_chain(
         db.close()
         engine.close()
         raise
-    txpool = TransactionPool(engine.chain_id, block_gas_limit=lambda: engine.head().gas_limit)
+    fulu_scheduled = int(getattr(spec, "FULU_FORK_EPOCH", FAR_FUTURE_EPOCH)) != FAR_FUTURE_EPOCH
+    txpool = TransactionPool(
+        engine.chain_id,
+        block_gas_limit=lambda: engine.head().gas_limit,
+        cell_proofs=fulu_scheduled,
+    )
     return DevChain(spec, db, chain, engine, txpool, keys, genesis_time, created)
 
 
