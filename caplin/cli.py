@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="staticpeers",
         type=_csv,
         default=[],
-        help="multiaddrs",
+        help="comma-separated peers to keep connected: /ip4/.../tcp/.../p2p/<id> multiaddrs or "
+        "enr: records",
     )
     _flag(
         caplin, "--caplin.max-peer-count", dest="max_peers", type=int, default=64, help="peer limit"

@@ -157,6 +157,13 @@ def split_network_form(raw: bytes) -> tuple[bytes, BlobSidecar]:
     for index, (commitment, versioned_hash) in enumerate(
         zip(commitments, versioned_hashes, strict=True)
     ):
+        if not isinstance(versioned_hash, bytes) or len(versioned_hash) != 32:
+            raise BlobSidecarError(f"versioned hash {index} is not 32 bytes")
+        if versioned_hash[:1] != b"\x01":
+            raise BlobSidecarError(
+                f"versioned hash {index} has version 0x{versioned_hash[:1].hex()}, expected "
+                "0x01 (VERSIONED_HASH_VERSION_KZG)"
+            )
         if kzg.kzg_commitment_to_versioned_hash(commitment) != versioned_hash:
             raise BlobSidecarError(f"commitment {index} does not match its versioned hash")
     try:
