@@ -10,8 +10,17 @@ from typing import Any
 
 from caplin.config.forks import Fork
 from caplin.crypto import kzg
-from caplin.merkle import compute_merkle_proof, get_generalized_index
-from caplin.peerdas import compute_signed_block_header, get_data_column_sidecars_from_block
+from caplin.merkle import (
+    compute_merkle_proof,
+    get_generalized_index,
+    get_subtree_index,
+    is_valid_merkle_branch,
+)
+from caplin.peerdas import (
+    compute_signed_block_header,
+    get_data_column_sidecars_from_block,
+    verify_kzg_commitments_inclusion_proof,
+)
 
 
 def build_sidecars(
@@ -93,3 +102,33 @@ def blobs_of(spec: Any, block: Any, sidecars: Sequence[Any]) -> list[bytes] | No
     return [
         b"".join(bytes(columns[index].column[row]) for index in range(half)) for row in range(count)
     ]
+
+
+def sidecar_matches_block(spec: Any, sidecar: Any, signed_block: Any) -> bool:
+    """Return whether `sidecar` belongs to `signed_block`: its header is the block's signed
+    header and its commitments are proven to be the block's by the inclusion proof."""
+    block = signed_block.message
+    header = sidecar.signed_block_header
+    if bytes(header.message.hash_tree_root()) != bytes(block.hash_tree_root()):
+        return False
+    if bytes(header.signature) != bytes(signed_block.signature):
+        return False
+    commitments = block.body.blob_kzg_commitments
+    body_root = bytes(block.body.hash_tree_root())
+    if hasattr(sidecar, "column"):
+        return list(sidecar.kzg_commitments) == list(commitments) and (
+            verify_kzg_commitments_inclusion_proof(
+                spec, sidecar.kzg_commitments, sidecar.kzg_commitments_inclusion_proof, body_root
+            )
+        )
+    index = int(sidecar.index)
+    if index >= len(commitments) or bytes(sidecar.kzg_commitment) != bytes(commitments[index]):
+        return False
+    gindex = get_generalized_index(type(block.body), "blob_kzg_commitments", index)
+    return is_valid_merkle_branch(
+        bytes(sidecar.kzg_commitment.hash_tree_root()),
+        [bytes(node) for node in sidecar.kzg_commitment_inclusion_proof],
+        int(spec.KZG_COMMITMENT_INCLUSION_PROOF_DEPTH),
+        get_subtree_index(gindex),
+        body_root,
+    )

@@ -18,6 +18,7 @@ from typing import Any
 
 import trio
 
+from caplin.blobs import sidecar_matches_block
 from caplin.config.forks import Fork
 from caplin.errors import CaplinError
 from caplin.transition.helpers import compute_start_slot_at_epoch
@@ -285,9 +286,17 @@ class RangeSync:
             log.info("sidecars by range failed peer=%s error=%r", peer, error)
             self.host.penalize(peer, PENALTY_FAILED_REQUEST, "sidecars by range failed")
             return False
+        blocks_by_root = {bytes(b.message.hash_tree_root()): b for b in with_blobs}
         by_root: dict[bytes, list[Any]] = {}
         for sidecar in sidecars:
             root = bytes(sidecar.signed_block_header.message.hash_tree_root())
+            signed_block = blocks_by_root.get(root)
+            # Sidecars of other blocks, or not proven to be the block's, are never stored or
+            # served: the peer sent invalid data.
+            if signed_block is None or not sidecar_matches_block(self.spec, sidecar, signed_block):
+                log.info("sidecar does not match its block peer=%s root=0x%s", peer, root.hex())
+                self.host.penalize(peer, PENALTY_INVALID_BLOCK, "range sync: invalid sidecar")
+                return False
             by_root.setdefault(root, []).append(sidecar)
         for root, found in by_root.items():
             availability.offer(root, found)

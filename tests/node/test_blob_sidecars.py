@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from caplin.blobs import blobs_of, build_sidecars
+from caplin.blobs import blobs_of, build_sidecars, sidecar_matches_block
 from caplin.config.forks import Fork
 from caplin.crypto import kzg
 from caplin.merkle import get_generalized_index, get_subtree_index, is_valid_merkle_branch
@@ -86,6 +86,16 @@ def test_blob_block_stored_and_replayed(tmp_path, blobs, fork, expected_sidecars
         assert [int(sidecar.index) for sidecar in sidecars] == list(range(expected_sidecars))
         assert blobs_of(dev.spec, signed.message, sidecars) == [blobs[0][0], blobs[1][0]]
         check_inclusion_proofs(dev, sidecars)
+        assert all(sidecar_matches_block(dev.spec, sidecar, signed) for sidecar in sidecars)
+        resigned = sidecars[0].copy()
+        resigned.signed_block_header.signature = b"\x01" * 96
+        assert not sidecar_matches_block(dev.spec, resigned, signed)
+        if fork == "electra":
+            # A blob sidecar's index selects the commitment its inclusion proof is for. A
+            # column's index is checked later, by the KZG proofs of its cells.
+            moved = sidecars[1].copy()
+            moved.index = 0
+            assert not sidecar_matches_block(dev.spec, moved, signed)
         head = dev.chain.snapshot.head_root
     finally:
         dev.close()
