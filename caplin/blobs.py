@@ -34,9 +34,9 @@ def build_sidecars(
 
     Before fulu, `proofs` contains one blob KZG proof per blob and the result is one
     `BlobSidecar` per blob. From fulu on the result is every `DataColumnSidecar` of the
-    block; `cell_proofs` (`CELLS_PER_EXT_BLOB` per blob, as EIP-7594 transactions carry
-    them) saves computing the proofs again, and without them the cells and proofs are
-    computed from the blobs.
+    block. Its cell proofs come from `cell_proofs` (`CELLS_PER_EXT_BLOB` per blob, as
+    EIP-7594 transactions carry them) when given, and are computed from the blobs when
+    not.
     """
     block = signed_block.message
     commitments = [bytes(commitment) for commitment in block.body.blob_kzg_commitments]

@@ -263,44 +263,51 @@ class RangeSync:
 
     async def _fetch_blob_data(self, peer: str, blocks: list[Any]) -> bool:
         """Download the sidecars of the batch's blocks that carry blobs and offer them to
-        their import. Returns False when the peer failed to send them."""
+        their import. Returns False when the peer failed to send them or sent invalid ones."""
         with_blobs = [b for b in blocks if len(getattr(b.message.body, "blob_kzg_commitments", ()))]
-        # Blob sidecars before fulu, data column sidecars from fulu on.
-        blob_blocks = [b for b in with_blobs if self.spec.fork_of(b) < Fork.FULU]
-        column_blocks = [b for b in with_blobs if self.spec.fork_of(b) >= Fork.FULU]
-        availability = self.chain.availability
-        sidecars: list[Any] = []
+        if not with_blobs:
+            return True
         try:
-            if blob_blocks:
-                start_slot, count = _slot_range(blob_blocks)
-                sidecars += await self.host.blob_sidecars_by_range(peer, start_slot, count)
-            if column_blocks:
-                start_slot, count = _slot_range(column_blocks)
-                columns = availability.custody_columns
-                if columns is None:
-                    columns = list(range(int(self.spec.NUMBER_OF_COLUMNS)))
-                sidecars += await self.host.data_column_sidecars_by_range(
-                    peer, start_slot, count, columns
-                )
+            sidecars = await self._download_sidecars(peer, with_blobs)
         except Exception as error:  # codec errors, timeouts and py-libp2p stream errors
             log.info("sidecars by range failed peer=%s error=%r", peer, error)
             self.host.penalize(peer, PENALTY_FAILED_REQUEST, "sidecars by range failed")
             return False
+
         blocks_by_root = {bytes(b.message.hash_tree_root()): b for b in with_blobs}
         by_root: dict[bytes, list[Any]] = {}
         for sidecar in sidecars:
             root = bytes(sidecar.signed_block_header.message.hash_tree_root())
             signed_block = blocks_by_root.get(root)
             # Sidecars of other blocks, or not proven to be the block's, are never stored or
-            # served: the peer sent invalid data.
+            # served, because the peer sent invalid data.
             if signed_block is None or not sidecar_matches_block(self.spec, sidecar, signed_block):
                 log.info("sidecar does not match its block peer=%s root=0x%s", peer, root.hex())
                 self.host.penalize(peer, PENALTY_INVALID_BLOCK, "range sync: invalid sidecar")
                 return False
             by_root.setdefault(root, []).append(sidecar)
         for root, found in by_root.items():
-            availability.offer(root, found)
+            self.chain.availability.offer(root, found)
         return True
+
+    async def _download_sidecars(self, peer: str, with_blobs: list[Any]) -> list[Any]:
+        """Request blob sidecars for blocks before fulu and the custody columns' sidecars for
+        fulu blocks, each over the slots those blocks span."""
+        blob_blocks = [b for b in with_blobs if self.spec.fork_of(b) < Fork.FULU]
+        column_blocks = [b for b in with_blobs if self.spec.fork_of(b) >= Fork.FULU]
+        sidecars: list[Any] = []
+        if blob_blocks:
+            start_slot, count = _slot_range(blob_blocks)
+            sidecars += await self.host.blob_sidecars_by_range(peer, start_slot, count)
+        if column_blocks:
+            start_slot, count = _slot_range(column_blocks)
+            columns = self.chain.availability.custody_columns
+            if columns is None:
+                columns = list(range(int(self.spec.NUMBER_OF_COLUMNS)))
+            sidecars += await self.host.data_column_sidecars_by_range(
+                peer, start_slot, count, columns
+            )
+        return sidecars
 
     def _import_batch(self, blocks: list[Any]) -> None:
         # One engine batch for every payload first, so each block's import finds its payload run.
