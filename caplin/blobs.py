@@ -21,6 +21,7 @@ from caplin.peerdas import (
     get_data_column_sidecars_from_block,
     verify_kzg_commitments_inclusion_proof,
 )
+from forkchoice.availability import verify_data_column_sidecars_kzg_proofs
 
 
 def build_sidecars(
@@ -131,4 +132,18 @@ def sidecar_matches_block(spec: Any, sidecar: Any, signed_block: Any) -> bool:
         int(spec.KZG_COMMITMENT_INCLUSION_PROOF_DEPTH),
         get_subtree_index(gindex),
         body_root,
+    )
+
+
+def verify_sidecar_proofs(sidecars: Sequence[Any]) -> bool:
+    """Check the KZG proofs of blob sidecars, or of every cell of data column sidecars, in
+    one batch."""
+    if not sidecars:
+        return True
+    if hasattr(sidecars[0], "column"):
+        return verify_data_column_sidecars_kzg_proofs(sidecars)
+    return kzg.verify_blob_kzg_proof_batch(
+        [bytes(sidecar.blob) for sidecar in sidecars],
+        [bytes(sidecar.kzg_commitment) for sidecar in sidecars],
+        [bytes(sidecar.kzg_proof) for sidecar in sidecars],
     )

@@ -25,7 +25,7 @@ from __future__ import annotations
 import heapq
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eth.vm.forks.prague.blocks import PragueBlock
@@ -164,6 +164,18 @@ class TransactionPool:
                 balance=balance,
                 cost=cost,
             )
+        if self.cell_proofs and pooled.sidecar is not None and not pooled.sidecar.cell_proofs:
+            # The costliest step comes last, once every cheaper check has passed.
+            with self._lock:
+                known = pooled.hash in self._by_hash
+            if known:
+                raise TransactionPoolError("already known", ERROR_REJECTED)
+            try:
+                pooled = replace(pooled, sidecar=with_cell_proofs(pooled.sidecar))
+            except BlobSidecarError as error:
+                raise TransactionPoolError(
+                    f"invalid blob transaction: {error}", ERROR_INVALID_INPUT
+                ) from None
         with self._lock:
             self._insert(pooled)
         return pooled.hash
@@ -173,8 +185,6 @@ class TransactionPool:
         if is_network_form(raw):
             try:
                 raw, sidecar = split_network_form(raw)
-                if self.cell_proofs:
-                    sidecar = with_cell_proofs(sidecar)
             except BlobSidecarError as error:
                 raise TransactionPoolError(
                     f"invalid blob transaction: {error}", ERROR_INVALID_INPUT

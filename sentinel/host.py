@@ -11,6 +11,7 @@ exposes the client side as `request`, `status`, `ping`, `metadata`,
 `blocks_by_range` and `blocks_by_root`.
 """
 
+import itertools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -591,8 +592,9 @@ class SentinelHost:
         if result is None:
             raise NotImplementedError(f"{protocol.name}: no data for this request")
         is_single = hasattr(result, "encode_bytes")
-        items = [result] if is_single else list(result)
         limit = protocol.max_responses(self.spec, request)
+        # Reading stops at the response limit: a provider may yield more than may be sent.
+        items = [result] if is_single else list(itertools.islice(result, limit))
         return self._chunks(protocol, items, limit, slot_of)
 
     def _block_chunks(

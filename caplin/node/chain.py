@@ -53,6 +53,11 @@ class NodeStore(Store):
         expect(signed_block.message)
         try:
             return super().on_block(signed_block, optimistic=optimistic)
+        except CaplinError:
+            # Downloaded sidecars of a block that failed may be wrong: a later download of
+            # the same block must not find them.
+            self.availability.discard_offers(bytes(signed_block.message.hash_tree_root()))
+            raise
         finally:
             expect(None)
 
@@ -220,6 +225,9 @@ class BeaconChain:
         anchor_slot = int(anchor_block.message.slot)
         replayed = 0
         started = time.perf_counter()
+        # Stored blocks were available when first imported; replay needs only their stored
+        # sidecars, whatever columns the node custodies now.
+        self.availability.replaying = True
         for slot, root in self.db.block_slots(anchor_slot + 1):
             signed_block = self.db.block(root)
             try:
@@ -232,6 +240,7 @@ class BeaconChain:
             self._index[root] = (slot, bytes(signed_block.message.parent_root))
             replayed += 1
 
+        self.availability.replaying = False
         store.verify_signatures = True
         store.advanced_states = {}
         store.produced = {}
@@ -291,6 +300,10 @@ class BeaconChain:
     def sidecars(self, root: bytes) -> list[Any]:
         """Return the stored blob or data column sidecars of block `root`, by index."""
         return self.db.sidecars(root)
+
+    def sidecar(self, root: bytes, index: int) -> Any | None:
+        """Return the stored sidecar of block `root` at a blob index or column, or None."""
+        return self.db.sidecar(root, index)
 
     def offer_produced(self, root: bytes, post_state: Any, sigs: SignatureBatch) -> None:
         """Hand the production post-state and unverified signatures of our own block `root`

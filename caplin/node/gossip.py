@@ -70,8 +70,11 @@ class NodeGossip:
         self.duties = SubnetDuties()
         # Messages applied per topic name (accepted by validation and taken by the handler).
         self.applied: Counter[str] = Counter()
-        # Gossip blocks whose blob data had not arrived, by block root (see `_on_block`).
+        # Gossip blocks whose blob data had not arrived, by block root (see `_on_block`),
+        # and the roots whose import is being retried.
         self._awaiting_data: dict[bytes, Any] = {}
+        self._retrying: set[bytes] = set()
+        self._retry_again: set[bytes] = set()
         self._readers: dict[str, trio.CancelScope] = {}
         self._duties_key: tuple[int, int] | None = None
         self._record_digest: bytes | None = None
@@ -232,9 +235,13 @@ class NodeGossip:
         except BlockNotReadyError as error:
             if error.rule == "data_available":
                 # Its sidecars may still be on their way: they retry the import on arrival.
-                self._awaiting_data[bytes(signed_block.message.hash_tree_root())] = signed_block
+                root = bytes(signed_block.message.hash_tree_root())
+                self._awaiting_data[root] = signed_block
                 self._drop_stale_awaiting(slot)
                 log.debug("gossip block waits for its blob data slot=%d", slot)
+                # The last sidecar may have come while the import ran, before the block
+                # was waiting, so one retry now.
+                await self._retry_awaiting(root)
                 return False
             log.info("gossip block not imported slot=%d error=%s", slot, error)
             self.network.sync.wake(seen_slot=slot)
@@ -249,9 +256,22 @@ class NodeGossip:
 
     async def _retry_awaiting(self, block_root: bytes) -> None:
         """Import a gossip block that waited for blob data, once a sidecar of it arrives."""
-        signed_block = self._awaiting_data.get(block_root)
-        if signed_block is None:
+        if block_root in self._retrying:
+            # A retry is running and may have looked before this sidecar came: it runs again.
+            self._retry_again.add(block_root)
             return
+        self._retrying.add(block_root)
+        try:
+            while (signed_block := self._awaiting_data.get(block_root)) is not None:
+                self._retry_again.discard(block_root)
+                await self._import_awaiting(block_root, signed_block)
+                if block_root not in self._retry_again:
+                    break
+        finally:
+            self._retrying.discard(block_root)
+            self._retry_again.discard(block_root)
+
+    async def _import_awaiting(self, block_root: bytes, signed_block: Any) -> None:
         try:
             await trio.to_thread.run_sync(self.chain.import_block, signed_block)
         except BlockNotReadyError as error:

@@ -240,8 +240,8 @@ class NodeNetwork:
         for root, index in identifiers:
             sidecar = self.sidecars.blob_sidecar(root, index)
             if sidecar is None:
-                sidecar = self._stored_sidecar(bytes(root), int(index))
-            if sidecar is not None:
+                sidecar = self.chain.sidecar(bytes(root), int(index))
+            if sidecar is not None and not hasattr(sidecar, "column"):
                 found.append(sidecar)
         return found
 
@@ -253,8 +253,8 @@ class NodeNetwork:
             for column in columns:
                 sidecar = self.sidecars.data_column_sidecar(root, column)
                 if sidecar is None:
-                    sidecar = self._stored_sidecar(bytes(root), int(column))
-                if sidecar is not None:
+                    sidecar = self.chain.sidecar(bytes(root), int(column))
+                if sidecar is not None and hasattr(sidecar, "column"):
                     found.append(sidecar)
         return found
 
@@ -262,28 +262,29 @@ class NodeNetwork:
         """Yield the stored blob sidecars of canonical blocks in [start_slot, start_slot + count),
         by slot and index."""
         for root in self._canonical_roots(start_slot, count):
-            yield from self.chain.sidecars(root)
+            for sidecar in self.chain.sidecars(root):
+                if not hasattr(sidecar, "column"):
+                    yield sidecar
 
     def data_column_sidecars_by_range(
         self, start_slot: int, count: int, columns: list[int]
     ) -> Iterable[Any]:
         """Yield the stored `columns` sidecars of canonical blocks in the range, by slot."""
-        wanted = {int(column) for column in columns}
+        wanted = sorted({int(column) for column in columns})
         for root in self._canonical_roots(start_slot, count):
-            yield from (s for s in self.chain.sidecars(root) if int(s.index) in wanted)
+            for column in wanted:
+                sidecar = self.chain.sidecar(root, column)
+                if sidecar is not None and hasattr(sidecar, "column"):
+                    yield sidecar
 
     def _canonical_roots(self, start_slot: int, count: int) -> Iterator[bytes]:
+        # A request covers at most MAX_REQUEST_BLOCKS_DENEB slots, as the p2p spec bounds it.
+        count = min(int(count), int(self.spec.MAX_REQUEST_BLOCKS_DENEB))
         head_slot = self.chain.snapshot.head_slot
         for slot in range(start_slot, min(start_slot + count, head_slot + 1)):
             root = self.chain.canonical_root_at_slot(slot)
             if root is not None:
                 yield root
-
-    def _stored_sidecar(self, root: bytes, index: int) -> Any | None:
-        for sidecar in self.chain.sidecars(root):
-            if int(sidecar.index) == index:
-                return sidecar
-        return None
 
     async def publish_sidecars(self, sidecars: list[Any]) -> None:
         """Publish our block's blob or data column sidecars, each on its subnet.
@@ -297,7 +298,7 @@ class NodeNetwork:
                 subnet = compute_subnet_for_data_column_sidecar(self.spec, int(sidecar.index))
                 # Each peer subscribes to its custody subnets only. py-libp2p 0.8 queues a
                 # message for every connected peer outside the topic (up to 100 per peer,
-                # then it drops the oldest), so columns nobody subscribes to are not sent.
+                # then it drops the oldest), so columns without a subscribed peer are not sent.
                 if not self.sentinel.topic_has_peers(topic, subnet):
                     continue
             else:

@@ -27,7 +27,7 @@ from beacon_api.event_bus import (
     FinalizedCheckpointEvent,
     HeadEvent,
 )
-from caplin.blobs import build_sidecars
+from caplin.blobs import build_sidecars, verify_sidecar_proofs
 from caplin.config.constants import DOMAIN_BEACON_ATTESTER
 from caplin.config.forks import Fork
 from caplin.crypto import bls
@@ -372,11 +372,18 @@ class NodeChainReader:
                         kzg_proofs if fulu else (),
                     )
                 )
+                # Every sidecar is checked, not only the custody columns fork choice
+                # samples, because all of them are stored and published.
+                valid = await trio.to_thread.run_sync(verify_sidecar_proofs, sidecars)
             except (ValueError, CaplinError) as error:
                 return BlockImportResult(
                     BlockImportStatus.INVALID, root, f"blob sidecars not built: {error}"
                 )
-            self._chain.availability.offer(root, sidecars)
+            if not valid:
+                return BlockImportResult(
+                    BlockImportStatus.INVALID, root, "KZG proofs of the blobs do not verify"
+                )
+            self._chain.availability.offer(root, sidecars, own=True)
         try:
             await trio.to_thread.run_sync(self._chain.import_block, signed_block)
         except CaplinError as error:

@@ -25,6 +25,8 @@ class NodeAvailability:
     interface receives only its root but the result depends on its blob commitments.
     `custody_columns` are the columns this node must hold of each fulu block; None means
     all of them, as for a node without peers, which builds every column itself.
+    While `replaying` is set (the restart replay of stored blocks, which were available
+    when first imported), a fulu block needs only the columns stored with it.
     """
 
     def __init__(self, spec: Any, db: Any, pool: Any = None) -> None:
@@ -32,43 +34,62 @@ class NodeAvailability:
         self.db = db
         self.pool = pool
         self.custody_columns: list[int] | None = None
-        self._offered: dict[bytes, list[Any]] = {}
+        self.replaying = False
+        self._offered: dict[bytes, dict[int, Any]] = {}
+        # Roots whose offered sidecars this node built and checked itself (its proposals).
+        self._own: set[bytes] = set()
         self._block: Any = None
         # The root and sidecars of the last block found available; imports run one at a time.
         self._found: tuple[bytes, list[Any]] = (b"", [])
         self._lock = threading.Lock()
 
-    def offer(self, block_root: bytes, sidecars: Sequence[Any]) -> None:
-        """Make `sidecars` of block `block_root` available to its import: our own block's,
-        or those range sync downloaded with the block. Later offers add to earlier ones."""
+    def offer(self, block_root: bytes, sidecars: Sequence[Any], own: bool = False) -> None:
+        """Make `sidecars` of block `block_root` available to its import.
+
+        `own` marks sidecars this node built and checked itself: all of them are stored
+        with the block. Of other offers (range sync downloads) only those the availability
+        check verified are. A later offer replaces an earlier one's sidecar of the same
+        index, so one bad download does not block the block for good.
+        """
+        root = bytes(block_root)
         with self._lock:
             while len(self._offered) >= MAX_OFFERED_BLOCKS:
                 # Offers of blocks that never imported; the oldest go first.
-                del self._offered[next(iter(self._offered))]
-            offered = self._offered.setdefault(bytes(block_root), [])
-            known = {int(sidecar.index) for sidecar in offered}
-            offered.extend(s for s in sidecars if int(s.index) not in known)
+                oldest = next(iter(self._offered))
+                del self._offered[oldest]
+                self._own.discard(oldest)
+            offered = self._offered.setdefault(root, {})
+            offered.update((int(sidecar.index), sidecar) for sidecar in sidecars)
+            if own:
+                self._own.add(root)
 
-    def forget_offers(self) -> None:
-        """Drop every offered sidecar (of blocks that did not import)."""
+    def discard_offers(self, block_root: bytes) -> None:
+        """Drop the offered sidecars of `block_root` unless this node built them (its import
+        failed, so they may be wrong)."""
+        root = bytes(block_root)
         with self._lock:
-            self._offered.clear()
+            if root not in self._own:
+                self._offered.pop(root, None)
 
     def expect_block(self, block: Any) -> None:
         self._block = block
 
     def take_found(self, block_root: bytes) -> list[Any]:
         """Return and forget the sidecars of `block_root` to store with it: those that made
-        it available, and every offered one (our own block's columns beyond our custody)."""
+        it available and, for our own block, every other one we built."""
+        root = bytes(block_root)
         with self._lock:
-            offered = self._offered.pop(bytes(block_root), [])
-            root, sidecars = self._found
+            offered = self._offered.pop(root, {})
+            own = root in self._own
+            self._own.discard(root)
+            found_root, sidecars = self._found
             self._found = (b"", [])
-        if root != bytes(block_root):
+        if found_root != root:
             sidecars = []
-        indices = {int(sidecar.index) for sidecar in sidecars}
-        extra = [sidecar for sidecar in offered if int(sidecar.index) not in indices]
-        return sorted(sidecars + extra, key=lambda sidecar: int(sidecar.index))
+        if own:
+            indices = {int(sidecar.index) for sidecar in sidecars}
+            sidecars = sidecars + [s for i, s in offered.items() if i not in indices]
+        return sorted(sidecars, key=lambda sidecar: int(sidecar.index))
 
     # --- AvailabilitySource ---------------------------------------------------------------
 
@@ -83,9 +104,12 @@ class NodeAvailability:
     def retrieve_column_sidecars(self, block_root: bytes) -> list[Any]:
         if self._commitment_count() == 0:
             return []
-        columns = self.custody_columns
-        if columns is None:
-            columns = list(range(int(self.spec.NUMBER_OF_COLUMNS)))
+        if self.replaying:
+            columns = [int(sidecar.index) for sidecar in self.db.sidecars(bytes(block_root))]
+        else:
+            columns = self.custody_columns
+            if columns is None:
+                columns = list(range(int(self.spec.NUMBER_OF_COLUMNS)))
         # A column of other commitments (from a faulty or hostile peer) is not this block's.
         commitments = list(self._block.body.blob_kzg_commitments)
         sidecars = [
@@ -93,7 +117,7 @@ class NodeAvailability:
             for sidecar in self._collect(bytes(block_root), columns, self._pooled_column)
             if list(sidecar.kzg_commitments) == commitments
         ]
-        if len(sidecars) < len(columns):
+        if not columns or len(sidecars) < len(columns):
             raise DataUnavailable(f"{len(sidecars)} of {len(columns)} custody columns found")
         self._remember(block_root, sidecars)
         return sidecars
@@ -107,7 +131,7 @@ class NodeAvailability:
     def _collect(self, root: bytes, indices: Any, pooled: Any) -> list[Any]:
         """Return the sidecars of `root` at `indices` that can be found, in index order."""
         with self._lock:
-            offered = {int(sidecar.index): sidecar for sidecar in self._offered.get(root, ())}
+            offered = dict(self._offered.get(root, {}))
         stored: dict[int, Any] | None = None
         found = []
         for index in indices:

@@ -57,6 +57,11 @@ def _u64(value: int) -> bytes:
     return int(value).to_bytes(8, "big")
 
 
+def _sidecar_type(raw: bytes) -> str:
+    """Return the type name of a stored sidecar from its fork byte."""
+    return "DataColumnSidecar" if raw[0] >= int(Fork.FULU) else "BlobSidecar"
+
+
 def _after_sidecars(root: bytes) -> bytes:
     """Return a key above every `sidecars` key of block `root` (root ++ 8-byte index)."""
     return root + b"\xff" * 9
@@ -281,11 +286,7 @@ class BeaconDB:
         """Return the stored sidecars of block `root` in index order (empty when none are)."""
         with self.kv.read() as txn:
             raws = [raw for _, raw in txn.items("sidecars", root, _after_sidecars(root))]
-        result = []
-        for raw in raws:
-            name = "DataColumnSidecar" if raw[0] >= int(Fork.FULU) else "BlobSidecar"
-            result.append(self._decode(raw, name))
-        return result
+        return [self._decode(raw, _sidecar_type(raw)) for raw in raws]
 
     def has_block(self, root: bytes) -> bool:
         with self.kv.read() as txn:
@@ -331,6 +332,14 @@ class BeaconDB:
         """Return the root of the block fork choice restarts from (the last finalized block)."""
         with self.kv.read() as txn:
             return txn.get("meta", _ANCHOR)
+
+    def sidecar(self, root: bytes, index: int) -> Any | None:
+        """Return the stored sidecar of block `root` at `index` (a blob index or a column)."""
+        with self.kv.read() as txn:
+            raw = txn.get("sidecars", root + _u64(index))
+        if raw is None:
+            return None
+        return self._decode(raw, _sidecar_type(raw))
 
     def prune_sidecars(self, before_slot: int) -> int:
         """Delete the sidecars of every block below `before_slot`, in one transaction, and

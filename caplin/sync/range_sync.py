@@ -275,20 +275,45 @@ class RangeSync:
             return False
 
         blocks_by_root = {bytes(b.message.hash_tree_root()): b for b in with_blobs}
-        by_root: dict[bytes, list[Any]] = {}
+        columns = set(self._sampled_columns())
+        by_root: dict[bytes, list[Any]] = {root: [] for root in blocks_by_root}
         for sidecar in sidecars:
             root = bytes(sidecar.signed_block_header.message.hash_tree_root())
             signed_block = blocks_by_root.get(root)
-            # Sidecars of other blocks, or not proven to be the block's, are never stored or
-            # served, because the peer sent invalid data.
-            if signed_block is None or not sidecar_matches_block(self.spec, sidecar, signed_block):
+            # Sidecars of other blocks, columns not requested, or sidecars not proven to be
+            # the block's are never stored or served, because the peer sent invalid data.
+            if (
+                signed_block is None
+                or (hasattr(sidecar, "column") and int(sidecar.index) not in columns)
+                or not sidecar_matches_block(self.spec, sidecar, signed_block)
+            ):
                 log.info("sidecar does not match its block peer=%s root=0x%s", peer, root.hex())
                 self.host.penalize(peer, PENALTY_INVALID_BLOCK, "range sync: invalid sidecar")
                 return False
-            by_root.setdefault(root, []).append(sidecar)
+            by_root[root].append(sidecar)
         for root, found in by_root.items():
+            wanted = len(blocks_by_root[root].message.body.blob_kzg_commitments)
+            if self.spec.fork_of(blocks_by_root[root]) >= Fork.FULU:
+                wanted = len(columns)
+            if len(found) < wanted:
+                # The peer may not custody these columns (or has pruned the blobs): the next
+                # peer is tried, and nothing is held against this one.
+                log.info(
+                    "peer lacks sidecars peer=%s root=0x%s found=%d wanted=%d",
+                    peer,
+                    root.hex(),
+                    len(found),
+                    wanted,
+                )
+                return False
             self.chain.availability.offer(root, found)
         return True
+
+    def _sampled_columns(self) -> list[int]:
+        columns = self.chain.availability.custody_columns
+        if columns is None:
+            return list(range(int(self.spec.NUMBER_OF_COLUMNS)))
+        return list(columns)
 
     async def _download_sidecars(self, peer: str, with_blobs: list[Any]) -> list[Any]:
         """Request blob sidecars for blocks before fulu and the custody columns' sidecars for
@@ -301,11 +326,8 @@ class RangeSync:
             sidecars += await self.host.blob_sidecars_by_range(peer, start_slot, count)
         if column_blocks:
             start_slot, count = _slot_range(column_blocks)
-            columns = self.chain.availability.custody_columns
-            if columns is None:
-                columns = list(range(int(self.spec.NUMBER_OF_COLUMNS)))
             sidecars += await self.host.data_column_sidecars_by_range(
-                peer, start_slot, count, columns
+                peer, start_slot, count, self._sampled_columns()
             )
         return sidecars
 

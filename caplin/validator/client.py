@@ -191,7 +191,7 @@ class ValidatorClient:
         self.chain.offer_produced(root, produced.post_state, produced.sigs)
         self.last_sidecars = produced.sidecars
         if produced.sidecars:
-            self.chain.availability.offer(root, produced.sidecars)
+            self.chain.availability.offer(root, produced.sidecars, own=True)
         result = self.chain.import_block(signed_block)
         self.proposed += 1
         log.info(

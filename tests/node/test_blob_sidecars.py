@@ -157,3 +157,58 @@ def test_build_sidecars_rejects_blob_count(tmp_path, blobs):
             build_sidecars(dev.spec, signed, [blobs[0][0]], [blobs[0][2]])
     finally:
         dev.close()
+
+
+def test_replay_accepts_stored_custody_columns(tmp_path, blobs):
+    # A node on a network stores only its custody columns of a block from a peer. Its restart
+    # replays that block before the network (and so the custody set) is known.
+    dev = open_past_chain(tmp_path, "fulu", slots=8, validators=VALIDATORS)
+    try:
+        client = ValidatorClient(dev.chain, dev.keys, engine=dev.engine, txpool=dev.txpool)
+        drive(dev, client, 1, 1)
+        add_blob_transaction(dev, blobs)
+        drive(dev, client, 2, 3)
+        root, _ = blob_block(dev)
+        head = dev.chain.snapshot.head_root
+        with dev.db.kv.write() as txn:
+            for column in range(4, 128):
+                txn.delete("sidecars", root + column.to_bytes(8, "big"))
+        assert len(dev.db.sidecars(root)) == 4
+    finally:
+        dev.close()
+    dev = open_dev_chain(tmp_path, DevParameters(validators=VALIDATORS, genesis_fork="fulu"))
+    try:
+        assert dev.chain.snapshot.head_root == head
+        assert root in dev.chain.store.blocks
+        assert dev.chain.availability.replaying is False
+    finally:
+        dev.close()
+
+
+def test_failed_download_does_not_block_block(tmp_path, blobs):
+    dev = open_past_chain(tmp_path, "electra", slots=8, validators=VALIDATORS)
+    try:
+        client = ValidatorClient(dev.chain, dev.keys, engine=dev.engine, txpool=dev.txpool)
+        drive(dev, client, 1, 1)
+        add_blob_transaction(dev, blobs)
+        state = process_slots(dev.spec, dev.chain.snapshot.head_state.copy(), 2)
+        proposer = get_beacon_proposer_index(dev.spec, state)
+        head = dev.chain.snapshot.head_root
+        types = dev.spec.types(dev.spec.fork_of(state))
+        sync_aggregate = client.sync_contributions.sync_aggregate(dev.spec, types, 1, head)
+        produced = client._produce(state, head, proposer, client.keys[proposer], [], sync_aggregate)
+        root = bytes(produced.signed_block.message.hash_tree_root())
+
+        # A peer's sidecar with a wrong proof: the import fails and the offer is dropped.
+        bad = produced.sidecars[0].copy()
+        bad.kzg_proof = produced.sidecars[1].kzg_proof
+        dev.chain.availability.offer(root, [bad, produced.sidecars[1]])
+        with pytest.raises(BlockNotReadyError):
+            dev.chain.import_block(produced.signed_block)
+        # A correct download from another peer then imports the block.
+        dev.chain.availability.offer(root, produced.sidecars)
+        dev.chain.import_block(produced.signed_block)
+        assert root in dev.chain.store.blocks
+        assert [int(s.index) for s in dev.db.sidecars(root)] == [0, 1]
+    finally:
+        dev.close()
