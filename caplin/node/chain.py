@@ -189,7 +189,7 @@ class BeaconChain:
         # and the conflicting blocks when finality advances.
         self._index: dict[bytes, tuple[int, bytes]] = {}
         self._deferred: list[BlockWrite] = []
-        self._storing: tuple[bytes, Any] | None = None
+        self._storing: tuple[bytes, Any, list[Any]] | None = None
         # Writes that failed, oldest first, with every write after them (see `_write`).
         self._unwritten: list[BlockWrite] = []
         self._last_write_failure_log = -60.0
@@ -278,12 +278,13 @@ class BeaconChain:
             self.store.import_block(signed_block)
             self._index[root] = (int(block.slot), bytes(block.parent_root))
             previous_head = self.snapshot.head_root
-            # The new head is visible to readers before its block is written: `block` serves
-            # it from here until the write is done.
-            self._storing = (root, signed_block)
+            # The new head is visible to readers before its block is written: `block` and
+            # `sidecars` serve it from here until the write is done.
+            sidecars = self.availability.take_found(root)
+            self._storing = (root, signed_block, sidecars)
             try:
                 head_changed, finalized_changed = self._update_head()
-                self._persist(root, signed_block, previous_head)
+                self._persist(root, signed_block, previous_head, sidecars)
             finally:
                 self._storing = None
             self.imported_blocks += 1
@@ -298,11 +299,23 @@ class BeaconChain:
         self.store.advanced_states = {(parent_root, slot): state}
 
     def sidecars(self, root: bytes) -> list[Any]:
-        """Return the stored blob or data column sidecars of block `root`, by index."""
+        """Return the blob or data column sidecars of block `root`, by index: those of an
+        import whose write is in progress or held, else the stored ones."""
+        storing = self._storing
+        if storing is not None and storing[0] == root:
+            return list(storing[2])
+        for write in list(self._unwritten):
+            if write.block is not None and write.root == root:
+                return list(write.sidecars)
         return self.db.sidecars(root)
 
     def sidecar(self, root: bytes, index: int) -> Any | None:
-        """Return the stored sidecar of block `root` at a blob index or column, or None."""
+        """Return the sidecar of block `root` at a blob index or column, or None."""
+        storing = self._storing
+        if (storing is not None and storing[0] == root) or any(
+            write.root == root and write.block is not None for write in list(self._unwritten)
+        ):
+            return next((s for s in self.sidecars(root) if int(s.index) == index), None)
         return self.db.sidecar(root, index)
 
     def offer_produced(self, root: bytes, post_state: Any, sigs: SignatureBatch) -> None:
@@ -412,7 +425,9 @@ class BeaconChain:
 
     # --- storage -----------------------------------------------------------------------
 
-    def _persist(self, root: bytes, signed_block: Any, previous_head: bytes) -> None:
+    def _persist(
+        self, root: bytes, signed_block: Any, previous_head: bytes, sidecars: list[Any]
+    ) -> None:
         block = signed_block.message
         state = self.store.block_states[root]
         parent = self._index.get(bytes(block.parent_root))
@@ -420,7 +435,7 @@ class BeaconChain:
         epoch_boundary = compute_epoch_at_slot(self.spec, int(block.slot)) > (
             compute_epoch_at_slot(self.spec, parent_slot) if parent_slot >= 0 else -1
         )
-        self._write(self._base_write(root, signed_block))
+        self._write(self._base_write(root, signed_block, sidecars))
         # Encoding a state takes longer than the rest of an import, so states are written
         # later by `flush`. The anchor moves only with that write, so a crash before it
         # restarts from the previous anchor and replays more blocks.
@@ -540,7 +555,7 @@ class BeaconChain:
             len(self._unwritten),
         )
 
-    def _base_write(self, root: bytes, signed_block: Any) -> BlockWrite:
+    def _base_write(self, root: bytes, signed_block: Any, sidecars: list[Any]) -> BlockWrite:
         snapshot = self.snapshot
         return BlockWrite(
             root=root,
@@ -548,7 +563,7 @@ class BeaconChain:
             head=snapshot.head_root,
             justified=tuple(snapshot.justified),
             finalized=tuple(snapshot.finalized),
-            sidecars=self.availability.take_found(root),
+            sidecars=sidecars,
         )
 
     def _add_finality(self) -> None:

@@ -116,6 +116,8 @@ async def test_blob_blocks_reach_second_node(tmp_path, blobs, fork):
         await wait_for(same_head, 30, "the second node to follow the first's head")
 
         for root in (synced_root, gossip_root):
+            # A block is in fork choice a moment before its write with the sidecars lands.
+            await wait_for(lambda r=root: second.chain.sidecars(r), 10, "the stored sidecars")
             stored = second.chain.sidecars(root)
             if Fork.from_name(fork) >= Fork.FULU:
                 custody = second.chain.availability.custody_columns
