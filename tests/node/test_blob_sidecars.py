@@ -50,6 +50,16 @@ def blob_block(dev):
     raise AssertionError("no block with blob commitments on the head chain")
 
 
+def produce_without_import(dev, client, slot: int):
+    """Produce the block of `slot` on the head as the proposer duty does, without importing it."""
+    state = process_slots(dev.spec, dev.chain.snapshot.head_state.copy(), slot)
+    proposer = get_beacon_proposer_index(dev.spec, state)
+    head = dev.chain.snapshot.head_root
+    types = dev.spec.types(dev.spec.fork_of(state))
+    sync_aggregate = client.sync_contributions.sync_aggregate(dev.spec, types, slot - 1, head)
+    return client._produce(state, head, proposer, client.keys[proposer], [], sync_aggregate)
+
+
 def check_inclusion_proofs(dev, sidecars) -> None:
     spec = dev.spec
     for sidecar in sidecars:
@@ -116,13 +126,8 @@ def test_block_without_sidecars_not_imported(tmp_path, blobs, fork):
         client = ValidatorClient(dev.chain, dev.keys, engine=dev.engine, txpool=dev.txpool)
         drive(dev, client, 1, 1)
         add_blob_transaction(dev, blobs)
-        # Produce the block as the proposer duty does, but import it with no sidecars offered.
-        state = process_slots(dev.spec, dev.chain.snapshot.head_state.copy(), 2)
-        proposer = get_beacon_proposer_index(dev.spec, state)
-        head = dev.chain.snapshot.head_root
-        types = dev.spec.types(dev.spec.fork_of(state))
-        sync_aggregate = client.sync_contributions.sync_aggregate(dev.spec, types, 1, head)
-        produced = client._produce(state, head, proposer, client.keys[proposer], [], sync_aggregate)
+        # The block of slot 2, imported first with no sidecars offered.
+        produced = produce_without_import(dev, client, 2)
         assert len(produced.signed_block.message.body.blob_kzg_commitments) == 2
         assert produced.sidecars
         with pytest.raises(BlockNotReadyError) as raised:
@@ -191,12 +196,7 @@ def test_failed_download_does_not_block_block(tmp_path, blobs):
         client = ValidatorClient(dev.chain, dev.keys, engine=dev.engine, txpool=dev.txpool)
         drive(dev, client, 1, 1)
         add_blob_transaction(dev, blobs)
-        state = process_slots(dev.spec, dev.chain.snapshot.head_state.copy(), 2)
-        proposer = get_beacon_proposer_index(dev.spec, state)
-        head = dev.chain.snapshot.head_root
-        types = dev.spec.types(dev.spec.fork_of(state))
-        sync_aggregate = client.sync_contributions.sync_aggregate(dev.spec, types, 1, head)
-        produced = client._produce(state, head, proposer, client.keys[proposer], [], sync_aggregate)
+        produced = produce_without_import(dev, client, 2)
         root = bytes(produced.signed_block.message.hash_tree_root())
 
         # A peer's sidecar with a wrong proof: the import fails and the offer is dropped.
