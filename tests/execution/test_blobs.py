@@ -195,8 +195,8 @@ def test_eth_account_network_form(blobs):
     canonical, sidecar = split_network_form(bytes(signed.raw_transaction))
     assert sidecar.commitments == (blobs[0][1],)
     assert len(sidecar.cell_proofs) == 128
-    # eth-account 0.14's `hash` is that of the network form; a transaction's hash, which the
-    # pool returns and receipts carry, is that of the canonical form a block holds.
+    # eth-account 0.14 hashes the network form. The transaction hash, which the pool returns
+    # and receipts carry, is the hash of the canonical form that a block contains.
     assert bytes(signed.hash) == keccak(bytes(signed.raw_transaction))
     assert add(new_node(), bytes(signed.raw_transaction)) == keccak(canonical)
 

@@ -1,8 +1,8 @@
 """Blob data between two dev nodes: range sync fetches sidecars, gossip delivers them.
 
-The first node runs every validator and includes blob transactions; the second runs none.
+The first node runs every validator and includes blob transactions. The second runs none.
 One blob block is made before the second node starts, so it arrives by range sync with
-its sidecars by range; another is made after, so block and sidecars arrive by gossip.
+its sidecars by range. Another is made after, so block and sidecars arrive by gossip.
 """
 
 import sys
